@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything, then run every check and the whole test suite.
+# This is the README's test command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh
+scripts/services.sh
+
+echo "== lint and types"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/mypy tests
+
+echo "== generated artefacts are up to date"
+.venv/bin/agentsocket protocol golden
+
+echo "== tests"
+status=0
+.venv/bin/pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"

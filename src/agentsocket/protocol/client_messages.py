@@ -1,0 +1,137 @@
+"""Every message a client sends to the server (head version).
+
+Each class is the ``data`` of one message type and ``TYPE`` is its tag.
+:data:`CLIENT_MESSAGES` maps tags to classes; the codec dispatches on it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from agentsocket.protocol.message import ClientMessage
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+PageSize = Annotated[int, Field(ge=1, le=200)]
+
+_METADATA_MAX_DEPTH = 8
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+class UserMessage(ClientMessage):
+    """Ask the agent something; starts a run in ``thread_id`` (a new thread if omitted)."""
+
+    TYPE: ClassVar[str] = "user_message"
+    content: Annotated[str, Field(min_length=1, max_length=32_768)]
+    thread_id: Identifier | None = None
+    client_message_id: Identifier | None = Field(
+        default=None, description="Idempotency key: a resent message never starts a second run."
+    )
+    agent: Identifier | None = Field(default=None, description="Agent to run; server default.")
+    metadata: dict[str, Any] = Field(default_factory=dict, max_length=32)
+
+    @field_validator("metadata")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _depth(value) > _METADATA_MAX_DEPTH:
+            raise ValueError(f"metadata nests deeper than {_METADATA_MAX_DEPTH} levels")
+        return value
+
+
+class StopAgent(ClientMessage):
+    """Cancel a run; the server answers with ``agent_cancelled`` for it."""
+
+    TYPE: ClassVar[str] = "stop_agent"
+    run_id: Identifier
+
+
+class CreateThread(ClientMessage):
+    """Create an empty thread; answered by ``thread_created``."""
+
+    TYPE: ClassVar[str] = "create_thread"
+    title: Title | None = None
+
+
+class ListThreads(ClientMessage):
+    """List the user's threads, newest first; answered by ``thread_list``."""
+
+    TYPE: ClassVar[str] = "list_threads"
+    limit: PageSize = 50
+    before: Identifier | None = Field(default=None, description="Cursor from ``next_before``.")
+
+
+class GetThreadHistory(ClientMessage):
+    """Read a thread's messages, one page; answered by ``thread_history``."""
+
+    TYPE: ClassVar[str] = "get_thread_history"
+    thread_id: Identifier
+    limit: PageSize = 50
+    before: Identifier | None = Field(default=None, description="Cursor from ``next_before``.")
+
+
+class RenameThread(ClientMessage):
+    """Rename a thread; answered by ``thread_renamed``."""
+
+    TYPE: ClassVar[str] = "rename_thread"
+    thread_id: Identifier
+    title: Title
+
+
+class DeleteThread(ClientMessage):
+    """Delete a thread and its messages; answered by ``thread_deleted``."""
+
+    TYPE: ClassVar[str] = "delete_thread"
+    thread_id: Identifier
+
+
+class Ping(ClientMessage):
+    """Application-level liveness check; answered by ``pong`` with the same correlation id."""
+
+    TYPE: ClassVar[str] = "ping"
+    client_time: float | None = Field(default=None, allow_inf_nan=False)
+
+
+class Resume(ClientMessage):
+    """Ask for every stream message after ``last_seq`` of ``epoch`` (sent first after reconnect)."""
+
+    TYPE: ClassVar[str] = "resume"
+    epoch: Identifier | None = Field(
+        default=None, description="None: the current epoch (v1/v2 clients never see one)."
+    )
+    last_seq: Annotated[int, Field(ge=0)]
+
+
+class ToolApproval(ClientMessage):
+    """Answer a ``tool_approval_required``: run the tool, or deny it."""
+
+    TYPE: ClassVar[str] = "tool_approval"
+    run_id: Identifier
+    tool_call_id: Identifier
+    approved: bool
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
+    cls.TYPE: cls
+    for cls in (
+        UserMessage,
+        StopAgent,
+        CreateThread,
+        ListThreads,
+        GetThreadHistory,
+        RenameThread,
+        DeleteThread,
+        Ping,
+        Resume,
+        ToolApproval,
+    )
+}

@@ -1,0 +1,314 @@
+"""Every message the server sends to a client (head version).
+
+Each class is the ``data`` of one message type and ``TYPE`` is its tag.
+:data:`SERVER_MESSAGES` maps tags to classes. Agent events share
+:class:`AgentEvent`'s fields so a UI can always tell which run, thread and
+agent an event belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentsocket.protocol.codes import ErrorCode
+from agentsocket.protocol.message import ServerMessage
+
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Milliseconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+EpochSeconds = Annotated[float, Field(allow_inf_nan=False, description="Unix time in seconds.")]
+
+
+class Part(BaseModel):
+    """A nested object inside a server message."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+
+# --- connection -------------------------------------------------------------
+
+
+class StreamPosition(Part):
+    """Where the user's stream stands: resume with ``epoch`` and the last ``seq`` you saw."""
+
+    epoch: str
+    seq: Annotated[int, Field(ge=0)]
+
+
+class ConnectionEstablished(ServerMessage):
+    """The welcome: the connection is authenticated and ready for messages."""
+
+    TYPE: ClassVar[str] = "connection_established"
+    connection_id: str
+    user_id: str
+    connection_ready: Literal[True] = True
+    protocol_version: str
+    server_time: EpochSeconds
+    environment: str
+    # The fields below are None only when read from a version that lacks them (v1, v2).
+    heartbeat_interval: Seconds | None
+    max_frame_size: Annotated[int, Field(gt=0)] | None
+    stream: StreamPosition | None
+
+
+class Pong(ServerMessage):
+    """Answer to ``ping``; carries the ping's correlation id."""
+
+    TYPE: ClassVar[str] = "pong"
+    server_time: EpochSeconds
+    client_time: EpochSeconds | None = None
+
+
+class ErrorDetail(Part):
+    """One bad field of a refused frame: JSON path in the sender's shape, and why."""
+
+    path: str
+    reason: str
+
+
+class Error(ServerMessage):
+    """A frame or request was refused. The connection stays usable."""
+
+    TYPE: ClassVar[str] = "error"
+    code: ErrorCode
+    message: str
+    errors: list[ErrorDetail] = Field(default_factory=list)
+    retry_after: Seconds | None = None
+
+
+class DeprecationNotice(ServerMessage):
+    """The negotiated protocol version is deprecated and will be removed."""
+
+    TYPE: ClassVar[str] = "deprecation_notice"
+    version: str
+    sunset: str = Field(description="ISO 8601 date after which the version is refused.")
+    message: str
+    upgrade_to: str
+
+
+class ServerShutdown(ServerMessage):
+    """This node is shutting down; reconnect after ``reconnect_after`` seconds."""
+
+    TYPE: ClassVar[str] = "server_shutdown"
+    reason: str
+    reconnect_after: Seconds
+
+
+class StreamGap(ServerMessage):
+    """A resume could not be served whole: stream entries ``from_seq``..``to_seq`` are gone.
+
+    Reload the affected threads with ``get_thread_history``.
+    """
+
+    TYPE: ClassVar[str] = "stream_gap"
+    epoch: str
+    from_seq: Annotated[int, Field(ge=0)]
+    to_seq: Annotated[int, Field(ge=0)]
+    reason: Literal["retention", "epoch_changed"]
+
+
+# --- requests ----------------------------------------------------------------
+
+
+class MessageReceived(ServerMessage):
+    """Acknowledges a ``user_message``: it is stored and its run is started (or already was)."""
+
+    TYPE: ClassVar[str] = "message_received"
+    message_id: str
+    thread_id: str
+    run_id: str
+    client_message_id: str | None = None
+    duplicate: bool = Field(default=False, description="True for a resent client_message_id.")
+
+
+class ThreadInfo(Part):
+    """A thread as listed."""
+
+    thread_id: str
+    title: str | None
+    created_at: EpochSeconds
+    updated_at: EpochSeconds
+
+
+class HistoryMessage(Part):
+    """A stored message of a thread: the user's text or the agent's final answer."""
+
+    message_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    run_id: str | None = None
+    created_at: EpochSeconds
+
+
+class ThreadCreated(ServerMessage):
+    """A thread was created (by this or another of the user's connections)."""
+
+    TYPE: ClassVar[str] = "thread_created"
+    STREAM: ClassVar[bool] = True
+    thread: ThreadInfo
+
+
+class ThreadList(ServerMessage):
+    """Answer to ``list_threads``."""
+
+    TYPE: ClassVar[str] = "thread_list"
+    threads: list[ThreadInfo]
+    has_more: bool
+    next_before: str | None = None
+
+
+class ThreadHistory(ServerMessage):
+    """Answer to ``get_thread_history``: one page, oldest first."""
+
+    TYPE: ClassVar[str] = "thread_history"
+    thread_id: str
+    messages: list[HistoryMessage]
+    has_more: bool
+    next_before: str | None = None
+
+
+class ThreadRenamed(ServerMessage):
+    """A thread was renamed."""
+
+    TYPE: ClassVar[str] = "thread_renamed"
+    STREAM: ClassVar[bool] = True
+    thread: ThreadInfo
+
+
+class ThreadDeleted(ServerMessage):
+    """A thread was deleted with its messages."""
+
+    TYPE: ClassVar[str] = "thread_deleted"
+    STREAM: ClassVar[bool] = True
+    thread_id: str
+
+
+# --- agent runs ------------------------------------------------------------------
+
+
+class AgentEvent(ServerMessage):
+    """Fields every agent event carries."""
+
+    STREAM: ClassVar[bool] = True
+    run_id: str
+    thread_id: str
+    agent_name: str
+    parent_run_id: str | None = Field(default=None, description="Set for sub-agent runs.")
+
+
+class AgentStarted(AgentEvent):
+    """A run began; always the first event of its run."""
+
+    TYPE: ClassVar[str] = "agent_started"
+
+
+class AgentThinking(AgentEvent):
+    """What the agent is working on, for a live status line."""
+
+    TYPE: ClassVar[str] = "agent_thinking"
+    content: str
+
+
+class ToolExecuting(AgentEvent):
+    """A tool call started; ``tool_completed`` with the same ``tool_call_id`` follows."""
+
+    TYPE: ClassVar[str] = "tool_executing"
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+
+
+class ToolCompleted(AgentEvent):
+    """A tool call ended: ``success`` with a result, ``error`` or ``denied`` with a reason."""
+
+    TYPE: ClassVar[str] = "tool_completed"
+    tool_call_id: str
+    tool_name: str
+    status: Literal["success", "error", "denied"]
+    result: Any = None
+    error: str | None = None
+    duration_ms: Milliseconds
+
+
+class ToolApprovalRequired(AgentEvent):
+    """The run waits for a ``tool_approval`` before running this tool call."""
+
+    TYPE: ClassVar[str] = "tool_approval_required"
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    timeout_seconds: Seconds
+
+
+class AgentMessageDelta(AgentEvent):
+    """A piece of the answer's text, in order; ``agent_message`` has the whole."""
+
+    TYPE: ClassVar[str] = "agent_message_delta"
+    message_id: str
+    content: str
+
+
+class AgentMessage(AgentEvent):
+    """The agent's whole answer text (what the deltas added up to)."""
+
+    TYPE: ClassVar[str] = "agent_message"
+    message_id: str
+    content: str
+
+
+class AgentCompleted(AgentEvent):
+    """The run ended normally; always the last event of its run."""
+
+    TYPE: ClassVar[str] = "agent_completed"
+    duration_ms: Milliseconds
+
+
+class AgentError(AgentEvent):
+    """The run failed; the last event of its run."""
+
+    TYPE: ClassVar[str] = "agent_error"
+    code: str = Field(description="An AgentErrorCode value.")
+    message: str
+    retryable: bool
+
+
+class AgentCancelled(AgentEvent):
+    """The run was stopped; nothing of this run follows."""
+
+    TYPE: ClassVar[str] = "agent_cancelled"
+    reason: str
+
+
+SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
+    cls.TYPE: cls
+    for cls in (
+        ConnectionEstablished,
+        Pong,
+        Error,
+        DeprecationNotice,
+        ServerShutdown,
+        StreamGap,
+        MessageReceived,
+        ThreadCreated,
+        ThreadList,
+        ThreadHistory,
+        ThreadRenamed,
+        ThreadDeleted,
+        AgentStarted,
+        AgentThinking,
+        ToolExecuting,
+        ToolCompleted,
+        ToolApprovalRequired,
+        AgentMessageDelta,
+        AgentMessage,
+        AgentCompleted,
+        AgentError,
+        AgentCancelled,
+    )
+}
+
+#: The run's lifecycle events that end it.
+TERMINAL_EVENTS = frozenset({"agent_completed", "agent_error", "agent_cancelled"})

@@ -1,0 +1,215 @@
+"""The protocol's versions, newest first, and the chains that convert between them.
+
+A :class:`Version` lists the changes that produced it from the previous one.
+To speak an older version the head frame goes *down* through every newer
+version's changes; to read an older client it goes *up* in reverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from agentsocket.protocol.errors import UnsupportedVersionError
+from agentsocket.protocol.versions import v2, v3
+from agentsocket.protocol.versions.change import (
+    Direction,
+    Frame,
+    NotInVersion,
+    Schema,
+    VersionChange,
+    frame_schema_type,
+)
+
+__all__ = [
+    "DEFAULT_VERSION",
+    "HEAD",
+    "RESERVED",
+    "VERSIONS",
+    "Frame",
+    "NotInVersion",
+    "Schema",
+    "Status",
+    "Version",
+    "VersionChange",
+    "get_version",
+    "supported_versions",
+]
+
+
+class Status(StrEnum):
+    CURRENT = "current"
+    SUPPORTED = "supported"
+    DEPRECATED = "deprecated"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One protocol version.
+
+    Attributes:
+        name: the wire name (``v2``); subprotocol ``agentsocket.<name>``.
+        summary: one line for the docs.
+        changes: the changes that produced this version from the previous one.
+        status: current, supported or deprecated.
+        sunset: for a deprecated version, the date it will be refused.
+    """
+
+    name: str
+    summary: str
+    changes: tuple[VersionChange, ...] = ()
+    status: Status = Status.SUPPORTED
+    sunset: date | None = None
+    data_path: str = "$.data"
+
+    @property
+    def subprotocol(self) -> str:
+        return f"agentsocket.{self.name}"
+
+    @property
+    def number(self) -> int:
+        return int(self.name.removeprefix("v"))
+
+
+VERSIONS: tuple[Version, ...] = (
+    Version(
+        "v3",
+        "Head: a distinct type per message, envelope with seq on every frame.",
+        v3.CHANGES,
+        Status.CURRENT,
+    ),
+    Version(
+        "v2",
+        "The seed's envelope: {type, data, timestamp, server_id, correlation_id}.",
+        v2.CHANGES,
+    ),
+    Version("v1", "Legacy flat frames keyed by `event`, ISO 8601 times.", data_path="$"),
+)
+HEAD = VERSIONS[0]
+DEFAULT_VERSION = HEAD
+_BY_NAME = {version.name: version for version in VERSIONS}
+
+#: Retired names that may never be reused with another meaning (the gate enforces it).
+RESERVED: dict[str, str] = {
+    "system_message": "v2's wrapper type of system events (v3 gave each event its type)",
+    "partial_result": "v2's name of agent_message_delta",
+    "final_report": "v2's name of agent_message",
+    "error_code": "v2's name of error.code",
+    "error_message": "v2's name of error.message",
+    "recovery_suggestions": "v2 error field, removed in v3",
+    "chat": "v2 alias of user_message",
+    "chat_message": "v2 alias of user_message",
+    "message": "v2 alias of user_message",
+    "execute_agent": "v2 alias of user_message",
+    "start_agent": "v2 alias of user_message",
+}
+
+
+def supported_versions() -> tuple[str, ...]:
+    """Names of every version the server speaks, newest first."""
+    return tuple(version.name for version in VERSIONS)
+
+
+def get_version(name: str) -> Version:
+    """The version called ``name``.
+
+    Raises:
+        UnsupportedVersionError: no such version is registered.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnsupportedVersionError(name, supported_versions()) from None
+
+
+def _steps_down(target: Version) -> list[tuple[VersionChange, ...]]:
+    """The change sets between head and ``target``, newest first."""
+    steps = []
+    for version in VERSIONS:
+        if version is target:
+            break
+        steps.append(version.changes)
+    return steps
+
+
+def server_step_down(frame: Frame, newer: Version) -> Frame | None:
+    """Convert a server frame of ``newer`` to the version just before it."""
+    tag = frame.get("type")
+    if any(tag in change.dropped for change in newer.changes):
+        return None
+    for change in newer.changes:
+        frame = change.server_down(frame)
+    return frame
+
+
+def server_down(frame: Frame, target: Version) -> Frame | None:
+    """Convert a head server frame to ``target``; ``None`` if it cannot be expressed."""
+    converted: Frame | None = frame
+    for version in VERSIONS:
+        if version is target or converted is None:
+            break
+        converted = server_step_down(converted, version)
+    return converted
+
+
+def server_up(frame: Frame, source: Version) -> Frame:
+    """Convert a server frame of ``source`` to head."""
+    for changes in reversed(_steps_down(source)):
+        for change in reversed(changes):
+            frame = change.server_up(frame)
+    return frame
+
+
+def client_up(frame: Frame, source: Version) -> Frame:
+    """Convert a client frame of ``source`` to head.
+
+    Raises:
+        NotInVersion: the frame's type does not exist in ``source``.
+    """
+    for changes in reversed(_steps_down(source)):
+        for change in reversed(changes):
+            frame = change.client_up(frame)
+    return frame
+
+
+def client_down(frame: Frame, target: Version) -> Frame:
+    """Convert a head client frame to ``target``.
+
+    Raises:
+        NotInVersion: ``target`` cannot express this message.
+    """
+    for changes in _steps_down(target):
+        for change in changes:
+            frame = change.client_down(frame)
+    return frame
+
+
+def schema_down(direction: Direction, schema: Schema, target: Version) -> Schema | None:
+    """Convert a head frame schema to ``target``; ``None`` if the message is not in it."""
+    for changes in _steps_down(target):
+        if direction == "server" and any(
+            frame_schema_type(schema) in change.dropped for change in changes
+        ):
+            return None
+        for change in changes:
+            converted = change.schema_down(direction, schema)
+            if converted is None:
+                return None
+            schema = converted
+    return schema
+
+
+def extra_client_schemas(target: Version) -> list[Schema]:
+    """Schemas of inbound frames ``target`` accepts beyond the head catalogue (aliases)."""
+    extras: list[Schema] = []
+    for changes in _steps_down(target):
+        converted: list[Schema] = []
+        for schema in extras:
+            result: Schema | None = schema
+            for change in changes:
+                result = change.schema_down("client", result) if result is not None else None
+            if result is not None:
+                converted.append(result)
+        extras = converted + [s for change in changes for s in change.extra_client_schemas()]
+    return extras

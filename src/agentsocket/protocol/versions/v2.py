@@ -1,0 +1,130 @@
+"""The changes that turned v1 (legacy flat) into v2 (the seed's envelope).
+
+Each class converts between v2 frames (newer) and v1 frames (older).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from agentsocket.protocol.versions.change import (
+    ISO_SCHEMA,
+    Direction,
+    Frame,
+    Schema,
+    VersionChange,
+    data_schema,
+    drop_props,
+    epoch,
+    iso,
+    title_for,
+    with_props,
+)
+
+#: v2's `system_message` events (v3 gives each its own type).
+SYSTEM_EVENTS = frozenset(
+    {"connection_established", "deprecation_notice", "server_shutdown", "stream_gap"}
+)
+_WELCOME = "connection_established"
+
+
+class WrapMessagesInEnvelope(VersionChange):
+    """v1 frames were flat objects: the tag in ``event`` (server) or ``type`` (client),
+    the fields beside it."""
+
+    description = (
+        "Every frame is an envelope `{type, data, timestamp, server_id, correlation_id}` "
+        "instead of a flat object; server frames are tagged by `type` instead of `event`, and "
+        "timestamps are Unix seconds instead of ISO 8601. The welcome keeps the seed's v1 "
+        "fields exactly: event, connection_ready, user_id, server_time, environment."
+    )
+    mapped: ClassVar[dict[str, str]] = {
+        _WELCOME: "v1's welcome has no connection_id, timestamp or server_id; read from v1, "
+        "connection_id is empty and the timestamp is the server_time.",
+    }
+
+    def server_down(self, frame: Frame) -> Frame:
+        data: dict[str, Any] = frame["data"]
+        name = data["event"] if frame["type"] == "system_message" else frame["type"]
+        flat: dict[str, Any] = {"event": name}
+        for key, value in data.items():
+            if key != "event" and not (name == _WELCOME and key == "connection_id"):
+                flat[key] = value
+        if name != _WELCOME:
+            flat["timestamp"] = iso(frame["timestamp"])
+            if frame.get("correlation_id") is not None:
+                flat["correlation_id"] = frame["correlation_id"]
+        if frame.get("seq") is not None:
+            flat["seq"] = frame["seq"]
+        return flat
+
+    def server_up(self, frame: Frame) -> Frame:
+        name = frame["event"]
+        data = {k: v for k, v in frame.items() if k not in {"event", "timestamp", "seq"}}
+        data.pop("correlation_id", None)
+        if name == _WELCOME:
+            data = {"event": name, "connection_id": "", **data, "protocol_version": "v1"}
+            stamp = epoch(frame["server_time"])
+        else:
+            stamp = epoch(frame["timestamp"])
+            if name in SYSTEM_EVENTS:
+                data = {"event": name, **data}
+        up: Frame = {
+            "type": "system_message" if name in SYSTEM_EVENTS else name,
+            "data": data,
+            "timestamp": stamp,
+            "server_id": None,
+            "correlation_id": frame.get("correlation_id"),
+        }
+        if "seq" in frame:
+            up["seq"] = frame["seq"]
+        return up
+
+    def client_up(self, frame: Frame) -> Frame:
+        fields = {k: v for k, v in frame.items() if k not in {"type", "correlation_id"}}
+        up: Frame = {"type": frame.get("type"), "data": fields}
+        if "correlation_id" in frame:
+            up["correlation_id"] = frame["correlation_id"]
+        return up
+
+    def client_down(self, frame: Frame) -> Frame:
+        flat: Frame = {"type": frame["type"], **frame.get("data", {})}
+        if frame.get("correlation_id") is not None:
+            flat["correlation_id"] = frame["correlation_id"]
+        return flat
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        envelope = schema["properties"]
+        data = data_schema(schema)
+        is_system = envelope["type"]["const"] == "system_message"
+        name = data["properties"]["event"]["const"] if is_system else envelope["type"]["const"]
+        fields = drop_props(data, frozenset({"event"}))
+        if name == _WELCOME:
+            fields = drop_props(fields, frozenset({"connection_id"}))
+        tag = "event" if direction == "server" else "type"
+        props: dict[str, Schema] = {tag: {"const": name}, **fields["properties"]}
+        required = [tag, *fields.get("required", [])]
+        if direction == "server" and name != _WELCOME:
+            props["timestamp"] = ISO_SCHEMA
+            required.append("timestamp")
+        if "correlation_id" in envelope and name != _WELCOME:
+            props["correlation_id"] = {"type": ["string", "null"]}
+        if "seq" in envelope:
+            props["seq"] = envelope["seq"]
+        flat = with_props(schema, props, required)
+        flat.pop("additionalProperties", None)
+        if fields.get("additionalProperties") is False:
+            flat["additionalProperties"] = False
+        return {**flat, "title": title_for(name)}
+
+
+class StreamAnswerText(VersionChange):
+    """v1 clients received only the final report, never streamed pieces."""
+
+    description = "The answer's text is streamed as `partial_result` pieces before `final_report`."
+    dropped: ClassVar[dict[str, str]] = {
+        "partial_result": "v1 clients only read final_report; streamed pieces are not sent."
+    }
+
+
+CHANGES: tuple[VersionChange, ...] = (WrapMessagesInEnvelope(), StreamAnswerText())

@@ -1,0 +1,297 @@
+"""The changes that turned v2 (the seed's envelope) into v3 (head).
+
+Each class converts between v3 frames (newer) and v2 frames (older).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from agentsocket.protocol.versions.change import (
+    ISO_SCHEMA,
+    Direction,
+    Frame,
+    NotInVersion,
+    Schema,
+    VersionChange,
+    data_schema,
+    drop_props,
+    epoch,
+    frame_schema_type,
+    iso,
+    map_schema_type,
+    map_type,
+    rename_props,
+    title_for,
+    with_props,
+)
+from agentsocket.protocol.versions.v2 import SYSTEM_EVENTS
+
+_WELCOME = "connection_established"
+_WELCOME_V3_ONLY = frozenset({"protocol_version", "heartbeat_interval", "max_frame_size", "stream"})
+
+
+class GiveSystemEventsTheirOwnTypes(VersionChange):
+    """v2 sent the welcome, deprecation notices, shutdowns and stream gaps as
+    ``system_message`` with the real name in ``data.event``; v3 gives each its own type."""
+
+    description = (
+        "connection_established, deprecation_notice, server_shutdown and stream_gap are "
+        "message types of their own instead of `system_message` with `data.event`; the "
+        "welcome also states the protocol version, heartbeat interval, maximum frame size "
+        "and stream position, and its server_time is Unix seconds instead of ISO 8601."
+    )
+    mapped: ClassVar[dict[str, str]] = {
+        _WELCOME: "v2's welcome carries exactly the seed's fields: event, connection_id, "
+        "user_id, connection_ready, server_time (ISO 8601), environment. Read from v2, the "
+        "v3-only fields are null and protocol_version is 'v2'.",
+    }
+
+    def server_down(self, frame: Frame) -> Frame:
+        name = frame["type"]
+        if name not in SYSTEM_EVENTS:
+            return frame
+        data: dict[str, Any] = {"event": name}
+        for key, value in frame["data"].items():
+            if name == _WELCOME and key in _WELCOME_V3_ONLY:
+                continue
+            data[key] = iso(value) if name == _WELCOME and key == "server_time" else value
+        return {**frame, "type": "system_message", "data": data}
+
+    def server_up(self, frame: Frame) -> Frame:
+        if frame["type"] != "system_message":
+            return frame
+        data = dict(frame["data"])
+        name = data.pop("event")
+        if name == _WELCOME:
+            data["server_time"] = epoch(data["server_time"])
+            data.setdefault("protocol_version", "v2")
+            data.update(heartbeat_interval=None, max_frame_size=None, stream=None)
+        return {**frame, "type": name, "data": data}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        name = frame_schema_type(schema)
+        if direction == "client" or name not in SYSTEM_EVENTS:
+            return schema
+        data = data_schema(schema)
+        if name == _WELCOME:
+            data = drop_props(data, _WELCOME_V3_ONLY)
+            data = {**data, "properties": {**data["properties"], "server_time": ISO_SCHEMA}}
+        data = with_props(
+            data,
+            {"event": {"const": name}, **data["properties"]},
+            ["event", *data.get("required", [])],
+        )
+        props = {**schema["properties"], "type": {"const": "system_message"}, "data": data}
+        return {**schema, "properties": props, "title": title_for(name)}
+
+
+_ERROR_RENAMES = {"code": "error_code", "message": "error_message"}
+_RECOVERY = {
+    "invalid_json": "Send one JSON object per text frame.",
+    "not_an_object": "Send a JSON object, not an array or a scalar.",
+    "unknown_type": "Check the message type against the protocol reference.",
+    "validation_failed": "Fix the fields listed in details.errors and resend.",
+    "too_large": "Send a smaller frame; the limit is in the welcome (v3).",
+    "rate_limited": "Wait details.retry_after seconds, then resend.",
+    "too_many_runs": "Wait for a run to finish or stop one, then resend.",
+    "not_found": "Check the id; list your threads to find it.",
+}
+
+
+class ReshapeErrors(VersionChange):
+    """v2 errors were ``{error_code, error_message, details, recovery_suggestions}``."""
+
+    description = (
+        "Errors carry `code`, `message`, a list of field `errors` (JSON path and reason) and "
+        "`retry_after` instead of v2's `error_code`, `error_message`, `details` and "
+        "`recovery_suggestions`."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        if frame["type"] != "error":
+            return frame
+        data = frame["data"]
+        details: dict[str, Any] = {}
+        if data.get("errors"):
+            details["errors"] = data["errors"]
+        if data.get("retry_after") is not None:
+            details["retry_after"] = data["retry_after"]
+        suggestion = _RECOVERY.get(data["code"])
+        return {
+            **frame,
+            "data": {
+                "error_code": data["code"],
+                "error_message": data["message"],
+                "details": details,
+                "recovery_suggestions": [suggestion] if suggestion else [],
+            },
+        }
+
+    def server_up(self, frame: Frame) -> Frame:
+        if frame["type"] != "error":
+            return frame
+        data = frame["data"]
+        details = data.get("details") or {}
+        return {
+            **frame,
+            "data": {
+                "code": data["error_code"],
+                "message": data["error_message"],
+                "errors": details.get("errors", []),
+                "retry_after": details.get("retry_after"),
+            },
+        }
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        if direction == "client" or frame_schema_type(schema) != "error":
+            return schema
+        data = data_schema(schema)
+        props = rename_props(drop_props(data, frozenset({"errors", "retry_after"})), _ERROR_RENAMES)
+        details = {
+            "type": "object",
+            "properties": {
+                "errors": data["properties"]["errors"],
+                "retry_after": data["properties"]["retry_after"],
+            },
+        }
+        new_data = with_props(
+            props,
+            {
+                **props["properties"],
+                "details": details,
+                "recovery_suggestions": {"type": "array", "items": {"type": "string"}},
+            },
+            [*props["required"], "details", "recovery_suggestions"],
+        )
+        return {**schema, "properties": {**schema["properties"], "data": new_data}}
+
+
+_TEXT_RENAMES = {"agent_message_delta": "partial_result", "agent_message": "final_report"}
+_TEXT_RENAMES_UP = {old: new for new, old in _TEXT_RENAMES.items()}
+
+
+class RenameTextEvents(VersionChange):
+    """v2 called the streamed text ``partial_result`` and the whole answer ``final_report``."""
+
+    description = (
+        "Streamed answer text is `agent_message_delta` (v2: `partial_result`) and the whole "
+        "answer is `agent_message` (v2: `final_report`)."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        return map_type(frame, _TEXT_RENAMES)
+
+    def server_up(self, frame: Frame) -> Frame:
+        return map_type(frame, _TEXT_RENAMES_UP)
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        return schema if direction == "client" else map_schema_type(schema, _TEXT_RENAMES)
+
+
+class AddToolApprovals(VersionChange):
+    """Human-in-the-loop approvals are new in v3."""
+
+    description = (
+        "New: `tool_approval_required` asks the user to approve a tool call and "
+        "`tool_approval` answers it. v2 clients never receive the request, so such a tool "
+        "call waits for its approval timeout and is denied."
+    )
+    dropped: ClassVar[dict[str, str]] = {
+        "tool_approval_required": "v2 clients cannot answer it; the call times out as denied."
+    }
+
+    def client_up(self, frame: Frame) -> Frame:
+        if frame["type"] == "tool_approval":
+            raise NotInVersion("tool_approval")
+        return frame
+
+    def client_down(self, frame: Frame) -> Frame:
+        return self.client_up(frame)
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema | None:
+        if direction == "client" and frame_schema_type(schema) == "tool_approval":
+            return None
+        return schema
+
+
+#: The reference system's inbound names for a chat message.
+USER_MESSAGE_ALIASES = ("chat", "chat_message", "message", "execute_agent", "start_agent")
+
+
+class RemoveInboundAliases(VersionChange):
+    """v2 accepted five other names for ``user_message``, ``payload`` for ``data`` and
+    ``text`` for ``content``; v3 accepts exactly one name for each."""
+
+    description = (
+        "`user_message` is the only name for a chat message: v2's aliases `chat`, "
+        "`chat_message`, `message`, `execute_agent` and `start_agent`, the `payload` key "
+        "and the `text` field are refused with `unknown_type` or `validation_failed`."
+    )
+    mapped: ClassVar[dict[str, str]] = {
+        alias: "accepted as user_message" for alias in USER_MESSAGE_ALIASES
+    }
+
+    def client_up(self, frame: Frame) -> Frame:
+        if "payload" in frame and "data" not in frame:
+            frame = {k: v for k, v in frame.items() if k != "payload"} | {"data": frame["payload"]}
+        if frame.get("type") in USER_MESSAGE_ALIASES:
+            frame = {**frame, "type": "user_message"}
+        if frame.get("type") == "user_message":
+            data = frame.get("data")
+            if isinstance(data, dict) and "text" in data and "content" not in data:
+                data = {("content" if k == "text" else k): v for k, v in data.items()}
+                frame = {**frame, "data": data}
+        return frame
+
+    def extra_client_schemas(self) -> list[Schema]:
+        return [_alias_schema(alias) for alias in USER_MESSAGE_ALIASES]
+
+
+def _alias_schema(alias: str) -> Schema:
+    return {
+        "type": "object",
+        "title": title_for(alias),
+        "description": f"Legacy alias of user_message (v2 and older): {alias!r}.",
+        "properties": {
+            "type": {"const": alias},
+            "data": {"type": "object", "properties": {}},
+            "payload": {"type": "object"},
+            "correlation_id": {"type": ["string", "null"]},
+        },
+        "required": ["type"],
+    }
+
+
+class AlwaysCarrySeq(VersionChange):
+    """v2 frames carry ``seq`` only when they belong to the user's stream."""
+
+    description = (
+        "Every server frame carries `seq` (null outside the user's stream); v2 omitted "
+        "the key when there was no sequence number."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        if frame.get("seq") is None:
+            return {k: v for k, v in frame.items() if k != "seq"}
+        return frame
+
+    def server_up(self, frame: Frame) -> Frame:
+        return frame if "seq" in frame else {**frame, "seq": None}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        if direction == "client":
+            return schema
+        required = [k for k in schema["required"] if k != "seq"]
+        seq = {"type": "integer", "minimum": 1}
+        return {**schema, "required": required, "properties": {**schema["properties"], "seq": seq}}
+
+
+CHANGES: tuple[VersionChange, ...] = (
+    GiveSystemEventsTheirOwnTypes(),
+    ReshapeErrors(),
+    RenameTextEvents(),
+    AddToolApprovals(),
+    RemoveInboundAliases(),
+    AlwaysCarrySeq(),
+)
