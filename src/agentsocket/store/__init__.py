@@ -1,0 +1,32 @@
+"""Persistence of chat threads, messages and agent runs, on SQLite or PostgreSQL.
+
+Usage::
+
+    store = await Store.open("sqlite+aiosqlite:///agentsocket.db")
+    thread = await store.create_thread("alice", "Trip to Lisbon")
+    await store.add_message("alice", thread.id, "user", "Find me a flight")
+    page = await store.history("alice", thread.id)
+    await store.close()
+"""
+
+from agentsocket.store.base import Clock
+from agentsocket.store.errors import InvalidArgument, NotFound, StoreError
+from agentsocket.store.records import HistoryPage, Message, Role, Run, RunStatus, Thread
+from agentsocket.store.store import Store
+from agentsocket.store.validation import MAX_LIMIT, MAX_TITLE_LENGTH
+
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_TITLE_LENGTH",
+    "Clock",
+    "HistoryPage",
+    "InvalidArgument",
+    "Message",
+    "NotFound",
+    "Role",
+    "Run",
+    "RunStatus",
+    "Store",
+    "StoreError",
+    "Thread",
+]

@@ -1,0 +1,84 @@
+"""The store's tables (SQLAlchemy Core); migrations/ must create exactly these.
+
+``tests/store/test_migrations.py`` compares this metadata with the migrated
+database, so a change here without a migration fails the tests.
+
+Timestamps are epoch seconds in double precision, so SQLite and PostgreSQL
+sort and return them identically.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.Text(), nullable=False),
+    sa.Column("title", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    # Position of the newest message; bumping it serialises appends per thread.
+    sa.Column("last_position", sa.Integer(), nullable=False, server_default="0"),
+    sa.Index(None, "user_id", "updated_at", "id"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "thread_id",
+        sa.String(40),
+        sa.ForeignKey("threads.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("user_id", sa.Text(), nullable=False),
+    sa.Column("agent_name", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Double(), nullable=False),
+    sa.Column("ended_at", sa.Double(), nullable=True),
+    sa.Column("error_code", sa.Text(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("client_message_id", sa.Text(), nullable=True),
+    sa.CheckConstraint("status IN ('running', 'completed', 'error', 'cancelled')", name="status"),
+    # Idempotency of start_run; NULLs never collide, on both backends.
+    sa.UniqueConstraint("user_id", "client_message_id"),
+    sa.Index(None, "user_id", "status"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "thread_id",
+        sa.String(40),
+        sa.ForeignKey("threads.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Text(), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text(), nullable=False),
+    # No foreign key: runs and messages both go with their thread, and a key
+    # here would make PostgreSQL scan messages for every run a cascade deletes.
+    sa.Column("run_id", sa.String(40), nullable=True),
+    sa.Column("metadata", sa.JSON(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.CheckConstraint("role IN ('user', 'assistant')", name="role"),
+    # Also the index history pages walk.
+    sa.UniqueConstraint("thread_id", "position"),
+)
