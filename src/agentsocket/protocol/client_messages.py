@@ -42,7 +42,8 @@ class UserMessage(ClientMessage):
     @field_validator("metadata")
     @classmethod
     def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > _METADATA_MAX_DEPTH:
+        nested = any(isinstance(v, dict | list) for v in value.values())
+        if nested and _depth(value) > _METADATA_MAX_DEPTH:
             raise ValueError(f"metadata nests deeper than {_METADATA_MAX_DEPTH} levels")
         return value
 

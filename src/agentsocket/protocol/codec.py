@@ -83,9 +83,11 @@ def decode_client(
     model = CLIENT_MESSAGES.get(head["type"])
     if model is None:
         return _unknown(tag, target, correlation_id)
-    issues.extend(
-        FieldIssue(f"$.{key}", "unexpected field") for key in head.keys() - _CLIENT_ENVELOPE_KEYS
-    )
+    if not head.keys() <= _CLIENT_ENVELOPE_KEYS:
+        issues.extend(
+            FieldIssue(f"$.{key}", "unexpected field")
+            for key in sorted(head.keys() - _CLIENT_ENVELOPE_KEYS)
+        )
     data = head.get("data", {})
     if not isinstance(data, dict):
         issues.append(FieldIssue(target.data_path, "must be an object"))
@@ -102,9 +104,11 @@ def decode_client(
 
 def head_frame(envelope: ServerEnvelope) -> Frame:
     """The head (v3) wire frame of an outbound envelope."""
+    message = envelope.message
     return {
-        "type": envelope.message.TYPE,
-        "data": envelope.message.model_dump(mode="json"),
+        "type": message.TYPE,
+        # model_dump's own serializer, without model_dump's argument handling.
+        "data": message.__pydantic_serializer__.to_python(message, mode="json"),
         "timestamp": envelope.timestamp,
         "server_id": envelope.server_id,
         "correlation_id": envelope.correlation_id,
@@ -119,23 +123,37 @@ def encode_server(envelope: ServerEnvelope, version: Version | str) -> bytes | N
         The frame's bytes, or ``None`` when ``version`` cannot express the
         message (a declared drop: count it, do not send it).
     """
-    return encode_server_many(envelope, (resolve(version),))[resolve(version).name]
+    target = resolve(version)
+    frame: Frame | None = head_frame(envelope)
+    for newer in _STEPS[target.name]:
+        frame = _versions.server_step_down(frame, newer)  # type: ignore[arg-type]
+        if frame is None:
+            return None
+    return orjson.dumps(frame)
 
 
 def encode_server_many(
     envelope: ServerEnvelope, targets: Iterable[Version]
 ) -> dict[str, bytes | None]:
     """Encode one outbound message once for each of ``targets`` (by version name)."""
+    return encode_frame_many(head_frame(envelope), targets)
+
+
+def encode_frame_many(frame: Frame, targets: Iterable[Version]) -> dict[str, bytes | None]:
+    """Encode a head server frame for each of ``targets``, converting each step once.
+
+    ``None`` for a version that cannot express the message (a declared drop).
+    """
     wanted = {version.name for version in targets}
     encoded: dict[str, bytes | None] = {}
-    frame: Frame | None = head_frame(envelope)
+    current: Frame | None = frame
     for version in VERSIONS:
         if not wanted:
             break
-        if version is not _versions.HEAD and frame is not None:
-            frame = _versions.server_step_down(frame, _newer(version))
+        if version is not _versions.HEAD and current is not None:
+            current = _versions.server_step_down(current, _NEWER[version.name])
         if version.name in wanted:
-            encoded[version.name] = None if frame is None else orjson.dumps(frame)
+            encoded[version.name] = None if current is None else orjson.dumps(current)
             wanted.discard(version.name)
     return encoded
 
@@ -187,8 +205,9 @@ def decode_server(frame: bytes | str, version: Version | str) -> ServerEnvelope 
 # --- helpers ----------------------------------------------------------------------
 
 
-def _newer(version: Version) -> Version:
-    return VERSIONS[VERSIONS.index(version) - 1]
+#: For each version, the one just newer; and the versions to step down through from head.
+_NEWER = {older.name: newer for newer, older in zip(VERSIONS, VERSIONS[1:], strict=False)}
+_STEPS = {version.name: VERSIONS[:index] for index, version in enumerate(VERSIONS)}
 
 
 def _size(frame: bytes | str, limit: int) -> int:

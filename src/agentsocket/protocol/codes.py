@@ -57,7 +57,7 @@ class CloseCode(IntEnum):
     # 1002 protocol error, 1003 unsupported data: not used, frames get error replies
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
-    INTERNAL_ERROR = 1011
+    INTERNAL_ERROR = 1011  # also: no pong to the server's keepalive ping in time
     SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
     # 4000-4099: do not reconnect as is.
@@ -68,7 +68,7 @@ class CloseCode(IntEnum):
     TOO_MANY_CONNECTIONS = 4005
     ABUSE = 4008  # sustained rate-limit or malformed-frame abuse
     # 4100-4199: reconnect with backoff.
-    HEARTBEAT_TIMEOUT = 4100
+    # 4100 is reserved: heartbeat timeouts close with 1011 from the transport.
     SLOW_CONSUMER = 4101
     NOT_READY = 4102  # a backend (e.g. Redis) is unavailable
 
@@ -84,7 +84,6 @@ _RECONNECT = frozenset(
         CloseCode.INTERNAL_ERROR,
         CloseCode.SERVICE_RESTART,
         CloseCode.TRY_AGAIN_LATER,
-        CloseCode.HEARTBEAT_TIMEOUT,
         CloseCode.SLOW_CONSUMER,
         CloseCode.NOT_READY,
     }

@@ -7,7 +7,7 @@ version's changes; to read an older client it goes *up* in reverse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -44,7 +44,7 @@ class Status(StrEnum):
     DEPRECATED = "deprecated"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Version:
     """One protocol version.
 
@@ -62,6 +62,13 @@ class Version:
     status: Status = Status.SUPPORTED
     sunset: date | None = None
     data_path: str = "$.data"
+
+    #: Server message types (as named here) the previous version cannot express.
+    dropped: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        dropped = frozenset(name for change in self.changes for name in change.dropped)
+        object.__setattr__(self, "dropped", dropped)
 
     @property
     def subprotocol(self) -> str:
@@ -135,8 +142,7 @@ def _steps_down(target: Version) -> list[tuple[VersionChange, ...]]:
 
 def server_step_down(frame: Frame, newer: Version) -> Frame | None:
     """Convert a server frame of ``newer`` to the version just before it."""
-    tag = frame.get("type")
-    if any(tag in change.dropped for change in newer.changes):
+    if frame.get("type") in newer.dropped:
         return None
     for change in newer.changes:
         frame = change.server_down(frame)
@@ -190,7 +196,7 @@ def schema_down(direction: Direction, schema: Schema, target: Version) -> Schema
     for changes in _steps_down(target):
         if direction == "server" and any(
             frame_schema_type(schema) in change.dropped for change in changes
-        ):
+        ):  # schemas are built once, so no precomputed set here
             return None
         for change in changes:
             converted = change.schema_down(direction, schema)
