@@ -1,0 +1,325 @@
+"""What an agent is, and the context it works through.
+
+An :class:`Agent` has a ``name`` and an async ``run(ctx, prompt)``. Everything
+it shows the user goes through its :class:`RunContext`: thoughts, tool calls,
+streamed text, sub-agents. The context turns each into protocol events; the
+agent never sees a socket or a wire format::
+
+    class Echo:
+        name = "echo"
+
+        async def run(self, ctx: RunContext, prompt: str) -> None:
+            await ctx.think("Repeating the prompt")
+            await ctx.say(prompt)
+
+Runs are started by :class:`~agentsocket.agents.runner.Runner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
+from agentsocket.agents.tool import (
+    Tool,
+    ToolContext,
+    ToolResult,
+    ToolStatus,
+    describe_error,
+    invoke,
+    jsonable,
+)
+from agentsocket.protocol.server_messages import (
+    AgentEvent,
+    AgentMessage,
+    AgentMessageDelta,
+    AgentThinking,
+    ToolApprovalRequired,
+    ToolCompleted,
+    ToolExecuting,
+)
+
+#: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
+DEFAULT_CHUNK = 24
+
+
+class Agent(Protocol):
+    """Anything with a ``name`` and an async ``run``.
+
+    An agent may also have a ``tools`` attribute (a sequence of
+    :class:`~agentsocket.agents.tool.Tool`) to call them by name with
+    :meth:`RunContext.tool`. ``run`` must let ``asyncio.CancelledError``
+    propagate: that is how a run is cancelled.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def run(self, ctx: RunContext, prompt: str) -> None:
+        """Do the work for ``prompt``, reporting through ``ctx``; return when done."""
+        ...
+
+
+def agent_tools(agent: Agent) -> dict[str, Tool]:
+    """The tools ``agent`` offers by name (its optional ``tools`` attribute)."""
+    tools: Sequence[Tool] = getattr(agent, "tools", ())
+    return {tool.name: tool for tool in tools}
+
+
+class RunContext:
+    """An agent's handle on its run: every method emits protocol events.
+
+    Obtained as the ``ctx`` argument of :meth:`Agent.run`, never built by hand.
+    """
+
+    def __init__(self, tree: RunTree, node: RunNode) -> None:
+        self._tree = tree
+        self._node = node
+
+    @property
+    def run_id(self) -> str:
+        return self._node.run_id
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The delegating run's id for a sub-agent, else None."""
+        return self._node.parent_run_id
+
+    @property
+    def agent_name(self) -> str:
+        return self._node.agent_name
+
+    @property
+    def thread_id(self) -> str:
+        return self._tree.thread_id
+
+    @property
+    def user_id(self) -> str:
+        return self._tree.user_id
+
+    @property
+    def text(self) -> str:
+        """The run's answer so far: its messages, one paragraph each."""
+        return self._node.text
+
+    async def think(self, text: str) -> None:
+        """Show what the agent is working on (``agent_thinking``)."""
+        await self._emit(AgentThinking(**self._fields(), content=text))
+
+    async def tool(
+        self, tool: Tool | str, arguments: Mapping[str, Any] | None = None
+    ) -> ToolResult:
+        """Call a tool, reporting it as ``tool_executing`` then ``tool_completed``.
+
+        A tool that needs approval first emits ``tool_approval_required`` and
+        waits for :meth:`Runner.resolve_approval
+        <agentsocket.agents.runner.Runner.resolve_approval>`; a refusal or no
+        answer in time ends the call as ``denied`` without running it.
+
+        Args:
+            tool: the tool, or the name of one of the agent's ``tools`` or the
+                runner's tools. An unknown name is an ``error`` result.
+            arguments: keyword arguments for the tool, JSON-compatible.
+
+        Returns:
+            The result; a tool that raised gives ``status="error"`` and the run goes on.
+        """
+        spec = tool if isinstance(tool, Tool) else self._find_tool(tool)
+        name = tool.name if isinstance(tool, Tool) else tool
+        args = dict(arguments or {})
+        call_id = new_id("call_")
+        started = time.perf_counter()
+        if spec is None:
+            await self._tool_executing(call_id, name, args)
+            return await self._tool_completed(
+                call_id, name, started, "error", error=f"unknown tool {name!r}"
+            )
+        if spec.requires_approval:
+            decision = await self._approval(call_id, spec, args)
+            if not decision.approved:
+                reason = decision.reason or "the user denied this tool call"
+                return await self._tool_completed(call_id, name, started, "denied", error=reason)
+            started = time.perf_counter()
+        await self._tool_executing(call_id, name, args)
+        context = ToolContext(self.user_id, self.thread_id, self.run_id, call_id)
+        try:
+            value = await invoke(spec, args, context)
+        except Exception as exc:
+            return await self._tool_completed(
+                call_id, name, started, "error", error=describe_error(exc)
+            )
+        return await self._tool_completed(call_id, name, started, "success", value=value)
+
+    def message(self) -> MessageStream:
+        """Stream one answer message: ``async with ctx.message() as m: await m.write(...)``.
+
+        Each ``write`` emits an ``agent_message_delta``; leaving the block
+        normally emits one ``agent_message`` with the whole text.
+        """
+        return MessageStream(self)
+
+    async def say(self, text: str, *, chunk: int = DEFAULT_CHUNK, delay: float = 0.0) -> str:
+        """Stream ``text`` as one message, in pieces of at most ``chunk`` characters.
+
+        Args:
+            delay: seconds to wait between pieces, to make a canned answer look typed.
+
+        Returns:
+            ``text``.
+        """
+        async with self.message() as stream:
+            for i, piece in enumerate(split_chunks(text, chunk)):
+                if delay and i:
+                    await asyncio.sleep(delay)
+                await stream.write(piece)
+        return text
+
+    async def delegate(self, agent: Agent, prompt: str) -> str:
+        """Run ``agent`` as a sub-agent of this run and return its answer text.
+
+        The sub-run has its own ``run_id`` and events (``agent_started`` to its
+        terminal event), with ``parent_run_id`` set to this run.
+
+        Raises:
+            Exception: whatever the sub-agent raised, after its ``agent_error``;
+                let it propagate to fail this run too, or catch it to go on.
+        """
+        tree = self._tree
+        node = RunNode(new_id("run_"), agent.name, self.run_id, agent_tools(agent))
+        if not await tree.announce(node):
+            raise asyncio.CancelledError  # the run is stopping; its task is being cancelled
+        try:
+            await agent.run(RunContext(tree, node), prompt)
+        except BaseException as exc:
+            await tree.finish(node, tree.ending(node, exc))
+            raise
+        await tree.finish(node, tree.ending(node, None))
+        if tree.stop is not None:
+            raise asyncio.CancelledError
+        return node.text
+
+    # --- internals -------------------------------------------------------------
+
+    def _fields(self) -> dict[str, Any]:
+        return self._tree.fields(self._node)
+
+    async def _emit(self, event: AgentEvent) -> bool:
+        return await self._tree.emit(self._node, event)
+
+    def _find_tool(self, name: str) -> Tool | None:
+        return self._node.tools.get(name) or self._tree.tools.get(name)
+
+    async def _approval(self, call_id: str, tool: Tool, args: dict[str, Any]) -> Decision:
+        timeout = self._tree.approval_timeout
+        # Open before announcing, so an answer that comes back at once is not missed.
+        future = self._tree.approvals.open(self.user_id, self.run_id, call_id)
+        try:
+            await self._emit(
+                ToolApprovalRequired(
+                    **self._fields(),
+                    tool_call_id=call_id,
+                    tool_name=tool.name,
+                    arguments=jsonable(args),
+                    timeout_seconds=timeout,
+                )
+            )
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return Decision(False, f"no approval within {timeout:g} seconds")
+        finally:
+            self._tree.approvals.close(self.run_id, call_id)
+
+    async def _tool_executing(self, call_id: str, name: str, args: dict[str, Any]) -> None:
+        await self._emit(
+            ToolExecuting(
+                **self._fields(), tool_call_id=call_id, tool_name=name, arguments=jsonable(args)
+            )
+        )
+
+    async def _tool_completed(
+        self,
+        call_id: str,
+        name: str,
+        started: float,
+        status: ToolStatus,
+        *,
+        value: Any = None,
+        error: str | None = None,
+    ) -> ToolResult:
+        await self._emit(
+            ToolCompleted(
+                **self._fields(),
+                tool_call_id=call_id,
+                tool_name=name,
+                status=status,
+                result=jsonable(value),
+                error=error,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+        return ToolResult(call_id, name, status, value, error)
+
+
+class MessageStream:
+    """One answer message being streamed; see :meth:`RunContext.message`."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.message_id = new_id("msg_")
+        self._ctx = ctx
+        self._parts: list[str] = []
+        self._ended = False
+
+    @property
+    def text(self) -> str:
+        """What has been written so far."""
+        return "".join(self._parts)
+
+    async def write(self, delta: str) -> None:
+        """Emit ``delta`` as the next ``agent_message_delta``; empty text is skipped."""
+        if self._ended:
+            raise RuntimeError("this message has ended; open a new one with ctx.message()")
+        if not delta:
+            return
+        event = AgentMessageDelta(**self._ctx._fields(), message_id=self.message_id, content=delta)
+        if await self._ctx._emit(event):
+            self._parts.append(delta)
+
+    async def __aenter__(self) -> MessageStream:
+        self._ctx._node.messages.append(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._ended = True
+        if exc_type is None and self._parts:
+            await self._ctx._emit(
+                AgentMessage(**self._ctx._fields(), message_id=self.message_id, content=self.text)
+            )
+
+
+def split_chunks(text: str, size: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``size`` characters, after a space when possible.
+
+    ``"".join(split_chunks(text, size)) == text`` always holds.
+    """
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            if cut > start:
+                end = cut + 1
+        pieces.append(text[start:end])
+        start = end
+    return pieces

@@ -1,0 +1,241 @@
+"""The state of one run and its sub-runs, and the gate all their events pass.
+
+Internal to the runtime: :class:`~agentsocket.agents.runtime.RunContext`
+emits through a :class:`RunTree`, the :class:`~agentsocket.agents.runner.Runner`
+stops it. The gate is what makes the ordering guarantees hold whatever the
+agent does:
+
+- an agent's events pass only while the tree is not stopping or closed, so
+  nothing of a run follows its ``agent_cancelled`` (even from a task the
+  agent leaked);
+- a stop never interrupts an event half-way into the sink: it waits until
+  the event is through, then cancels the agent's task;
+- a run's terminal event is emitted once, never for a run whose
+  ``agent_started`` did not go out, and never after the root's terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.sink import EventSink
+from agentsocket.agents.tool import Tool
+from agentsocket.protocol.codes import AgentErrorCode
+from agentsocket.protocol.server_messages import (
+    AgentCancelled,
+    AgentCompleted,
+    AgentError,
+    AgentEvent,
+    AgentStarted,
+)
+
+logger = logging.getLogger("agentsocket.agents")
+
+_MAX_ERROR_MESSAGE = 500
+
+
+def new_id(prefix: str) -> str:
+    """Return ``prefix`` followed by 32 random hex digits, e.g. ``call_3f2a…``."""
+    return prefix + uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Why a run is being stopped: cancelled (with a reason) or timed out."""
+
+    kind: Literal["cancelled", "timeout"]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The user's answer to a ``tool_approval_required``."""
+
+    approved: bool
+    reason: str | None = None
+
+
+class Approvals:
+    """Pending tool approvals of all runs, keyed by (run_id, tool_call_id)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], tuple[str, asyncio.Future[Decision]]] = {}
+
+    def open(self, user_id: str, run_id: str, tool_call_id: str) -> asyncio.Future[Decision]:
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._pending[run_id, tool_call_id] = (user_id, future)
+        return future
+
+    def close(self, run_id: str, tool_call_id: str) -> None:
+        self._pending.pop((run_id, tool_call_id), None)
+
+    def resolve(
+        self, run_id: str, tool_call_id: str, decision: Decision, user_id: str | None = None
+    ) -> bool:
+        """Answer a pending approval; False if none is pending (or it is another user's)."""
+        entry = self._pending.get((run_id, tool_call_id))
+        if entry is None or (user_id is not None and entry[0] != user_id) or entry[1].done():
+            return False
+        entry[1].set_result(decision)
+        return True
+
+
+class _Text(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+class RunNode:
+    """One run of the tree: the root or a sub-run."""
+
+    def __init__(
+        self, run_id: str, agent_name: str, parent_run_id: str | None, tools: Mapping[str, Tool]
+    ) -> None:
+        self.run_id = run_id
+        self.agent_name = agent_name
+        self.parent_run_id = parent_run_id
+        self.tools = tools
+        self.started_at = time.perf_counter()
+        self.announced = False  # its agent_started went out
+        self.finished = False  # its terminal event went out
+        self.messages: list[_Text] = []
+
+    @property
+    def text(self) -> str:
+        """Its messages so far, one paragraph each (an unfinished one as far as it got)."""
+        return "\n\n".join(m.text for m in self.messages if m.text)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started_at) * 1000
+
+
+class RunTree:
+    """A root run and its sub-runs: one sink, one stop, one gate."""
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        thread_id: str,
+        sink: EventSink,
+        root: RunNode,
+        tools: Mapping[str, Tool],
+        approvals: Approvals,
+        approval_timeout: float,
+    ) -> None:
+        self.user_id = user_id
+        self.thread_id = thread_id
+        self.sink = sink
+        self.root = root
+        self.tools = tools
+        self.approvals = approvals
+        self.approval_timeout = approval_timeout
+        self.stop: Stop | None = None
+        self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed = False  # the root's outcome is decided: no more agent events
+        self.agent_task: asyncio.Task[None] | None = None
+        self._emitting = 0
+        self._cancel_pending = False
+
+    def fields(self, node: RunNode) -> dict[str, Any]:
+        """The fields every event of ``node`` carries."""
+        return {
+            "run_id": node.run_id,
+            "thread_id": self.thread_id,
+            "agent_name": node.agent_name,
+            "parent_run_id": node.parent_run_id,
+        }
+
+    def request_stop(self, stop: Stop) -> None:
+        """Stop the tree (first request wins): close the gate, cancel the agent's task."""
+        if self.stop is not None or self.closed:
+            return
+        self.stop = stop
+        self.stopped.set_result(None)
+        if self._emitting:
+            self._cancel_pending = True
+        elif self.agent_task is not None:
+            self.agent_task.cancel()
+
+    async def emit(self, node: RunNode, event: AgentEvent) -> bool:
+        """Pass an agent's event through the gate; False if the gate dropped it.
+
+        Raises:
+            RuntimeError: ``node`` has already ended (the agent kept its context).
+        """
+        if self.stop is not None or self.closed:
+            return False
+        if node.finished:
+            raise RuntimeError(f"run {node.run_id} has ended; it cannot emit {event.TYPE}")
+        self._emitting += 1
+        try:
+            await self.sink.emit(event)
+        finally:
+            self._emitting -= 1
+            if self._cancel_pending and not self._emitting:
+                self._cancel_pending = False
+                if self.agent_task is not None:
+                    self.agent_task.cancel()
+        return True
+
+    async def announce(self, node: RunNode) -> bool:
+        """Emit ``agent_started`` for ``node``: the root's always, a sub-run's through the gate."""
+        event = AgentStarted(**self.fields(node))
+        if node is self.root:
+            await self.sink.emit(event)
+        elif not await self.emit(node, event):
+            return False
+        node.announced = True
+        return True
+
+    async def finish(self, node: RunNode, event: AgentEvent) -> None:
+        """Emit ``node``'s terminal event, bypassing the gate, at most once."""
+        if node.finished or not node.announced:
+            return
+        if node is not self.root and self.root.finished:
+            return
+        node.finished = True
+        await self.sink.emit(event)
+
+    def ending(self, node: RunNode, error: BaseException | None) -> AgentEvent:
+        """The terminal event for ``node``: a stop wins over how the agent ended."""
+        fields = self.fields(node)
+        if self.stop is not None:
+            if self.stop.kind == "timeout":
+                return AgentError(
+                    **fields,
+                    code=AgentErrorCode.TIMEOUT.value,
+                    message=self.stop.reason,
+                    retryable=True,
+                )
+            return AgentCancelled(**fields, reason=self.stop.reason)
+        if error is None:
+            return AgentCompleted(**fields, duration_ms=node.elapsed_ms())
+        if isinstance(error, asyncio.CancelledError):
+            # Cancelled from inside the agent (e.g. its own timeout around a delegation).
+            return AgentCancelled(**fields, reason="interrupted")
+        failure = as_failure(error, node)
+        return AgentError(
+            **fields, code=failure.code.value, message=failure.message, retryable=failure.retryable
+        )
+
+
+def as_failure(error: BaseException, node: RunNode) -> AgentFailure:
+    """``error`` as an :class:`AgentFailure`; an unexpected one is logged with its traceback."""
+    if isinstance(error, AgentFailure):
+        return error
+    logger.error(
+        "agent %s failed in run %s",
+        node.agent_name,
+        node.run_id,
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    message = f"{type(error).__name__}: {error}"[:_MAX_ERROR_MESSAGE]
+    return AgentFailure(AgentErrorCode.AGENT_FAILED, message, retryable=False)

@@ -1,0 +1,437 @@
+"""Tests of agentsocket.agents.openai against a stand-in chat-completions server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from agentsocket.agents import (
+    CALCULATE,
+    CONVERT_BASE,
+    ListSink,
+    OpenAIChatAgent,
+    Runner,
+    RunOutcome,
+    Tool,
+    tool_spec,
+)
+from agentsocket.protocol.server_messages import (
+    AgentError,
+    AgentEvent,
+    AgentMessage,
+    AgentMessageDelta,
+    ToolApprovalRequired,
+    ToolCompleted,
+    ToolExecuting,
+)
+from tests.agents.helpers import assert_well_formed, wait_for_event
+from tests.agents.standin import (
+    Hang,
+    StandIn,
+    Status,
+    Stream,
+    chunk,
+    finish,
+    serve,
+    text,
+    tool_call,
+)
+
+SAFETY = 10.0
+
+# One stand-in server for the whole module (starting and stopping uvicorn per
+# test costs more than the tests), so the tests share the module's event loop.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server() -> AsyncIterator[StandIn]:
+    async for running in serve(StandIn()):
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def standin(server: StandIn) -> AsyncIterator[StandIn]:
+    server.reset()
+    yield server
+    server.reset()
+
+
+async def _run(
+    agent: OpenAIChatAgent, runner: Runner | None = None, prompt: str = "hi"
+) -> tuple[ListSink, RunOutcome]:
+    runner, sink = runner or Runner(), ListSink()
+    runner.start("u1", "t1", agent, prompt, "run_a", sink)
+    async with asyncio.timeout(SAFETY):
+        outcome = await runner.wait("run_a")
+    await agent.aclose()
+    assert_well_formed(sink.events)
+    return sink, outcome
+
+
+def _agent(standin: StandIn, **options: Any) -> OpenAIChatAgent:
+    options.setdefault("api_key", "sk-test")
+    return OpenAIChatAgent(standin.base_url, "stand-in-model", **options)
+
+
+def _describe(event: AgentEvent) -> tuple[Any, ...]:
+    if isinstance(event, ToolExecuting):
+        return (event.TYPE, event.tool_name, event.arguments)
+    if isinstance(event, ToolCompleted):
+        return (event.TYPE, event.tool_name, event.status, event.result, event.error)
+    if isinstance(event, AgentMessageDelta | AgentMessage):
+        return (event.TYPE, event.content)
+    if isinstance(event, AgentError):
+        return (event.TYPE, event.code, event.retryable)
+    return (event.TYPE,)
+
+
+async def test__text_answer__streamed_deltas_then_the_message(standin: StandIn) -> None:
+    standin.script(Stream([*text("Hel", "lo", " there"), finish()]))
+
+    sink, outcome = await _run(_agent(standin, system_prompt="Be brief."))
+
+    assert [_describe(e) for e in sink.events] == [
+        ("agent_started",),
+        ("agent_message_delta", "Hel"),
+        ("agent_message_delta", "lo"),
+        ("agent_message_delta", " there"),
+        ("agent_message", "Hello there"),
+        ("agent_completed",),
+    ]
+    assert {e.agent_name for e in sink.events} == {"assistant"}
+    assert outcome.text == "Hello there"
+    [request] = standin.requests
+    assert request == {
+        "model": "stand-in-model",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hi"},
+        ],
+        "stream": True,
+    }
+    assert standin.headers[0]["authorization"] == "Bearer sk-test"
+    assert standin.headers[0]["accept"] == "text/event-stream"
+
+
+async def test__tool_calls__executed_and_sent_back_for_the_next_round(standin: StandIn) -> None:
+    standin.script(
+        Stream(
+            [
+                *text("Let me check. "),
+                *tool_call(0, "call_up_1", "calculate", '{"expre', 'ssion": "17', '*23"}'),
+                *tool_call(1, "call_up_2", "convert_base", '{"number": 391, ', '"base": "hex"}'),
+                finish("tool_calls"),
+            ]
+        ),
+        Stream([*text("17*23 = 391, ", "or 0x187."), finish()]),
+    )
+    agent = _agent(standin, tools=[CALCULATE, CONVERT_BASE], extra_body={"temperature": 0})
+
+    sink, outcome = await _run(agent, prompt="what is 17*23 in hex?")
+
+    assert [_describe(e) for e in sink.events] == [
+        ("agent_started",),
+        ("agent_message_delta", "Let me check. "),
+        ("agent_message", "Let me check. "),
+        ("tool_executing", "calculate", {"expression": "17*23"}),
+        ("tool_completed", "calculate", "success", 391, None),
+        ("tool_executing", "convert_base", {"number": 391, "base": "hex"}),
+        ("tool_completed", "convert_base", "success", "0x187", None),
+        ("agent_message_delta", "17*23 = 391, "),
+        ("agent_message_delta", "or 0x187."),
+        ("agent_message", "17*23 = 391, or 0x187."),
+        ("agent_completed",),
+    ]
+    assert outcome.text == "Let me check. \n\n17*23 = 391, or 0x187."
+    first, second = standin.requests
+    assert first["tools"] == [tool_spec(CALCULATE), tool_spec(CONVERT_BASE)]
+    assert first["temperature"] == 0
+    assert "tool_choice" not in first
+    assert "tool_choice" not in second
+    assert second["messages"] == [
+        {"role": "user", "content": "what is 17*23 in hex?"},
+        {
+            "role": "assistant",
+            "content": "Let me check. ",
+            "tool_calls": [
+                {
+                    "id": "call_up_1",
+                    "type": "function",
+                    "function": {"name": "calculate", "arguments": '{"expression": "17*23"}'},
+                },
+                {
+                    "id": "call_up_2",
+                    "type": "function",
+                    "function": {
+                        "name": "convert_base",
+                        "arguments": '{"number": 391, "base": "hex"}',
+                    },
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_up_1", "content": "391"},
+        {"role": "tool", "tool_call_id": "call_up_2", "content": "0x187"},
+    ]
+
+
+async def test__tool_problems__reported_to_the_model_and_the_run_goes_on(
+    standin: StandIn,
+) -> None:
+    standin.script(
+        Stream(
+            [
+                *tool_call(0, "c1", "calculate", '{"expression": "1/0"}'),
+                *tool_call(1, "c2", "teleport", "{}"),
+                *tool_call(2, "c3", "calculate", "{not json"),
+                *tool_call(3, "c4", "calculate", "[1]"),
+                finish("tool_calls"),
+            ]
+        ),
+        Stream([*text("Sorry."), finish()]),
+    )
+
+    sink, outcome = await _run(_agent(standin, tools=[CALCULATE]))
+
+    assert [_describe(e) for e in sink.events if e.TYPE.startswith("tool_")] == [
+        ("tool_executing", "calculate", {"expression": "1/0"}),
+        ("tool_completed", "calculate", "error", None, "division by zero"),
+        ("tool_executing", "teleport", {}),
+        ("tool_completed", "teleport", "error", None, "unknown tool 'teleport'"),
+    ]
+    assert standin.requests[1]["messages"][2:] == [
+        {"role": "tool", "tool_call_id": "c1", "content": "error: division by zero"},
+        {"role": "tool", "tool_call_id": "c2", "content": "error: unknown tool 'teleport'"},
+        {
+            "role": "tool",
+            "tool_call_id": "c3",
+            "content": "error: the arguments must be a JSON object",
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "c4",
+            "content": "error: the arguments must be a JSON object",
+        },
+    ]
+    assert outcome.status == "completed"
+
+
+async def test__tool_needing_approval__denied_reason_goes_to_the_model(standin: StandIn) -> None:
+    guarded = Tool("wipe", "Wipe.", {"type": "object"}, lambda: "wiped", requires_approval=True)
+    standin.script(
+        Stream([*tool_call(0, "c1", "wipe", "{}"), finish("tool_calls")]),
+        Stream([*text("Okay, I left it."), finish()]),
+    )
+    runner, sink = Runner(), ListSink()
+    agent = _agent(standin, tools=[guarded])
+    runner.start("u1", "t1", agent, "wipe it", "run_a", sink)
+    request = await wait_for_event(sink, ToolApprovalRequired)
+    runner.resolve_approval("run_a", request.tool_call_id, False, "no way")
+    async with asyncio.timeout(SAFETY):
+        await runner.wait("run_a")
+    await agent.aclose()
+
+    assert standin.requests[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "c1",
+        "content": "denied: no way",
+    }
+
+
+async def test__model_keeps_calling_tools__last_round_forbids_them_then_fails(
+    standin: StandIn,
+) -> None:
+    call = Stream([*tool_call(0, "c1", "calculate", '{"expression": "1"}'), finish("tool_calls")])
+    standin.script(call, call)
+
+    sink, outcome = await _run(_agent(standin, tools=[CALCULATE], max_rounds=2))
+
+    assert [r.get("tool_choice") for r in standin.requests] == [None, "none"]
+    assert _describe(sink.events[-1]) == ("agent_error", "agent_failed", False)
+    assert outcome.error_message == "the model still called tools after 2 rounds"
+
+
+@pytest.mark.parametrize(
+    ("reply", "code", "retryable", "message"),
+    [
+        (
+            Status(429, {"error": {"message": "slow down"}}, {"Retry-After": "7"}),
+            "upstream_rate_limited",
+            True,
+            "the model server is rate limiting requests (HTTP 429); retry after 7 seconds",
+        ),
+        (
+            Status(429, "busy"),
+            "upstream_rate_limited",
+            True,
+            "the model server is rate limiting requests (HTTP 429)",
+        ),
+        (
+            Status(500, {"error": {"message": "the GPUs are on fire"}}),
+            "upstream_error",
+            True,
+            "the model server failed (HTTP 500): the GPUs are on fire",
+        ),
+        (
+            Status(503, "maintenance"),
+            "upstream_error",
+            True,
+            "the model server failed (HTTP 503): maintenance",
+        ),
+        (
+            Status(401, {"error": {"message": "bad key"}}),
+            "upstream_error",
+            False,
+            "the model server refused the credentials (HTTP 401): bad key",
+        ),
+        (
+            Status(403, ""),
+            "upstream_error",
+            False,
+            "the model server refused the credentials (HTTP 403): Forbidden",
+        ),
+        (
+            Status(400, {"error": {"message": "unknown model"}}),
+            "upstream_error",
+            False,
+            "the model server refused the request (HTTP 400): unknown model",
+        ),
+    ],
+)
+async def test__http_errors__agent_error_with_code_and_retryable(
+    standin: StandIn, reply: Status, code: str, retryable: bool, message: str
+) -> None:
+    standin.script(reply)
+
+    sink, outcome = await _run(_agent(standin))
+
+    assert [_describe(e) for e in sink.events] == [
+        ("agent_started",),
+        ("agent_error", code, retryable),
+    ]
+    assert sink.of_type(AgentError)[0].message == message
+    assert (outcome.error_code, outcome.retryable) == (code, retryable)
+
+
+async def test__server_never_answers__upstream_timeout_retryable(standin: StandIn) -> None:
+    standin.script(Hang())
+
+    sink, outcome = await _run(_agent(standin, timeout=0.3))
+
+    assert [_describe(e) for e in sink.events] == [
+        ("agent_started",),
+        ("agent_error", "upstream_timeout", True),
+    ]
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith("the model server did not respond within 0.3 s")
+
+
+async def test__stream_stalls_midway__deltas_then_upstream_timeout(standin: StandIn) -> None:
+    standin.script(Stream([*text("Part one"), chunk({"content": " and"}), finish()], hang_after=3))
+
+    sink, _ = await _run(_agent(standin, timeout=0.5))
+
+    assert [_describe(e) for e in sink.events] == [
+        ("agent_started",),
+        ("agent_message_delta", "Part one"),
+        ("agent_message_delta", " and"),
+        ("agent_error", "upstream_timeout", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Stream([*text("ok"), "{not json", finish()]), "a chunk is not valid"),
+        (Stream([{"id": "chatcmpl-1", "object": "chat.completion.chunk"}]), "has no 'choices'"),
+        (Stream(text("never", " finished")), "ended before the model finished"),
+        (Stream(text("cut"), done=False), "ended before the model finished"),
+        (
+            Stream([chunk({"tool_calls": [{"index": 0, "id": "c1"}]}), finish("tool_calls")]),
+            "tool call 0 has no name",
+        ),
+    ],
+)
+async def test__malformed_stream__upstream_malformed_not_retryable(
+    standin: StandIn, reply: Stream, message: str
+) -> None:
+    standin.script(reply)
+
+    sink, outcome = await _run(_agent(standin))
+
+    assert _describe(sink.events[-1]) == ("agent_error", "upstream_malformed", False)
+    assert "agent_message" not in sink.types()
+    assert outcome.error_message is not None
+    assert message in outcome.error_message
+
+
+async def test__error_object_in_the_stream__upstream_error_retryable(standin: StandIn) -> None:
+    standin.script(Stream([{"error": {"message": "overloaded"}}], done=False))
+
+    sink, outcome = await _run(_agent(standin))
+
+    assert _describe(sink.events[-1]) == ("agent_error", "upstream_error", True)
+    assert outcome.error_message == "the model server reported an error: overloaded"
+
+
+async def test__nobody_listening__upstream_error_retryable() -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    agent = OpenAIChatAgent(f"http://127.0.0.1:{port}/v1", "m", timeout=5)
+
+    sink, outcome = await _run(agent)
+
+    assert _describe(sink.events[-1]) == ("agent_error", "upstream_error", True)
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith("could not talk to the model server: ConnectError")
+
+
+async def test__cancelled_while_streaming__nothing_after_agent_cancelled(standin: StandIn) -> None:
+    standin.script(Stream([*text("Thinking about it"), finish()], hang_after=2))
+    runner, sink = Runner(), ListSink()
+    agent = _agent(standin)
+    runner.start("u1", "t1", agent, "hi", "run_a", sink)
+    await wait_for_event(sink, AgentMessageDelta)
+
+    runner.cancel("run_a")
+    async with asyncio.timeout(SAFETY):
+        await runner.wait("run_a")
+    standin.release.set()  # the server now finishes its stream, to nobody
+    await asyncio.sleep(0.1)
+    await agent.aclose()
+
+    assert sink.types() == ["agent_started", "agent_message_delta", "agent_cancelled"]
+
+
+async def test__given_http_client__used_and_left_open(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+    async with httpx.AsyncClient(headers={"X-Test": "mine"}) as client:
+        agent = OpenAIChatAgent(standin.base_url, "m", http_client=client)
+        _, outcome = await _run(agent)
+        assert not client.is_closed
+    assert outcome.text == "ok"
+    assert standin.headers[0]["x-test"] == "mine"
+    assert "authorization" not in standin.headers[0]
+
+
+async def test__max_rounds_below_one__value_error() -> None:
+    with pytest.raises(ValueError, match="max_rounds"):
+        OpenAIChatAgent("http://127.0.0.1:1/v1", "m", max_rounds=0)
+
+
+async def test__tool_spec__chat_completions_function_format() -> None:
+    assert tool_spec(CALCULATE) == {
+        "type": "function",
+        "function": {
+            "name": "calculate",
+            "description": CALCULATE.description,
+            "parameters": dict(CALCULATE.parameters),
+        },
+    }
