@@ -1,0 +1,161 @@
+"""``MemoryBroker``: the stream log and fan-out inside one process (the embedded default)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from agentsocket.delivery.errors import BrokerNotRunning
+from agentsocket.delivery.subscription import LogRead, Subscription
+from agentsocket.delivery.types import Entry, Position
+
+
+class _Stream:
+    __slots__ = ("entries", "epoch", "last_seq", "subscribers")
+
+    def __init__(self, max_entries: int) -> None:
+        self.epoch = uuid.uuid4().hex[:16]
+        self.last_seq = 0
+        # (published at, entry), oldest first; maxlen does the count retention.
+        self.entries: deque[tuple[float, Entry]] = deque(maxlen=max_entries)
+        self.subscribers: set[Subscription] = set()
+
+
+class MemoryBroker:
+    """A ``Broker`` for a single process: per-user logs and subscribers in memory.
+
+    Args:
+        max_entries: entries kept per user stream; older ones are dropped.
+        max_age_seconds: entries older than this are dropped; ``None`` keeps
+            them until ``max_entries`` pushes them out.
+        buffer_size: live entries a subscription holds before it stops
+            buffering and catches up from the log instead.
+        batch_size: entries a subscription reads from the log at a time.
+        clock: wall clock in seconds, for the age of entries.
+
+    Streams get a fresh epoch when first used; the log and epochs do not
+    survive the process, so after a restart every old position is stale.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = 1000,
+        max_age_seconds: float | None = 600.0,
+        buffer_size: int = 256,
+        batch_size: int = 100,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        if max_age_seconds is not None and max_age_seconds <= 0:
+            raise ValueError("max_age_seconds must be > 0 or None")
+        self._max_entries = max_entries
+        self._max_age = max_age_seconds
+        self._buffer_size = buffer_size
+        self._batch_size = batch_size
+        self._clock = clock
+        self._streams: dict[str, _Stream] = {}
+        self._running = False
+        self._closed = False
+
+    @property
+    def healthy(self) -> bool:
+        """True between ``start()`` and ``close()``."""
+        return self._running
+
+    async def start(self) -> None:
+        """Mark the broker ready; there is nothing to connect."""
+        if self._closed:
+            raise BrokerNotRunning("a closed broker cannot be started again")
+        self._running = True
+
+    async def close(self) -> None:
+        """End every subscription and forget all streams."""
+        self._running = False
+        self._closed = True
+        for stream in self._streams.values():
+            for subscription in stream.subscribers:
+                subscription._end()
+        self._streams.clear()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def publish(self, user_id: str, payload: bytes) -> Entry:
+        """Append ``payload`` under the next seq and hand it to every subscriber."""
+        stream = self._stream(user_id)
+        stream.last_seq += 1
+        entry = Entry(stream.last_seq, payload)
+        stream.entries.append((self._clock(), entry))
+        self._trim(stream)
+        for subscription in stream.subscribers:
+            subscription._deliver(stream.epoch, entry)
+        return entry
+
+    async def position(self, user_id: str) -> Position:
+        """The stream's epoch and newest seq (creating the stream's epoch if new)."""
+        stream = self._stream(user_id)
+        return Position(stream.epoch, stream.last_seq)
+
+    async def subscribe(self, user_id: str, resume_from: Position | None = None) -> Subscription:
+        """Deliver the user's stream from ``resume_from`` (or from now); see ``Broker``."""
+        stream = self._stream(user_id)
+        subscription = Subscription(
+            self, user_id, buffer_size=self._buffer_size, batch_size=self._batch_size
+        )
+        stream.subscribers.add(subscription)
+        try:
+            await subscription._start(resume_from)
+        except BaseException:
+            stream.subscribers.discard(subscription)
+            raise
+        return subscription
+
+    async def read(self, user_id: str, after_seq: int, limit: int) -> LogRead:
+        """Low-level log read: up to ``limit`` retained entries with ``seq > after_seq``."""
+        stream = self._stream(user_id)
+        self._trim(stream)
+        entries: list[Entry] = []
+        if stream.entries and limit > 0:
+            first_seq = stream.entries[0][1].seq
+            start = max(0, after_seq + 1 - first_seq)
+            window = itertools.islice(stream.entries, start, start + limit)
+            entries = [entry for _, entry in window]
+        return LogRead(stream.epoch, stream.last_seq, entries)
+
+    async def detach(self, subscription: Subscription) -> None:
+        """Stop feeding ``subscription``; called by ``Subscription.close()``."""
+        stream = self._streams.get(subscription.user_id)
+        if stream is not None:
+            stream.subscribers.discard(subscription)
+
+    def _stream(self, user_id: str) -> _Stream:
+        if not self._running:
+            raise BrokerNotRunning("call start() before using the broker")
+        stream = self._streams.get(user_id)
+        if stream is None:
+            stream = self._streams[user_id] = _Stream(self._max_entries)
+        return stream
+
+    def _trim(self, stream: _Stream) -> None:
+        if self._max_age is None:
+            return
+        cutoff = self._clock() - self._max_age
+        entries = stream.entries
+        while entries and entries[0][0] < cutoff:
+            entries.popleft()

@@ -1,0 +1,259 @@
+"""One consumer's view of a user's stream: log replay, then live entries, never a hole.
+
+Both brokers share this class; a broker only has to
+
+* hand every live entry to ``_deliver()`` as it is published (in seq order,
+  without ever blocking: the subscription buffers a bounded number),
+* answer ``read()`` with an atomic snapshot of the log (``LogRead``),
+* call ``_resync()`` after an outage, and ``_end()`` when it closes.
+
+The subscription trusts the live feed only while it is contiguous. Whenever
+it cannot be sure (start, a skipped seq, an overflowing buffer, a reconnect,
+an entry from another epoch) it reads the log from its last seq and drops
+live entries it already has, so the consumer sees every entry exactly once,
+in order, or a ``Gap`` saying which ones the log no longer holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+from agentsocket.delivery.errors import BrokerUnavailable
+from agentsocket.delivery.types import Entry, Gap, GapReason, Item, Position
+
+logger = logging.getLogger("agentsocket.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    """One atomic read of a user's stream.
+
+    ``entries`` are the retained entries with ``seq > after_seq``, oldest first,
+    at most ``limit`` of them; ``last_seq`` is the newest seq of the stream.
+    """
+
+    epoch: str
+    last_seq: int
+    entries: list[Entry]
+
+
+class StreamSource(Protocol):
+    """What a subscription needs from its broker."""
+
+    async def read(self, user_id: str, after_seq: int, limit: int) -> LogRead:
+        """Read the stream's epoch, head and up to ``limit`` entries after ``after_seq``.
+
+        Raises:
+            BrokerUnavailable: the log cannot be reached; the broker will call
+                ``_resync()`` on every subscription once it can again.
+        """
+        ...
+
+    async def detach(self, subscription: Subscription) -> None:
+        """Stop feeding ``subscription`` live entries."""
+        ...
+
+
+class Subscription:
+    """Async iterator over one user's stream: yields ``Entry`` and ``Gap`` items.
+
+    Obtain one from ``Broker.subscribe()``; iterate it with ``async for``; end it
+    with ``close()`` (or use it as an async context manager). Iteration stops
+    when the subscription or its broker is closed. One task at a time may
+    iterate a subscription.
+
+    ``position`` is where the consumer stands: after the last item yielded
+    (``Position(gap.epoch, gap.to_seq)`` for a gap), or the starting point before
+    the first one. Store it to resume later, on any node.
+    """
+
+    def __init__(
+        self, source: StreamSource, user_id: str, *, buffer_size: int, batch_size: int
+    ) -> None:
+        if buffer_size < 1 or batch_size < 1:
+            raise ValueError("buffer_size and batch_size must be >= 1")
+        self.user_id = user_id
+        self._source = source
+        self._buffer_size = buffer_size
+        self._batch_size = batch_size
+        # Live entries not yet consumed, tagged with the epoch they were published in.
+        self._live: deque[tuple[str, Entry]] = deque()
+        # Items taken from the log, waiting for the consumer; at most one batch.
+        self._ready: deque[Item] = deque()
+        self._epoch = ""
+        self._last = 0  # highest seq taken from the log or the live feed
+        self._pos_epoch = ""  # position of the consumer, built lazily by .position
+        self._pos_seq = 0
+        self._needs_sync = False
+        self._epoch_changed = False  # the next item must be an epoch_changed gap
+        self._stalled = False  # the log is unreachable; wait for _resync()
+        self._closed = False
+        self._wakeup = asyncio.Event()
+
+    @property
+    def position(self) -> Position:
+        """Epoch and seq after the last item yielded (the starting point before any)."""
+        return Position(self._pos_epoch, self._pos_seq)
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called or the broker closed."""
+        return self._closed
+
+    async def close(self) -> None:
+        """Stop the subscription; a pending or later ``__anext__`` ends the iteration."""
+        if self._closed:
+            return
+        self._end()
+        await self._source.detach(self)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Item:
+        while True:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._ready:
+                item = self._ready.popleft()
+                if isinstance(item, Gap):
+                    self._pos_epoch, self._pos_seq = item.epoch, item.to_seq
+                else:
+                    self._pos_epoch, self._pos_seq = self._epoch, item.seq
+                return item
+            if self._needs_sync and not self._stalled:
+                await self._sync()
+                continue
+            if self._live and not self._needs_sync:
+                epoch, entry = self._live.popleft()
+                if entry.seq <= self._last and epoch == self._epoch:
+                    continue  # already delivered from the log
+                if epoch != self._epoch or entry.seq != self._last + 1:
+                    # A lost message or a new epoch: the log knows what happened.
+                    self._needs_sync = True
+                    continue
+                self._last = self._pos_seq = entry.seq
+                self._pos_epoch = self._epoch
+                return entry
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    # -- called by the broker -------------------------------------------------
+
+    async def _start(self, resume_from: Position | None) -> None:
+        """Fix the starting point; the broker already feeds live entries."""
+        if resume_from is None:
+            head = await self._source.read(self.user_id, 0, 0)
+            self._epoch = head.epoch
+            self._last = head.last_seq
+            self._pos_epoch, self._pos_seq = head.epoch, head.last_seq
+            return
+        self._pos_epoch, self._pos_seq = resume_from.epoch, resume_from.seq
+        read = await self._source.read(self.user_id, resume_from.seq, self._batch_size)
+        self._epoch = read.epoch
+        if read.epoch == resume_from.epoch and resume_from.seq <= read.last_seq:
+            self._last = resume_from.seq
+            self._take(read)
+        else:
+            # A position from another history: it says nothing about what the
+            # client missed, so it gets the gap and then live entries.
+            self._last = read.last_seq
+            self._ready.append(Gap(read.epoch, 1, read.last_seq, "epoch_changed"))
+
+    def _deliver(self, epoch: str, entry: Entry) -> None:
+        """Take one live entry; never blocks (a full buffer is dropped and re-read)."""
+        if self._closed:
+            return
+        if len(self._live) >= self._buffer_size:
+            self._live.clear()
+            self._needs_sync = True
+            logger.debug("subscriber of %s fell behind; will catch up from the log", self.user_id)
+        else:
+            self._live.append((epoch, entry))
+        self._wakeup.set()
+
+    def _resync(self) -> None:
+        """The log is reachable again after an outage: catch up from it."""
+        self._stalled = False
+        self._needs_sync = True
+        self._wakeup.set()
+
+    def _end(self) -> None:
+        self._closed = True
+        self._live.clear()
+        self._ready.clear()
+        self._wakeup.set()
+
+    # -- catching up from the log --------------------------------------------
+
+    async def _sync(self) -> None:
+        self._needs_sync = False
+        try:
+            read = await self._source.read(self.user_id, self._last, self._batch_size)
+            while read.epoch != self._epoch:
+                logger.info(
+                    "stream of %s changed epoch %s -> %s", self.user_id, self._epoch, read.epoch
+                )
+                retired = self._epoch
+                # Everything in the new epoch was published after what this
+                # subscription delivered, so it starts from the oldest retained.
+                self._epoch, self._last, self._epoch_changed = read.epoch, 0, True
+                self._live = deque(item for item in self._live if item[0] != retired)
+                read = await self._source.read(self.user_id, 0, self._batch_size)
+        except BrokerUnavailable:
+            self._needs_sync = True
+            self._stalled = True
+            return
+        except BaseException as exc:
+            # Cancelled (say, by a consumer's timeout) or failed: try again next time.
+            self._needs_sync = True
+            if self._closed and isinstance(exc, Exception):  # the broker closed under the read
+                return
+            raise
+        if self._closed:
+            return
+        self._take(read)
+
+    def _take(self, read: LogRead) -> None:
+        """Queue what ``read`` holds after ``_last``, with gaps for what it lacks."""
+        if read.last_seq < self._last:
+            # Same epoch but a shorter history (Redis restored from an older
+            # snapshot): seqs are being reused, so the client must resync.
+            self._ready.append(Gap(self._epoch, 1, read.last_seq, "epoch_changed"))
+            self._last, self._epoch_changed = read.last_seq, False
+            return
+        for entry in read.entries:
+            if entry.seq <= self._last:
+                continue
+            self._gap_to(entry.seq - 1)
+            self._ready.append(entry)
+            self._last = entry.seq
+        if len(read.entries) >= self._batch_size and self._last < read.last_seq:
+            self._needs_sync = True  # more to read
+        else:
+            self._gap_to(read.last_seq)
+
+    def _gap_to(self, to_seq: int) -> None:
+        """Queue a gap for the seqs after ``_last`` up to ``to_seq``, if any are owed."""
+        if to_seq <= self._last and not self._epoch_changed:
+            return
+        reason: GapReason = "epoch_changed" if self._epoch_changed else "retention"
+        self._ready.append(Gap(self._epoch, self._last + 1, to_seq, reason))
+        self._last = max(self._last, to_seq)
+        self._epoch_changed = False
