@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -18,6 +18,130 @@ schema_app = typer.Typer(help="JSON Schema of the protocol.", no_args_is_help=Tr
 protocol_app = typer.Typer(help="Protocol artefacts: golden frames.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(protocol_app, name="protocol")
+
+docs_app = typer.Typer(help="Generated protocol docs (docs/protocol/).", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.command("build")
+def docs_build(
+    directory: Annotated[Path, typer.Option(help="Where the generated docs live.")] = Path(
+        "docs/protocol"
+    ),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare; exit 1 listing stale or missing files.")
+    ] = False,
+) -> None:
+    """Write (or check) the protocol references, changelog, migration guide and AsyncAPI docs."""
+    from agentsocket.protocol.reference import generated_docs
+
+    expected = generated_docs()
+    found = (
+        {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
+        if directory.is_dir()
+        else {}
+    )
+    if not check:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in expected.items():
+            if found.get(name) != content:
+                (directory / name).write_bytes(content)
+        for name in set(found) - set(expected):
+            (directory / name).unlink()
+        typer.echo(f"wrote {len(expected)} files to {directory}")
+        return
+    problems = [f"missing: {directory / n}" for n in sorted(set(expected) - set(found))]
+    problems += [f"not generated: {directory / n}" for n in sorted(set(found) - set(expected))]
+    problems += [
+        f"stale: {directory / n}"
+        for n in sorted(set(expected) & set(found))
+        if found[n] != expected[n]
+    ]
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        typer.echo("run `agentsocket docs build` and review the diff", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(expected)} generated docs in {directory} up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Dev mode: /auth/dev-token and outbound validation.")
+    ] = False,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
+    broker: Annotated[str | None, typer.Option(help="memory or redis.")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis URL (broker=redis).")] = None,
+    server_id: Annotated[str | None, typer.Option(help="This node's id.")] = None,
+    environment: Annotated[str | None, typer.Option(help="Shown in the welcome.")] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="One JSON object per log line.")
+    ] = False,
+) -> None:
+    """Run the gateway. Without options: the embedded default (memory broker, SQLite, demo agent).
+
+    Every option can also be set as an environment variable AGENTSOCKET_<NAME>.
+    """
+    import secrets
+
+    from pydantic import ValidationError
+
+    from agentsocket.server.serve import run
+    from agentsocket.server.settings import Settings
+
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "host": host,
+            "port": port,
+            "database_url": database_url,
+            "broker": broker,
+            "redis_url": redis_url,
+            "server_id": server_id,
+            "environment": environment,
+        }.items()
+        if value is not None
+    }
+    if log_json:
+        overrides["log_json"] = True
+    if dev:
+        overrides |= {"dev_mode": True, "validate_outbound": True}
+        import os
+
+        if not (
+            os.environ.get("AGENTSOCKET_JWT_SECRET") or os.environ.get("AGENTSOCKET_JWKS_FILE")
+        ):
+            overrides["jwt_secret"] = secrets.token_urlsafe(48)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        typer.echo(f"invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    if settings.dev_mode:
+        _print_dev_help(settings)
+    run(settings)
+
+
+def _print_dev_help(settings: object) -> None:
+    from agentsocket.server.auth import issue_token
+    from agentsocket.server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    assert settings.jwt_secret is not None
+    base = f"http://{settings.host}:{settings.port}"
+    token = issue_token(settings.jwt_secret.get_secret_value(), "dev-user")
+    typer.echo(
+        "agentsocket dev mode: tokens are signed with a secret made for this run.\n"
+        f"  a token for 'dev-user' (1 h): {token}\n"
+        f"  another user: curl -s -X POST {base}/auth/dev-token "
+        "-H 'content-type: application/json' -d '{\"user_id\": \"alice\"}'\n"
+        f"  connect: ws://{settings.host}:{settings.port}/ws "
+        "with header 'Authorization: Bearer <token>'",
+        err=True,
+    )
 
 
 @schema_app.command("export")
@@ -39,6 +163,56 @@ def schema_export(
         sys.stdout.buffer.write(text)
     else:
         output.write_bytes(text)
+
+
+_MODES = "backward, forward, full, backward_transitive, forward_transitive or full_transitive"
+
+
+@schema_app.command("check")
+def schema_check(
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One mode for both directions: {_MODES}. Default: client→server "
+            "backward_transitive, server→client forward_transitive."
+        ),
+    ] = None,
+    snapshots: Annotated[Path, typer.Option(help="Directory of released snapshots.")] = Path(
+        "schemas"
+    ),
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Fail (exit 1) if today's models break a released protocol version; see docs/compatibility.md."""
+    from agentsocket.protocol.compat import Mode
+    from agentsocket.protocol.compat.commands import run_check
+
+    if mode is not None and mode not in Mode.__members__.values():
+        typer.echo(f"unknown mode {mode!r}; choose {_MODES}", err=True)
+        raise typer.Exit(2)
+    if output_format not in ("text", "json"):
+        typer.echo("--format is text or json", err=True)
+        raise typer.Exit(2)
+    code, text = run_check(snapshots, None if mode is None else Mode(mode), output_format == "json")
+    typer.echo(text, nl=False, err=code == 2)
+    raise typer.Exit(code)
+
+
+@schema_app.command("snapshot")
+def schema_snapshot(
+    write: Annotated[bool, typer.Option(help="Store the snapshots (a release).")] = False,
+    snapshots: Annotated[Path, typer.Option(help="Directory of released snapshots.")] = Path(
+        "schemas"
+    ),
+    force: Annotated[
+        bool, typer.Option(help="Write even though `schema check` reports violations.")
+    ] = False,
+) -> None:
+    """Show, or with --write store, every version's JSON Schema as its released snapshot."""
+    from agentsocket.protocol.compat.commands import run_snapshot
+
+    code, text = run_snapshot(snapshots, write, force)
+    typer.echo(text, nl=False, err=code != 0)
+    raise typer.Exit(code)
 
 
 @protocol_app.command("golden")

@@ -1,0 +1,134 @@
+"""The gateway's services, built once per app from :class:`Settings`.
+
+Everything a connection handler needs hangs off one :class:`Gateway`:
+settings, metrics, the connection registry, the broker (stream log and
+fan-out), the store, the run service and authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from redis.asyncio import Redis
+
+from agentsocket.delivery import Broker, MemoryBroker, RedisBroker
+from agentsocket.protocol import ServerEnvelope, ServerMessage, Version, get_version, head_frame
+from agentsocket.server.auth import (
+    AuthSettings,
+    MemoryTicketStore,
+    RedisTicketStore,
+    TicketStore,
+    TokenVerifier,
+)
+from agentsocket.server.frames import FrameCache
+from agentsocket.server.metrics import Metrics
+from agentsocket.server.registry import Registry
+from agentsocket.server.runs import RunService
+from agentsocket.server.settings import Settings
+from agentsocket.store import Store
+
+log = logging.getLogger("agentsocket.gateway")
+
+
+class Gateway:
+    """Services shared by every connection of one gateway process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.registry = Registry()
+        self.frames = FrameCache(self._versions_of)
+        self.versions: dict[str, Version] = {
+            name: get_version(name) for name in settings.enabled_versions
+        }
+        self.default_version = self.versions[settings.default_version]
+        self.verifier = TokenVerifier(self._auth_settings())
+        self.broker: Broker = self._broker()
+        self.tickets: TicketStore = self._tickets()
+        self.store: Store | None = None
+        self.runs = RunService(self)
+        self.shutting_down = False
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and the broker (raises when a backend is unreachable)."""
+        self.store = await Store.open(self.settings.database_url)
+        await self.broker.start()
+        log.info(
+            "gateway started",
+            extra={"server_id": self.settings.server_id, "broker": self.settings.broker},
+        )
+
+    async def stop(self) -> None:
+        await self.runs.shutdown()
+        await self.broker.close()
+        if self.store is not None:
+            await self.store.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    @property
+    def ready(self) -> bool:
+        return self.store is not None and self.broker.healthy and not self.shutting_down
+
+    # --- messages ----------------------------------------------------------------------
+
+    def envelope(self, message: ServerMessage, correlation_id: str | None = None) -> ServerEnvelope:
+        return ServerEnvelope(message, time.time(), self.settings.server_id, correlation_id)
+
+    async def publish(
+        self, user_id: str, message: ServerMessage, correlation_id: str | None = None
+    ) -> int:
+        """Append a stream message to the user's stream; every connection of theirs gets it.
+
+        Returns:
+            The message's seq.
+        """
+        payload = orjson.dumps(head_frame(self.envelope(message, correlation_id)))
+        entry = await self.broker.publish(user_id, payload)
+        return entry.seq
+
+    def get_store(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("the gateway is not started")
+        return self.store
+
+    # --- construction --------------------------------------------------------------
+
+    def _versions_of(self, user_id: str) -> set[Version]:
+        return {c.version for c in self.registry.connections_of(user_id)}
+
+    def _auth_settings(self) -> AuthSettings:
+        s = self.settings
+        return AuthSettings(
+            secret=s.jwt_secret.get_secret_value() if s.jwt_secret else None,
+            jwks_file=s.jwks_file,
+            jwks_url=s.jwks_url,
+            audience=s.jwt_audience,
+            issuer=s.jwt_issuer,
+            ticket_ttl_seconds=s.ticket_ttl,
+        )
+
+    def _broker(self) -> Broker:
+        s = self.settings
+        self._redis: Redis | None = None
+        if s.broker == "redis":
+            return RedisBroker(
+                s.redis_url,
+                prefix=s.redis_prefix,
+                max_entries=s.stream_max_entries,
+                max_age_seconds=s.stream_max_age,
+            )
+        return MemoryBroker(max_entries=s.stream_max_entries, max_age_seconds=s.stream_max_age)
+
+    def _tickets(self) -> TicketStore:
+        s = self.settings
+        if s.broker == "redis":
+            self._redis = Redis.from_url(s.redis_url)
+            return RedisTicketStore(
+                self._redis, prefix=f"{s.redis_prefix}:ticket:", ttl_seconds=s.ticket_ttl
+            )
+        return MemoryTicketStore(ttl_seconds=s.ticket_ttl)
