@@ -10,3 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+
+# Node tooling (official AsyncAPI parser, JSON Schema → TypeScript, tsc), exactly from the lock.
+if ! command -v npm >/dev/null; then
+  echo "bootstrap: npm not found; install Node.js >= 20 (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi

@@ -15,6 +15,10 @@ echo "== lint and types"
 
 echo "== generated artefacts are up to date"
 .venv/bin/agentsocket protocol golden
+.venv/bin/agentsocket docs build --check
+
+echo "== AsyncAPI documents pass the official parser"
+node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-v*.json
 
 echo "== tests"
 status=0
