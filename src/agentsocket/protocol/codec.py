@@ -13,6 +13,7 @@ version is derived from the next newer one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -206,7 +207,7 @@ def decode_server(frame: bytes | str, version: Version | str) -> ServerEnvelope 
 
 
 #: For each version, the one just newer; and the versions to step down through from head.
-_NEWER = {older.name: newer for newer, older in zip(VERSIONS, VERSIONS[1:], strict=False)}
+_NEWER = {older.name: newer for newer, older in pairwise(VERSIONS)}
 _STEPS = {version.name: VERSIONS[:index] for index, version in enumerate(VERSIONS)}
 
 
