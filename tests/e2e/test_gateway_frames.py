@@ -208,3 +208,20 @@ async def test__health_and_readiness(server: ServerProcess) -> None:
         assert (await http.get(f"{server.http}/healthz")).json() == {"status": "ok"}
         ready = (await http.get(f"{server.http}/readyz")).json()
     assert ready["ready"] is True
+
+
+async def test__gateway_serves_its_protocol_description(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        schema = (await http.get("/schema/v2.json")).json()
+        asyncapi = (await http.get("/asyncapi.json")).json()
+        legacy = (await http.get("/asyncapi/v1.json")).json()
+        index = (await http.get("/docs")).text
+        reference = await http.get("/docs/reference-v3.md")
+        missing = await http.get("/schema/v9.json")
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert asyncapi["asyncapi"] == "3.0.0"
+    assert "v1" in legacy["info"]["version"] or "v1" in legacy["info"]["title"]
+    assert "reference-v3.md" in index
+    assert reference.status_code == 200
+    assert "agent_started" in reference.text
+    assert missing.status_code == 404

@@ -26,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from agentsocket.protocol import CloseCode, UnsupportedVersionError
+from agentsocket.protocol import CloseCode
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.schema import json_schema
 from agentsocket.server.auth import AuthenticationFailed, issue_token
+from agentsocket.server.docs_routes import docs_routes
 from agentsocket.server.endpoint import websocket_endpoint
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.metrics import CONTENT_TYPE_LATEST
@@ -86,19 +86,13 @@ def create_app(settings: Settings) -> Starlette:
         token = issue_token(settings.jwt_secret.get_secret_value(), user_id, ttl_seconds=3600)
         return JSONResponse({"token": token, "user_id": user_id, "expires_in": 3600})
 
-    async def schema(request: Request) -> Response:
-        try:
-            return JSONResponse(json_schema(request.path_params["version"]))
-        except UnsupportedVersionError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
-
     routes = [
         WebSocketRoute("/ws", websocket_endpoint(gateway, router)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/auth/ticket", ticket, methods=["POST"]),
-        Route("/schema/{version}.json", schema),
+        *docs_routes(settings.default_version),
     ]
     if settings.dev_mode:
         routes.append(Route("/auth/dev-token", dev_token, methods=["POST"]))
