@@ -261,14 +261,17 @@ async def test__channel__malformed_message__ignored(
     assert node.healthy
 
 
-async def test__idle_connection__pings_keep_it_healthy(make_node: NodeFactory) -> None:
-    node = await make_node(ping_interval=0.02)
-    await asyncio.sleep(0.1)  # pings while subscribed to nothing ("PONG")
+async def test__idle_connection__ping_replies_understood(
+    make_node: NodeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="agentsocket.delivery")
+    node = await make_node(ping_interval=0.05)
+    await asyncio.sleep(0.2)  # pings while subscribed to nothing: "PONG"
     sub = await node.subscribe(USER)
-    await asyncio.sleep(0.1)  # pings while subscribed (["pong", ""])
-    assert node.healthy
+    await asyncio.sleep(0.2)  # pings while subscribed: ["pong", ""]
     await node.publish(USER, b"1")
     assert seqs(await take_entries(sub, 1)) == [1]
+    assert "unexpected reply" not in caplog.text
 
 
 async def test__command_connections_killed__next_publish_reconnects_quietly(
