@@ -120,9 +120,48 @@ def serve(
     except ValidationError as exc:
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
+    if not settings.can_verify_tokens:
+        typer.echo(
+            "no way to verify tokens: set AGENTSOCKET_JWT_SECRET (or AGENTSOCKET_JWKS_FILE / "
+            "AGENTSOCKET_JWKS_URL), or run `agentsocket serve --dev`",
+            err=True,
+        )
+        raise typer.Exit(2)
     if settings.dev_mode:
         _print_dev_help(settings)
     run(settings)
+
+
+@app.command()
+def worker(
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis URL (queue and broker).")] = None,
+    worker_id: Annotated[str | None, typer.Option(help="This worker's id.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Runs at once.")] = None,
+) -> None:
+    """Execute agent runs queued by gateways started with AGENTSOCKET_RUNS=queue."""
+    from pydantic import ValidationError
+
+    from agentsocket.server.logs import configure
+    from agentsocket.server.settings import Settings
+    from agentsocket.worker import run_worker
+
+    overrides: dict[str, Any] = {"broker": "redis", "runs": "queue"}
+    for key, value in {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "worker_id": worker_id,
+        "worker_concurrency": concurrency,
+    }.items():
+        if value is not None:
+            overrides[key] = value
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        typer.echo(f"invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    configure(settings.log_level, settings.log_json)
+    run_worker(settings)
 
 
 def _print_dev_help(settings: object) -> None:
@@ -182,7 +221,7 @@ def schema_check(
     ),
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
-    """Fail (exit 1) if today's models break a released protocol version; see docs/compatibility.md."""
+    """Exit 1 if today's models break a released protocol version (docs/compatibility.md)."""
     from agentsocket.protocol.compat import Mode
     from agentsocket.protocol.compat.commands import run_check
 

@@ -108,6 +108,8 @@ async def drain(gateway: Gateway) -> None:
         return
     gateway.shutting_down = True
     settings = gateway.settings
+    # Local runs end first, so their agent_cancelled reaches the clients before the close.
+    await gateway.runs.shutdown()
     notice = s.ServerShutdown(reason="shutdown", reconnect_after=settings.reconnect_after)
     for connection in gateway.registry:
         connection.reply(notice)
@@ -116,7 +118,6 @@ async def drain(gateway: Gateway) -> None:
     # Sessions end on their own tasks; polling the registry is the simplest join.
     while len(gateway.registry) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    await gateway.runs.shutdown()
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

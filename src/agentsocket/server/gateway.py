@@ -7,14 +7,15 @@ fan-out), the store, the run service and authentication.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 
-import orjson
 from redis.asyncio import Redis
 
-from agentsocket.delivery import Broker, MemoryBroker, RedisBroker
-from agentsocket.protocol import ServerEnvelope, ServerMessage, Version, get_version, head_frame
+from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker
+from agentsocket.protocol import ServerEnvelope, ServerMessage, Version, get_version
 from agentsocket.server.auth import (
     AuthSettings,
     MemoryTicketStore,
@@ -22,7 +23,7 @@ from agentsocket.server.auth import (
     TicketStore,
     TokenVerifier,
 )
-from agentsocket.server.frames import FrameCache
+from agentsocket.server.frames import FrameCache, stream_payload
 from agentsocket.server.metrics import Metrics
 from agentsocket.server.registry import Registry
 from agentsocket.server.runs import RunService
@@ -50,19 +51,43 @@ class Gateway:
         self.store: Store | None = None
         self.runs = RunService(self)
         self.shutting_down = False
+        self._delivery_started = False
+        self._starting: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store and the broker (raises when a backend is unreachable)."""
+        """Open the store, then the broker and runs; stays not-ready while Redis is down."""
         self.store = await Store.open(self.settings.database_url)
+        try:
+            await self._start_delivery()
+        except BrokerUnavailable as exc:
+            log.error("not ready: %s; retrying in the background", exc)
+            self._starting = asyncio.create_task(self._retry_delivery(), name="delivery-start")
+
+    async def _start_delivery(self) -> None:
         await self.broker.start()
+        await self.runs.start()
+        self._delivery_started = True
         log.info(
-            "gateway started",
+            "gateway ready",
             extra={"server_id": self.settings.server_id, "broker": self.settings.broker},
         )
 
+    async def _retry_delivery(self) -> None:
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay + random.uniform(0, delay))
+            try:
+                await self._start_delivery()
+                return
+            except BrokerUnavailable as exc:
+                delay = min(delay * 2, 10.0)
+                log.warning("still not ready: %s", exc)
+
     async def stop(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
         await self.runs.shutdown()
         await self.broker.close()
         if self.store is not None:
@@ -72,7 +97,12 @@ class Gateway:
 
     @property
     def ready(self) -> bool:
-        return self.store is not None and self.broker.healthy and not self.shutting_down
+        return (
+            self.store is not None
+            and self._delivery_started
+            and self.broker.healthy
+            and not self.shutting_down
+        )
 
     # --- messages ----------------------------------------------------------------------
 
@@ -87,7 +117,7 @@ class Gateway:
         Returns:
             The message's seq.
         """
-        payload = orjson.dumps(head_frame(self.envelope(message, correlation_id)))
+        payload = stream_payload(message, self.settings.server_id, correlation_id)
         entry = await self.broker.publish(user_id, payload)
         return entry.seq
 

@@ -1,9 +1,10 @@
 """From ``user_message`` to a finished run: thread, idempotency, limits, events, storage.
 
 Each accepted message is stored, acknowledged (``message_received``) and
-then run; the run's events go into the user's stream, so every connection of
-the user, on any node, sees them in order and can resume them. The run and
-its final answer are stored before its terminal event is sent.
+then run by the executor (in this process, or by a worker); the run's events
+go into the user's stream, so every connection of the user, on any node, sees
+them in order and can resume them. The run and its final answer are stored
+before its terminal event is sent.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from agentsocket.agents import (
     Agent,
     DemoAgent,
     OpenAIChatAgent,
-    Runner,
     RunOutcome,
     SearchFunc,
     search_history_tool,
 )
+from agentsocket.delivery.run_queue import RunInfo, RunRequest
 from agentsocket.protocol import ErrorCode, ProtocolError
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.server_messages import AgentEvent
+from agentsocket.server.executors import (
+    Executor,
+    LocalExecutor,
+    QueueExecutor,
+    lost_run_outcome,
+)
 from agentsocket.server.router import thread_info
+from agentsocket.store import Store
 
 if TYPE_CHECKING:
     from agentsocket.server.gateway import Gateway
@@ -39,7 +46,7 @@ _DEMO_CHUNK_DELAY = 0.01
 
 
 def build_agents(settings: Settings, search: SearchFunc) -> dict[str, Agent]:
-    """The agents this gateway offers: the demo always, an OpenAI-compatible one if configured."""
+    """The agents offered: the demo always, an OpenAI-compatible one if configured."""
     agents: dict[str, Agent] = {"demo": DemoAgent(search=search, delay=_DEMO_CHUNK_DELAY)}
     if settings.openai_base_url:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -53,40 +60,75 @@ def build_agents(settings: Settings, search: SearchFunc) -> dict[str, Agent]:
     return agents
 
 
-class StreamSink:
-    """An agent's event sink that appends each event to its user's stream."""
+def history_search(store: Store) -> SearchFunc:
+    """The demo agent's search over one user's own stored messages."""
 
-    def __init__(self, gateway: Gateway, user_id: str) -> None:
-        self._gateway = gateway
-        self._user_id = user_id
+    async def search(user_id: str, query: str) -> list[str]:
+        return [m.content for m in await store.search_messages(user_id, query, limit=5)]
 
-    async def emit(self, event: AgentEvent) -> None:
-        await self._gateway.publish(self._user_id, event)
+    return search
+
+
+async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
+    """Store a finished run and, if it completed, its answer."""
+    try:
+        if outcome.status == "completed" and outcome.text:
+            await store.add_message(
+                outcome.user_id,
+                outcome.thread_id,
+                "assistant",
+                outcome.text,
+                run_id=outcome.run_id,
+            )
+        await store.finish_run(
+            outcome.run_id, outcome.status, outcome.error_code, outcome.error_message
+        )
+    except Exception:
+        log.exception("could not store the end of a run", extra={"run_id": outcome.run_id})
 
 
 class RunService:
-    """Starts, stops and answers approvals of the runs of this node's users."""
+    """Accepts, stops and answers approvals for the runs of this node's users."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         settings = gateway.settings
-        self.agents: dict[str, Agent] = build_agents(settings, self._search_history)
-        self.runner = Runner(
-            timeout=settings.run_timeout,
-            approval_timeout=settings.approval_timeout,
-            on_finish=self._finished,
-        )
+        self._started = False
+        self.agent_names = {"demo"} | ({"openai"} if settings.openai_base_url else set())
+        self.executor: Executor
+        if settings.runs == "queue":
+            self.executor = QueueExecutor(
+                settings.redis_url, settings.redis_prefix, gateway.publish, self._lost
+            )
+        else:
+            self.executor = LocalExecutor(
+                build_agents(settings, self._search),
+                gateway.publish,
+                self._finished,
+                timeout=settings.run_timeout,
+                approval_timeout=settings.approval_timeout,
+            )
+
+    async def start(self) -> None:
+        await self.executor.start()
+        self._started = True
+
+    async def shutdown(self) -> None:
+        """Stop the executor once (local runs end with agent_cancelled ``shutdown``)."""
+        if self._started:
+            self._started = False
+            await self.executor.close()
 
     async def submit(self, session: Session, message: c.UserMessage, cid: str | None) -> None:
         """Store a user message, acknowledge it and start its run (once per client_message_id)."""
         gateway, user = self.gateway, session.user_id
         store = gateway.get_store()
-        agent = self.agents.get(message.agent or gateway.settings.default_agent)
-        if agent is None:
-            self._refuse(session, ErrorCode.NOT_FOUND, f"no agent {message.agent!r}", cid)
+        agent = message.agent or gateway.settings.default_agent
+        if agent not in self.agent_names:
+            self._refuse(session, ErrorCode.NOT_FOUND, f"no agent {agent!r}", cid)
             return
-        if self.runner.running_count(user) >= gateway.settings.max_runs_per_user:
-            limit = gateway.settings.max_runs_per_user
+        limit = gateway.settings.max_runs_per_user
+        if await self.executor.running_count(user) >= limit:
             self._refuse(session, ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once", cid)
             return
         if message.thread_id is not None:
@@ -94,7 +136,7 @@ class RunService:
         else:
             thread = await store.create_thread(user, _title(message.content))
             await gateway.publish(user, s.ThreadCreated(thread=thread_info(thread)), cid)
-        run, created = await store.start_run(user, thread.id, agent.name, message.client_message_id)
+        run, created = await store.start_run(user, thread.id, agent, message.client_message_id)
         if not created:
             stored = await store.find_run_message(user, run.id)
             session.connection.reply(
@@ -120,51 +162,31 @@ class RunService:
             ),
             cid,
         )
-        self.runner.start(
-            user, thread.id, agent, message.content, run.id, StreamSink(gateway, user)
-        )
+        await self.executor.launch(RunRequest(run.id, user, thread.id, agent, message.content))
 
     async def stop(self, session: Session, message: c.StopAgent, cid: str | None) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""
-        if not self.runner.cancel(message.run_id, user_id=session.user_id):
+        if not await self.executor.cancel(session.user_id, message.run_id):
             self._refuse(session, ErrorCode.NOT_FOUND, "no such running run", cid)
 
     async def approve(self, session: Session, message: c.ToolApproval, cid: str | None) -> None:
         """Answer a pending tool approval of this user's run."""
-        resolved = self.runner.resolve_approval(
-            message.run_id,
-            message.tool_call_id,
-            message.approved,
-            message.reason,
-            user_id=session.user_id,
+        resolved = await self.executor.approve(
+            session.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
         )
         if not resolved:
             self._refuse(session, ErrorCode.NOT_FOUND, "no such pending approval", cid)
 
-    async def shutdown(self) -> None:
-        await self.runner.shutdown("shutdown")
-
     async def _finished(self, outcome: RunOutcome) -> None:
-        store = self.gateway.get_store()
         self.gateway.metrics.runs.labels(outcome.status).inc()
-        try:
-            if outcome.status == "completed" and outcome.text:
-                await store.add_message(
-                    outcome.user_id,
-                    outcome.thread_id,
-                    "assistant",
-                    outcome.text,
-                    run_id=outcome.run_id,
-                )
-            await store.finish_run(
-                outcome.run_id, outcome.status, outcome.error_code, outcome.error_message
-            )
-        except Exception:
-            log.exception("could not store the end of run", extra={"run_id": outcome.run_id})
+        await persist_outcome(self.gateway.get_store(), outcome)
 
-    async def _search_history(self, user_id: str, query: str) -> list[str]:
-        found = await self.gateway.get_store().search_messages(user_id, query, limit=5)
-        return [m.content for m in found]
+    async def _lost(self, info: RunInfo) -> None:
+        self.gateway.metrics.runs.labels("error").inc()
+        await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
+
+    async def _search(self, user_id: str, query: str) -> list[str]:
+        return await history_search(self.gateway.get_store())(user_id, query)
 
     def _refuse(self, session: Session, code: ErrorCode, text: str, cid: str | None) -> None:
         session.router.send_error(session, ProtocolError(code, text, (), cid))

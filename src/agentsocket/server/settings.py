@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     stream_max_entries: int = Field(default=10_000, gt=0)
     stream_max_age: float = Field(default=24 * 3600.0, gt=0)
 
+    # Runs
+    runs: Literal["local", "queue"] = Field(
+        default="local", description="local: in the gateway; queue: by `agentsocket worker`."
+    )
+    worker_id: str | None = None
+    worker_concurrency: int = Field(default=16, gt=0)
+    worker_heartbeat: float = Field(default=1.0, gt=0)
+    worker_ttl: float = Field(default=3.0, gt=0, description="A silent worker is lost after this.")
+
     # Agents
     default_agent: str = "demo"
     openai_base_url: str | None = None
@@ -98,9 +107,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown protocol versions {sorted(unknown)}; known: {sorted(known)}")
         if self.default_version not in self.enabled_versions:
             raise ValueError(f"default_version {self.default_version} is not enabled")
-        if not (self.jwt_secret or self.jwks_file or self.jwks_url):
-            raise ValueError(
-                "no way to verify tokens: set AGENTSOCKET_JWT_SECRET (or a JWKS), "
-                "or run `agentsocket serve --dev`"
-            )
+        if self.runs == "queue" and self.broker != "redis":
+            raise ValueError("runs=queue needs broker=redis (workers publish through Redis)")
         return self
+
+    @property
+    def can_verify_tokens(self) -> bool:
+        return bool(self.jwt_secret or self.jwks_file or self.jwks_url)

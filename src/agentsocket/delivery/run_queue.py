@@ -1,0 +1,177 @@
+"""Runs handed from gateway nodes to worker processes, through Redis.
+
+Keys (all under ``prefix``):
+
+* ``{p}:runs``: a Stream of run requests, read by the consumer group ``workers``;
+* ``{p}:run:{run_id}``: a hash with the run's user, thread, agent, state and
+  worker (deleted when the run ends);
+* ``{p}:user-runs:{user_id}``: the set of a user's unfinished runs (the
+  per-user limit counts it);
+* ``{p}:active``: run id → the worker executing it;
+* ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL;
+* ``{p}:reaped:{run_id}``: claimed by the one node that ends a lost run;
+* channel ``{p}:control``: cancel and approval commands for the workers.
+
+A worker that dies stops renewing its heartbeat; any gateway node then finds
+its runs in ``active`` and ends each one (``worker_lost``) exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+GROUP = "workers"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What a worker needs to execute one run."""
+
+    run_id: str
+    user_id: str
+    thread_id: str
+    agent: str
+    prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A queued or running run as recorded in Redis."""
+
+    run_id: str
+    user_id: str
+    thread_id: str
+    agent: str
+    state: str
+    worker: str | None
+
+
+class RunQueue:
+    """The Redis side of run execution by workers (gateway and worker both use it)."""
+
+    def __init__(self, redis: Redis, prefix: str = "agentsocket") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.stream = f"{prefix}:runs"
+        self.channel = f"{prefix}:control"
+        self._active = f"{prefix}:active"
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # --- gateway side ------------------------------------------------------------------
+
+    async def submit(self, request: RunRequest) -> None:
+        """Record the run and queue it for the next free worker."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._run(request.run_id),
+                mapping={
+                    "user_id": request.user_id,
+                    "thread_id": request.thread_id,
+                    "agent": request.agent,
+                    "state": "queued",
+                },
+            )
+            pipe.sadd(self._user_runs(request.user_id), request.run_id)
+            pipe.xadd(self.stream, {"request": orjson.dumps(asdict(request))})
+            await pipe.execute()
+
+    async def running_count(self, user_id: str) -> int:
+        return int(await self.redis.scard(self._user_runs(user_id)))
+
+    async def info(self, run_id: str) -> RunInfo | None:
+        raw = await self.redis.hgetall(self._run(run_id))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return RunInfo(
+            run_id=run_id,
+            user_id=fields["user_id"],
+            thread_id=fields["thread_id"],
+            agent=fields["agent"],
+            state=fields.get("state", "queued"),
+            worker=fields.get("worker"),
+        )
+
+    async def command(self, op: str, **fields: Any) -> None:
+        """Broadcast a control command (``cancel``, ``approve``) to every worker."""
+        if op == "cancel":
+            await self.redis.hset(self._run(fields["run_id"]), "cancelled", "1")
+        await self.redis.publish(self.channel, orjson.dumps({"op": op, **fields}))
+
+    async def lost_runs(self) -> list[RunInfo]:
+        """Running runs whose worker's heartbeat has expired."""
+        active = await self.redis.hgetall(self._active)
+        lost: list[RunInfo] = []
+        for run_id, worker in active.items():
+            if not await self.redis.exists(self._worker(_text(worker))):
+                info = await self.info(_text(run_id))
+                if info is not None:
+                    lost.append(info)
+                else:
+                    await self.redis.hdel(self._active, run_id)
+        return lost
+
+    async def claim_reap(self, run_id: str) -> bool:
+        """True for exactly one caller: that node ends the lost run."""
+        return bool(await self.redis.set(f"{self.prefix}:reaped:{run_id}", "1", nx=True, ex=300))
+
+    # --- worker side ----------------------------------------------------------------------
+
+    async def heartbeat(self, worker_id: str, ttl_seconds: float) -> None:
+        await self.redis.set(self._worker(worker_id), "1", px=int(ttl_seconds * 1000))
+
+    async def claim(self, worker_id: str, block_ms: int) -> RunRequest | None:
+        """Take the next queued run (or None after ``block_ms``) and mark it as ours."""
+        # redis-py types stream replies loosely; the shape is [[stream, [(id, fields)]]].
+        reply: Any = await self.redis.xreadgroup(
+            GROUP, worker_id, {self.stream: ">"}, count=1, block=block_ms
+        )
+        if not reply:
+            return None
+        _, entries = reply[0]
+        entry_id, fields = entries[0]
+        request = RunRequest(**orjson.loads(fields[b"request"]))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._active, request.run_id, worker_id)
+            pipe.hset(self._run(request.run_id), mapping={"state": "running", "worker": worker_id})
+            pipe.xack(self.stream, GROUP, entry_id)
+            pipe.xdel(self.stream, entry_id)
+            await pipe.execute()
+        return request
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        return await self.redis.hget(self._run(run_id), "cancelled") == b"1"
+
+    async def finished(self, run_id: str, user_id: str) -> None:
+        """Forget a run that ended (normally, or reaped)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._active, run_id)
+            pipe.srem(self._user_runs(user_id), run_id)
+            pipe.delete(self._run(run_id))
+            await pipe.execute()
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def _run(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}"
+
+    def _user_runs(self, user_id: str) -> str:
+        return f"{self.prefix}:user-runs:{user_id}"
+
+    def _worker(self, worker_id: str) -> str:
+        return f"{self.prefix}:worker:{worker_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

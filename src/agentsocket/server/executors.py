@@ -1,0 +1,202 @@
+"""Where runs execute: in this process, or in worker processes fed through Redis.
+
+:class:`LocalExecutor` (the embedded default) runs agents in the gateway.
+:class:`QueueExecutor` hands them to ``agentsocket worker`` processes; cancel
+and approvals travel on a control channel, and a reaper ends runs whose worker
+died with ``agent_error`` ``worker_lost`` (retryable), so no UI waits forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from agentsocket.agents import Agent, EventSink, RunOutcome, Runner
+from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest
+from agentsocket.protocol import AgentErrorCode, ServerMessage
+from agentsocket.protocol import server_messages as s
+from agentsocket.protocol.server_messages import AgentEvent
+
+log = logging.getLogger("agentsocket.executors")
+
+Publish = Callable[[str, ServerMessage], Awaitable[int]]
+
+
+class StreamSink:
+    """An agent's event sink that appends each event to its user's stream."""
+
+    def __init__(self, publish: Publish, user_id: str) -> None:
+        self._publish = publish
+        self._user_id = user_id
+
+    async def emit(self, event: AgentEvent) -> None:
+        await self._publish(self._user_id, event)
+
+
+class Executor(Protocol):
+    """Runs agents somewhere and answers for them."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def running_count(self, user_id: str) -> int: ...
+
+    async def launch(self, request: RunRequest) -> None: ...
+
+    async def cancel(self, user_id: str, run_id: str) -> bool: ...
+
+    async def approve(
+        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
+    ) -> bool: ...
+
+
+class LocalExecutor:
+    """Runs agents as tasks of this process."""
+
+    def __init__(
+        self,
+        agents: dict[str, Agent],
+        publish: Publish,
+        on_finish: Callable[[RunOutcome], Awaitable[None]],
+        *,
+        timeout: float,
+        approval_timeout: float,
+    ) -> None:
+        self._agents = agents
+        self._publish = publish
+        self.runner = Runner(
+            timeout=timeout, approval_timeout=approval_timeout, on_finish=on_finish
+        )
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.runner.shutdown("shutdown")
+
+    async def running_count(self, user_id: str) -> int:
+        return self.runner.running_count(user_id)
+
+    async def launch(self, request: RunRequest) -> None:
+        agent = self._agents[request.agent]
+        sink: EventSink = StreamSink(self._publish, request.user_id)
+        self.runner.start(
+            request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
+        )
+
+    async def cancel(self, user_id: str, run_id: str) -> bool:
+        return self.runner.cancel(run_id, user_id=user_id)
+
+    async def approve(
+        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
+    ) -> bool:
+        return self.runner.resolve_approval(run_id, tool_call_id, approved, reason, user_id=user_id)
+
+
+class QueueExecutor:
+    """Hands runs to worker processes through Redis, and reaps runs of dead workers."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        publish: Publish,
+        on_lost: Callable[[RunInfo], Awaitable[None]],
+        *,
+        reap_interval: float = 1.0,
+    ) -> None:
+        self._redis = Redis.from_url(redis_url)
+        self.queue = RunQueue(self._redis, prefix)
+        self._publish = publish
+        self._on_lost = on_lost
+        self._reap_interval = reap_interval
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.queue.ensure_group()
+        self._reaper = asyncio.create_task(self._reap(), name="agentsocket-reaper")
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self._redis.aclose()
+
+    async def running_count(self, user_id: str) -> int:
+        return await self.queue.running_count(user_id)
+
+    async def launch(self, request: RunRequest) -> None:
+        await self.queue.submit(request)
+
+    async def cancel(self, user_id: str, run_id: str) -> bool:
+        info = await self.queue.info(run_id)
+        if info is None or info.user_id != user_id:
+            return False
+        await self.queue.command("cancel", run_id=run_id, user_id=user_id)
+        return True
+
+    async def approve(
+        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
+    ) -> bool:
+        root = await self.queue.info(run_id)
+        if root is not None and root.user_id != user_id:
+            return False
+        await self.queue.command(
+            "approve",
+            run_id=run_id,
+            user_id=user_id,
+            tool_call_id=tool_call_id,
+            approved=approved,
+            reason=reason,
+        )
+        return True
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(self._reap_interval)
+            try:
+                for info in await self.queue.lost_runs():
+                    if await self.queue.claim_reap(info.run_id):
+                        await self._end_lost(info)
+            except Exception:
+                log.exception("reaping lost runs failed; retrying")
+
+    async def _end_lost(self, info: RunInfo) -> None:
+        log.warning(
+            "worker lost mid-run",
+            extra={"run_id": info.run_id, "worker": info.worker, "user_id": info.user_id},
+        )
+        event = s.AgentError(
+            run_id=info.run_id,
+            thread_id=info.thread_id,
+            agent_name=info.agent,
+            code=AgentErrorCode.WORKER_LOST.value,
+            message="The worker running this agent stopped; send the message again.",
+            retryable=True,
+        )
+        await self._on_lost(info)
+        await self._publish(info.user_id, event)
+        await self.queue.finished(info.run_id, info.user_id)
+
+
+def lost_run_outcome(info: RunInfo) -> RunOutcome:
+    """The outcome stored for a run whose worker died."""
+    return RunOutcome(
+        run_id=info.run_id,
+        user_id=info.user_id,
+        thread_id=info.thread_id,
+        agent_name=info.agent,
+        status="error",
+        text="",
+        duration_ms=0.0,
+        error_code=AgentErrorCode.WORKER_LOST.value,
+        error_message="worker lost",
+        retryable=True,
+    )
