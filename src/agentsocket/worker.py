@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from agentsocket.agents import RunOutcome, Runner
+from agentsocket.agents import Runner, RunOutcome
 from agentsocket.delivery import RedisBroker
 from agentsocket.delivery.run_queue import RunQueue, RunRequest
 from agentsocket.protocol import AgentErrorCode, ServerMessage

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from agentsocket.agents import Agent, EventSink, RunOutcome, Runner
+from agentsocket.agents import Agent, EventSink, Runner, RunOutcome
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s

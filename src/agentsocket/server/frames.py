@@ -8,10 +8,9 @@ reuse the text.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-
-import time
 
 import orjson
 
