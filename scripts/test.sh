@@ -17,6 +17,9 @@ echo "== generated artefacts are up to date"
 .venv/bin/agentsocket protocol golden
 .venv/bin/agentsocket docs build --check
 
+echo "== breaking-change gate"
+.venv/bin/agentsocket schema check
+
 echo "== AsyncAPI documents pass the official parser"
 node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-v*.json
 

@@ -1,0 +1,128 @@
+"""Today's version changes applied to a released schema.
+
+An older version's schema is the head's schema sent down through the version
+changes, so it can change for two reasons: the head models changed (judged by
+the compatibility rules), or a version change was edited (never allowed once
+the version is released). :func:`replay` tells them apart: it sends the
+*released* head schema down through *today's* changes. What it yields differs
+from the older version's snapshot only if a change was edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agentsocket.protocol.versions import VERSIONS, Version
+from agentsocket.protocol.versions.change import (
+    Direction,
+    Schema,
+    VersionChange,
+    frame_schema_type,
+)
+
+__all__ = ["Catalogue", "catalogue", "replay"]
+
+_PREFIXES: dict[Direction, str] = {"server": "server.", "client": "client."}
+_UNIONS = frozenset({"ServerMessage", "ClientMessage"})
+DIRECTIONS: tuple[Direction, ...] = ("server", "client")
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The frames of one version's JSON Schema document.
+
+    Attributes:
+        server: server → client frame schemas, by head type.
+        client: client → server frame schemas, by wire type (aliases included).
+        defs: the shared model schemas the frames refer to (``#/$defs/...``).
+        unreplayed: (direction, message) pairs today's changes could not convert.
+    """
+
+    server: dict[str, Schema]
+    client: dict[str, Schema]
+    defs: dict[str, Schema]
+    unreplayed: frozenset[tuple[Direction, str]] = field(default=frozenset())
+
+    def frames(self, direction: Direction) -> dict[str, Schema]:
+        return self.server if direction == "server" else self.client
+
+
+def catalogue(document: Schema) -> Catalogue:
+    """Split a version's JSON Schema document (as :func:`json_schema` builds it)."""
+    server: dict[str, Schema] = {}
+    client: dict[str, Schema] = {}
+    defs: dict[str, Schema] = {}
+    for key, schema in document.get("$defs", {}).items():
+        if key.startswith(_PREFIXES["server"]):
+            server[key.removeprefix(_PREFIXES["server"])] = schema
+        elif key.startswith(_PREFIXES["client"]):
+            client[key.removeprefix(_PREFIXES["client"])] = schema
+        elif key not in _UNIONS:
+            defs[key] = schema
+    return Catalogue(server, client, defs)
+
+
+def replay(document: Schema, source: Version, target: Version) -> Catalogue:
+    """``target``'s frames derived from ``source``'s document through today's changes.
+
+    ``source`` must be ``target`` or newer. Mirrors
+    :func:`agentsocket.protocol.versions.schema_down` and
+    ``extra_client_schemas``, from ``source`` instead of the head. A frame a
+    change fails to convert is left out and listed in ``unreplayed``.
+    """
+    chain = _chain(source, target)
+    released = catalogue(document)
+    failed: set[tuple[Direction, str]] = set()
+    frames: dict[Direction, dict[str, Schema]] = {"server": {}, "client": {}}
+    for direction in DIRECTIONS:
+        for name, schema in released.frames(direction).items():
+            try:
+                converted = _down(direction, schema, chain)
+            except Exception:  # an edited change that no longer fits the release
+                failed.add((direction, name))
+                continue
+            if converted is not None:
+                frames[direction][name] = converted
+    for alias in _extras(chain):
+        frames["client"][frame_schema_type(alias)] = alias
+    return Catalogue(frames["server"], frames["client"], released.defs, frozenset(failed))
+
+
+def _chain(source: Version, target: Version) -> list[tuple[VersionChange, ...]]:
+    """The change sets from ``source`` down to ``target``, newest first."""
+    names = [version.name for version in VERSIONS]
+    start, stop = names.index(source.name), names.index(target.name)
+    if start > stop:
+        raise ValueError(f"{source.name} is older than {target.name}")
+    return [version.changes for version in VERSIONS[start:stop]]
+
+
+def _down(
+    direction: Direction, schema: Schema, chain: list[tuple[VersionChange, ...]]
+) -> Schema | None:
+    current: Schema | None = schema
+    for changes in chain:
+        assert current is not None
+        if direction == "server" and any(
+            frame_schema_type(current) in change.dropped for change in changes
+        ):
+            return None
+        for change in changes:
+            current = change.schema_down(direction, current)
+            if current is None:
+                return None
+    return current
+
+
+def _extras(chain: list[tuple[VersionChange, ...]]) -> list[Schema]:
+    extras: list[Schema] = []
+    for changes in chain:
+        converted: list[Schema] = []
+        for schema in extras:
+            result: Schema | None = schema
+            for change in changes:
+                result = change.schema_down("client", result) if result is not None else None
+            if result is not None:
+                converted.append(result)
+        extras = converted + [s for change in changes for s in change.extra_client_schemas()]
+    return extras
