@@ -166,7 +166,7 @@ async def test__thread_operations__create_rename_page_delete(server: ServerProce
     assert len(page["messages"]) == 4
     assert older["has_more"] is False
     assert len(older["messages"]) == 2
-    assert [m["content"] for m in older["messages"]][0] == "what is 0+1?"
+    assert older["messages"][0]["content"] == "what is 0+1?"
     assert renamed["data"]["thread"]["title"] == "renamed"
     assert renamed["correlation_id"] == "rn"
     assert listing["data"]["threads"][0]["title"] == "renamed"
