@@ -100,6 +100,14 @@ class Router:
     ) -> None:
         """Answer a refused frame; close the connection after too many in a row."""
         self.gateway.metrics.frames_in.labels("refused").inc()
+        log.info(
+            "frame refused",
+            extra={
+                "connection_id": session.connection.id,
+                "code": error.code.value,
+                "correlation_id": error.correlation_id,
+            },
+        )
         self.send_error(session, error, retry_after)
         session.refusals += 1
         if session.refusals >= self.gateway.settings.abuse_threshold:

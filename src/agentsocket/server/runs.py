@@ -162,6 +162,15 @@ class RunService:
             ),
             cid,
         )
+        log.info(
+            "run accepted",
+            extra={
+                "connection_id": session.connection.id,
+                "correlation_id": cid,
+                "run_id": run.id,
+                "thread_id": thread.id,
+            },
+        )
         await self.executor.launch(RunRequest(run.id, user, thread.id, agent, message.content))
 
     async def stop(self, session: Session, message: c.StopAgent, cid: str | None) -> None:
