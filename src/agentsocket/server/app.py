@@ -24,7 +24,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from agentsocket.protocol import CloseCode
 from agentsocket.protocol import server_messages as s
@@ -35,6 +36,7 @@ from agentsocket.server.gateway import Gateway
 from agentsocket.server.metrics import CONTENT_TYPE_LATEST
 from agentsocket.server.router import Router
 from agentsocket.server.settings import Settings
+from agentsocket.web import static_dir
 
 log = logging.getLogger("agentsocket.app")
 
@@ -96,6 +98,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if settings.dev_mode:
         routes.append(Route("/auth/dev-token", dev_token, methods=["POST"]))
+    # Last, so every route above wins: the web chat page and its files.
+    routes.append(Mount("/", app=StaticFiles(directory=static_dir(), html=True), name="web"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.gateway = gateway
     app.state.router = router

@@ -8,6 +8,7 @@ code. The subprotocol echoed is only ever a version entry, never a token.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
@@ -94,6 +95,10 @@ async def serve_connection(gateway: Gateway, router: Router, websocket: WebSocke
     )
     try:
         await Session(gateway, router, connection, principal).run(_resume_position(websocket))
+    except BrokerUnavailable:
+        log.warning("broker lost during connect", extra={"connection_id": connection.id})
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(int(CloseCode.NOT_READY), "backend unavailable")
     finally:
         gateway.registry.remove(connection)
         gateway.metrics.connections.labels(version.name).dec()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from agentsocket.delivery import Position
+from agentsocket.delivery import BrokerUnavailable, Position
 from agentsocket.protocol import (
     ClientEnvelope,
     ClientMessage,
@@ -94,6 +94,17 @@ class Router:
             self.error(session, ErrorCode.NOT_FOUND, str(exc), decoded)
         except InvalidArgument as exc:
             self.error(session, ErrorCode.VALIDATION_FAILED, str(exc), decoded)
+        except BrokerUnavailable:
+            self.send_error(
+                session,
+                ProtocolError(
+                    ErrorCode.UNAVAILABLE,
+                    "the message stream is unavailable; retry shortly",
+                    (),
+                    decoded.correlation_id,
+                ),
+                retry_after=1.0,
+            )
 
     def refuse(
         self, session: Session, error: ProtocolError, retry_after: float | None = None
