@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh --test
 scripts/services.sh
 
 echo "== lint and types"
@@ -16,6 +16,7 @@ echo "== lint and types"
 echo "== generated artefacts are up to date"
 .venv/bin/agentsocket protocol golden
 .venv/bin/agentsocket docs build --check
+scripts/build-web.sh --check
 
 echo "== breaking-change gate"
 .venv/bin/agentsocket schema check

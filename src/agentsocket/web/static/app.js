@@ -1,0 +1,400 @@
+/**
+ * The web chat page: sign-in, threads sidebar, transcript, composer and the
+ * connection status, wired to one `AgentSocketClient`.
+ *
+ * State that survives a reload: the token and user name (sessionStorage) and
+ * the open thread (the URL's `#thread_id`).
+ */
+import { AgentSocketClient, DROPPED } from "./client.js";
+import { CloseCode } from "./codes.js";
+import { byId, h } from "./dom.js";
+import { ThreadList } from "./threads.js";
+import { AGENT_EVENTS, RUN_ENDS, Transcript } from "./transcript.js";
+const TOKEN_KEY = "agentsocket.token";
+const USER_KEY = "agentsocket.user";
+const SUGGESTIONS = [
+    "what is 17*23 in hex?",
+    "5 miles to km",
+    "take it slow",
+    "please approve this announcement",
+];
+const page = {
+    signin: byId("signin"),
+    signinForm: byId("signin-form"),
+    signinUser: byId("signin-user"),
+    signinError: byId("signin-error"),
+    tokenDetails: byId("token-signin"),
+    tokenInput: byId("signin-token"),
+    tokenButton: byId("token-button"),
+    app: byId("app"),
+    status: byId("status"),
+    statusText: byId("status-text"),
+    protocol: byId("protocol"),
+    latency: byId("latency"),
+    user: byId("user"),
+    userName: byId("user-name"),
+    signOut: byId("sign-out"),
+    banner: byId("banner"),
+    threads: byId("threads"),
+    newThread: byId("new-thread"),
+    threadTitle: byId("thread-title"),
+    transcript: byId("transcript"),
+    suggestions: byId("suggestions"),
+    composer: byId("composer"),
+    prompt: byId("prompt"),
+    stop: byId("stop"),
+};
+let client = null;
+let currentThread = null;
+/** Correlation id of a message sent from "New chat", until its thread is known. */
+let pendingNewThread = null;
+/** Root runs still going: run id → thread id. */
+const runningRuns = new Map();
+/** Correlation id of the last history request, to notice a thread that is gone. */
+let historyRequest;
+/** Root runs the user asked to stop, until they end. */
+const stopping = new Set();
+/** The user's bubbles waiting for `message_received`, by correlation id. */
+const pendingBubbles = new Map();
+const threadList = new ThreadList(page.threads, {
+    select: (threadId) => openThread(threadId),
+    rename: (threadId, title) => client?.renameThread(threadId, title),
+    remove: (threadId) => client?.deleteThread(threadId),
+});
+const transcript = new Transcript(page.transcript, (runId, toolCallId, approved) => client?.answerApproval(runId, toolCallId, approved));
+// --- sign-in ---------------------------------------------------------------------
+async function signInWithName(name) {
+    showSigninError(null);
+    let response;
+    try {
+        response = await fetch(new URL("auth/dev-token", document.baseURI), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ user_id: name }),
+        });
+    }
+    catch {
+        showSigninError("Cannot reach the server. Is it running?");
+        return;
+    }
+    if (response.status === 404 || response.status === 405) {
+        // The route exists only in dev mode; without it the static files answer.
+        showSigninError("Dev sign-in is off on this server (start it with `agentsocket serve --dev`). " +
+            "Sign in with an access token instead.");
+        page.tokenDetails.open = true;
+        return;
+    }
+    if (!response.ok) {
+        showSigninError(`Sign-in failed: HTTP ${response.status}.`);
+        return;
+    }
+    const body = (await response.json());
+    start(body.token, body.user_id);
+}
+function showSigninError(message) {
+    page.signinError.hidden = message === null;
+    page.signinError.textContent = message ?? "";
+}
+function showSignin(message) {
+    page.app.hidden = true;
+    page.user.hidden = true;
+    page.signin.hidden = false;
+    showSigninError(message);
+    page.signinUser.focus();
+}
+function start(token, userName) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    if (userName !== null)
+        sessionStorage.setItem(USER_KEY, userName);
+    page.signin.hidden = true;
+    page.app.hidden = false;
+    page.user.hidden = false;
+    page.userName.textContent = userName ?? "…";
+    connect(token);
+}
+function signOut(message) {
+    client?.close();
+    client = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+    setStatus("closed", "Signed out");
+    page.protocol.hidden = true;
+    page.latency.textContent = "";
+    // Nothing of this user stays on the page.
+    newChat();
+    threadList.replace([]);
+    runningRuns.clear();
+    stopping.clear();
+    pendingBubbles.clear();
+    hideBanner("warning");
+    hideBanner("error");
+    showSignin(message);
+}
+// --- connection ------------------------------------------------------------------
+function connect(token) {
+    client?.close();
+    const next = new AgentSocketClient({ token });
+    client = next;
+    let firstOpen = true;
+    next.onState((change) => {
+        showState(change);
+        if (change.state === "open" && firstOpen) {
+            firstOpen = false;
+            next.listThreads();
+            const fromUrl = decodeURIComponent(location.hash.slice(1));
+            if (fromUrl !== "")
+                openThread(fromUrl);
+            else
+                newChat();
+        }
+        if (change.state === "closed" && change.code === CloseCode.TOKEN_EXPIRED) {
+            signOut("Your session expired. Please sign in again.");
+        }
+        else if (change.state === "closed" && change.code === CloseCode.UNAUTHORIZED) {
+            signOut(`The server refused the token (${change.reason ?? "unauthorized"}). Please sign in again.`);
+        }
+    });
+    next.on("connection_established", (m) => {
+        page.protocol.textContent = `protocol ${m.data.protocol_version}`;
+        page.protocol.hidden = false;
+        page.userName.textContent = m.data.user_id;
+    });
+    next.on("pong", (m) => {
+        if (m.data.client_time !== null) {
+            page.latency.textContent = `${Math.max(0, Math.round(Date.now() - m.data.client_time * 1000))} ms`;
+        }
+    });
+    next.on("thread_list", (m) => {
+        threadList.replace(m.data.threads);
+        showTitle();
+    });
+    next.on("thread_created", (m) => {
+        threadList.upsert(m.data.thread);
+        if (pendingNewThread !== null && m.correlation_id === pendingNewThread) {
+            adoptThread(m.data.thread.thread_id);
+        }
+    });
+    next.on("thread_renamed", (m) => {
+        threadList.upsert(m.data.thread);
+        if (m.data.thread.thread_id === currentThread)
+            showTitle();
+    });
+    next.on("thread_deleted", (m) => {
+        threadList.remove(m.data.thread_id);
+        if (m.data.thread_id === currentThread)
+            newChat();
+    });
+    next.on("thread_history", (m) => {
+        if (m.data.thread_id === currentThread)
+            transcript.showHistory(m.data.messages);
+    });
+    next.on("message_received", (m) => {
+        const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
+        if (bubble !== undefined && m.correlation_id !== null) {
+            pendingBubbles.delete(m.correlation_id);
+            bubble.classList.remove("pending");
+            bubble.dataset["messageId"] = m.data.message_id;
+        }
+        if (pendingNewThread !== null && m.correlation_id === pendingNewThread) {
+            adoptThread(m.data.thread_id);
+        }
+        threadList.touch(m.data.thread_id);
+    });
+    next.on("stream_gap", () => {
+        // Missed stream entries are gone: read the state again instead.
+        showBanner("Some updates were missed while offline; reloaded this chat.", "info");
+        next.listThreads();
+        if (currentThread !== null)
+            openThread(currentThread);
+    });
+    next.on("error", (m) => {
+        if (m.correlation_id !== null && m.correlation_id === historyRequest) {
+            newChat();
+            showBanner("That chat does not exist (any more).", "error");
+            return;
+        }
+        const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
+        if (bubble !== undefined)
+            bubble.classList.replace("pending", "failed");
+        if (m.correlation_id !== null && m.correlation_id === pendingNewThread)
+            pendingNewThread = null;
+        showBanner(`${m.data.code}: ${m.data.message}`, "error");
+    });
+    next.on("server_shutdown", (m) => {
+        showBanner(`The server is restarting; reconnecting in ${m.data.reconnect_after} s…`, "info");
+    });
+    next.on("deprecation_notice", (m) => showBanner(m.data.message, "info"));
+    for (const type of AGENT_EVENTS)
+        next.on(type, (m) => agentEvent(m));
+    next.connect();
+}
+function agentEvent(event) {
+    const { run_id: runId, thread_id: threadId, parent_run_id: parent } = event.data;
+    if (parent === null && event.type === "agent_started") {
+        runningRuns.set(runId, threadId);
+        threadList.setRunning(threadId, true);
+    }
+    if (parent === null && RUN_ENDS.has(event.type)) {
+        runningRuns.delete(runId);
+        stopping.delete(runId);
+        threadList.setRunning(threadId, [...runningRuns.values()].includes(threadId));
+    }
+    if (threadId === currentThread)
+        transcript.apply(event);
+    updateStop();
+}
+/** Why the connection was lost, while reconnecting. */
+let lostBecause = null;
+function showState(change) {
+    const labels = {
+        connecting: "Connecting…",
+        open: "Connected",
+        reconnecting: change.retryInMs !== undefined
+            ? `Reconnecting in ${(change.retryInMs / 1000).toFixed(1)} s (attempt ${change.attempt})…`
+            : `Reconnecting (attempt ${Math.max(1, change.attempt)})…`,
+        closed: change.reason ? `Disconnected: ${change.reason}` : "Disconnected",
+    };
+    setStatus(change.state, labels[change.state]);
+    if (change.state === "reconnecting") {
+        // Name why the connection was lost, not why the latest attempt failed.
+        lostBecause ??= change.reason ?? DROPPED;
+        const why = lostBecause === DROPPED ? "" : ` (${lostBecause})`;
+        showBanner(`Connection lost${why}. Reconnecting; the chat resumes where it left off.`, "warning", false);
+    }
+    else if (change.state === "open") {
+        lostBecause = null;
+        hideBanner("warning");
+    }
+    else if (change.state === "closed" && change.code !== undefined) {
+        showBanner(`Disconnected (${change.code}): ${change.reason ?? ""}. Reload the page to try again.`, "error", false);
+    }
+}
+function setStatus(state, text) {
+    page.status.dataset["state"] = state;
+    page.statusText.textContent = text;
+}
+let bannerTimer;
+function showBanner(text, kind, expire = true) {
+    window.clearTimeout(bannerTimer);
+    page.banner.textContent = text;
+    page.banner.dataset["kind"] = kind;
+    page.banner.hidden = false;
+    if (expire)
+        bannerTimer = window.setTimeout(() => (page.banner.hidden = true), 8000);
+}
+function hideBanner(kind) {
+    if (page.banner.dataset["kind"] === kind)
+        page.banner.hidden = true;
+}
+// --- threads ---------------------------------------------------------------------
+function openThread(threadId) {
+    currentThread = threadId;
+    pendingNewThread = null;
+    history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
+    threadList.select(threadId);
+    showTitle();
+    transcript.showLoading();
+    historyRequest = client?.threadHistory(threadId);
+    updateStop();
+    page.prompt.focus();
+}
+function newChat() {
+    currentThread = null;
+    pendingNewThread = null;
+    history.replaceState(null, "", location.pathname + location.search);
+    threadList.select(null);
+    showTitle();
+    transcript.clear();
+    updateStop();
+    page.prompt.focus();
+}
+/** The thread a message from "New chat" started: it becomes the open thread, keeping what is shown. */
+function adoptThread(threadId) {
+    pendingNewThread = null;
+    currentThread = threadId;
+    history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
+    threadList.select(threadId);
+    showTitle();
+}
+function showTitle() {
+    const thread = currentThread === null ? undefined : threadList.get(currentThread);
+    // A thread not listed yet (just after a reload) gets its title with the list.
+    const title = thread === undefined ? "…" : (thread.title ?? "Untitled");
+    page.threadTitle.textContent = currentThread === null ? "New chat" : title;
+}
+// --- composer --------------------------------------------------------------------
+function sendPrompt() {
+    const content = page.prompt.value.trim();
+    if (content === "" || client === null)
+        return;
+    const bubble = transcript.addUser(content);
+    const correlationId = client.sendUserMessage(content, currentThread);
+    pendingBubbles.set(correlationId, bubble);
+    if (currentThread === null)
+        pendingNewThread = correlationId;
+    page.prompt.value = "";
+}
+function runsOfCurrentThread() {
+    return [...runningRuns]
+        .filter(([, threadId]) => threadId === currentThread)
+        .map(([runId]) => runId);
+}
+function updateStop() {
+    const running = runsOfCurrentThread();
+    const allStopping = running.length > 0 && running.every((runId) => stopping.has(runId));
+    page.stop.hidden = running.length === 0;
+    page.stop.disabled = allStopping;
+    page.stop.textContent = allStopping ? "Stopping…" : "Stop";
+}
+function stopRuns() {
+    for (const runId of runsOfCurrentThread()) {
+        stopping.add(runId);
+        client?.stopAgent(runId);
+    }
+    updateStop();
+}
+// --- wiring ----------------------------------------------------------------------
+page.signinForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = page.signinUser.value.trim();
+    if (name !== "")
+        void signInWithName(name);
+});
+page.tokenButton.addEventListener("click", () => {
+    const token = page.tokenInput.value.trim();
+    if (token !== "")
+        start(token, null);
+});
+page.signOut.addEventListener("click", () => signOut(null));
+page.newThread.addEventListener("click", () => newChat());
+page.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendPrompt();
+});
+page.prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        sendPrompt();
+    }
+});
+page.stop.addEventListener("click", () => stopRuns());
+page.suggestions.replaceChildren(...SUGGESTIONS.map((text) => h("button", {
+    class: "chip",
+    text,
+    attrs: { type: "button" },
+    onClick: () => {
+        page.prompt.value = text;
+        page.prompt.focus();
+    },
+})));
+window.addEventListener("online", () => client?.reconnectNow());
+window.addEventListener("hashchange", () => {
+    const threadId = decodeURIComponent(location.hash.slice(1));
+    if (threadId !== "" && threadId !== currentThread)
+        openThread(threadId);
+});
+const savedToken = sessionStorage.getItem(TOKEN_KEY);
+if (savedToken !== null)
+    start(savedToken, sessionStorage.getItem(USER_KEY));
+else
+    showSignin(null);

@@ -1,0 +1,54 @@
+/**
+ * Tiny DOM helpers. Text always goes in as text (never as HTML): everything
+ * shown comes from the server, and agent output is untrusted.
+ */
+/** `h("li", { class: "event tool" }, child, "text")`: an element with its children. */
+export function h(tag, props = {}, ...children) {
+    const element = document.createElement(tag);
+    if (props.class !== undefined)
+        element.className = props.class;
+    if (props.text !== undefined)
+        element.textContent = props.text;
+    if (props.title !== undefined)
+        element.title = props.title;
+    for (const [name, value] of Object.entries(props.attrs ?? {}))
+        element.setAttribute(name, value);
+    for (const [name, value] of Object.entries(props.data ?? {}))
+        element.dataset[name] = value;
+    const onClick = props.onClick;
+    if (onClick !== undefined)
+        element.addEventListener("click", () => onClick());
+    for (const child of children) {
+        if (child !== null && child !== undefined && child !== false)
+            element.append(child);
+    }
+    return element;
+}
+/** The element with this id; throws if the page lacks it (a bug in index.html). */
+export function byId(id) {
+    const element = document.getElementById(id);
+    if (element === null)
+        throw new Error(`#${id} is missing from the page`);
+    return element;
+}
+/** `0.8 ms`, `42 ms`, `1.3 s`. */
+export function formatDuration(ms) {
+    if (ms < 10)
+        return `${ms.toFixed(1)} ms`;
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+/** A JSON value on one line, shortened past `max` characters. */
+export function formatJson(value, max = 400) {
+    const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? "null");
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+/** Unix seconds as a short local time: today `14:05`, otherwise `3 Dec 14:05`. */
+export function formatTime(seconds) {
+    const date = new Date(seconds * 1000);
+    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (date.toDateString() === new Date().toDateString())
+        return time;
+    return `${date.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+}

@@ -1,0 +1,568 @@
+"""The web chat page in headless Chromium, against a real gateway subprocess.
+
+Each test uses the page as a person would: sign in, ask, watch the answer
+stream in with its tool timeline, stop a run, answer an approval, manage
+threads, reload, lose the network and come back. A small TCP proxy between
+browser and gateway cuts connections for the reconnect tests.
+
+Needs Playwright (``pip install -e '.[dev]'``) and Debian's Chromium
+(``apt-get install -y --no-install-recommends chromium``): missing either, the
+tests are skipped, or fail under ``CI=true``. Screenshots go to
+``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import pytest_asyncio
+
+from agentsocket.web import static_dir
+from tests.e2e.harness import ServerProcess, body, client, recv_json, recv_until, run_server
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"web tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+try:
+    from playwright.async_api import (
+        Browser,
+        Locator,
+        Page,
+        WebSocket,
+        async_playwright,
+        expect,
+    )
+except ImportError:
+    _unavailable("playwright is not installed (pip install -e '.[dev]')")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+# One browser for the module (launching takes ~1 s), a fresh context per test:
+# the browser tests share the module's event loop.
+in_browser = pytest.mark.asyncio(loop_scope="module")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+# Headless in a container, as root, and offline: no sandbox, no GPU, no /dev/shm,
+# no background traffic, and no DNS at all except the loopback address.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+TIMEOUT_MS = 15_000
+HEX_ANSWER = "17*23 = 391, which is 0x187 in hexadecimal."
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+# --- fixtures --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    configured = os.environ.get("AGENTSOCKET_CHROMIUM")
+    candidates = (configured,) if configured else CHROMIUM_PATHS
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    _unavailable(
+        f"no Chromium at {' or '.join(candidates)} "
+        "(apt-get install -y --no-install-recommends chromium, or set AGENTSOCKET_CHROMIUM)"
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The gateway in dev mode: /auth/dev-token works."""
+    with run_server(tmp_path_factory.mktemp("web-dev"), args=["--dev"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """No dev mode, heartbeats every second, and a stream log that a few runs overflow."""
+    env = {"AGENTSOCKET_STREAM_MAX_ENTRIES": "12", "AGENTSOCKET_HEARTBEAT_INTERVAL": "1"}
+    with run_server(tmp_path_factory.mktemp("web-plain"), env=env) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860})
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    await context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def user_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# --- a TCP proxy that can lose the network ------------------------------------------
+
+
+class FlakyProxy:
+    """Forwards a local port to the gateway, and can fail the ways networks fail.
+
+    ``cut()`` resets every connection and refuses new ones until ``restore()``;
+    ``freeze()`` silently drops everything on the open connections (a dead
+    route: no reset, no close) while new connections work.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.blocked = False
+        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._frozen: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def cut(self) -> None:
+        """Like a network drop: every connection is reset, new ones too until ``restore()``."""
+        self.blocked = True
+        for browser_side, gateway_side in list(self._links):
+            browser_side.transport.abort()
+            gateway_side.transport.abort()
+
+    def restore(self) -> None:
+        self.blocked = False
+
+    def freeze(self) -> None:
+        for browser_side, gateway_side in self._links:
+            self._frozen.update((browser_side, gateway_side))
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.blocked:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        link = (writer, up_writer)
+        self._links.add(link)
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:
+            self._links.discard(link)
+            writer.transport.abort()
+            up_writer.transport.abort()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                if writer in self._frozen:
+                    continue
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def flaky_proxy(server: ServerProcess) -> AsyncIterator[FlakyProxy]:
+    proxy = FlakyProxy(server.port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+# --- what a person does -------------------------------------------------------------
+
+
+async def sign_in(page: Page, url: str, user: str) -> None:
+    await page.goto(url)
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect_connected(page)
+
+
+async def sign_in_with_token(page: Page, url: str, token: str) -> None:
+    await page.goto(url)
+    await page.get_by_text("Use an access token instead").click()
+    await page.get_by_label("Access token (JWT)").fill(token)
+    await page.get_by_role("button", name="Sign in with token").click()
+    await expect_connected(page)
+
+
+async def expect_connected(page: Page) -> None:
+    await expect(page.locator("#status")).to_have_attribute("data-state", "open")
+    await expect(page.locator("#status")).to_have_text("Connected")
+
+
+async def ask(page: Page, text: str) -> None:
+    await page.get_by_label("Message").fill(text)
+    await page.get_by_label("Message").press("Enter")
+
+
+def last_turn(page: Page) -> Locator:
+    return page.locator("#transcript .turn.assistant").last
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@dataclass
+class Wire:
+    """What the page's WebSockets carried: URLs opened, frames received and sent."""
+
+    urls: list[str] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_wire(page: Page) -> Wire:
+    wire = Wire()
+
+    def keep(frames: list[dict[str, Any]], payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            frames.append(json.loads(payload))
+
+    def opened(websocket: WebSocket) -> None:
+        wire.urls.append(websocket.url)
+        websocket.on("framereceived", lambda payload: keep(wire.received, payload))
+        websocket.on("framesent", lambda payload: keep(wire.sent, payload))
+
+    page.on("websocket", opened)
+    return wire
+
+
+# Records each text the newest answer bubble shows, to see it grow.
+WATCH_ANSWER = """() => {
+  window.answerTexts = [];
+  const transcript = document.getElementById("transcript");
+  new MutationObserver(() => {
+    const bubbles = transcript.querySelectorAll(".turn.assistant > .bubble.assistant");
+    const text = bubbles.length ? bubbles[bubbles.length - 1].textContent : "";
+    if (text && window.answerTexts[window.answerTexts.length - 1] !== text) {
+      window.answerTexts.push(text);
+    }
+  }).observe(transcript, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+async def ask_elsewhere(server: ServerProcess, user: str, thread_id: str, text: str) -> None:
+    """The same user asks from another client, straight to the gateway; waits for the answer."""
+    async with client(server, user) as websocket:
+        await recv_json(websocket)  # the welcome
+        data = {"content": text, "thread_id": thread_id}
+        await websocket.send(json.dumps({"type": "user_message", "data": data}))
+
+        def root_run_ended(frame: dict[str, Any]) -> bool:
+            return frame["type"] == "agent_completed" and body(frame)["parent_run_id"] is None
+
+        await recv_until(websocket, root_run_ended, timeout=20)
+
+
+# --- tests ---------------------------------------------------------------------------
+
+
+def test_the_package_holds_every_file_the_page_loads() -> None:
+    """What index.html links and the scripts import is all in static_dir() (built, shipped)."""
+    static = static_dir()
+    html = (static / "index.html").read_text()
+    wanted = {m for m in re.findall(r'(?:src|href)="([^":]+)"', html)}
+    for script in static.glob("*.js"):
+        wanted |= set(re.findall(r'from "\./([^"]+)"', script.read_text()))
+    assert {"app.js", "app.css"} <= wanted
+    assert sorted(name for name in wanted if not (static / name).is_file()) == []
+
+
+@in_browser
+async def test_answer_streams_in_with_its_tool_timeline_and_survives_a_reload(
+    page: Page, dev_server: ServerProcess
+) -> None:
+    wire = record_wire(page)
+    await sign_in(page, dev_server.http, user_name("ada"))
+    await expect(page.locator("#protocol")).to_have_text("protocol v3")
+    await expect(page.locator("#latency")).to_contain_text("ms")  # the first ping's answer
+    await page.evaluate(WATCH_ANSWER)
+
+    await ask(page, "what is 17*23 in hex?")
+
+    turn = last_turn(page)
+    await expect(turn.locator(".bubble.assistant")).to_have_text(HEX_ANSWER)
+    await expect(turn).to_have_attribute("data-status", "completed")
+    # The calculator sub-agent's run is nested in the turn, with both tool calls in it.
+    subrun = turn.locator(".event.subrun")
+    await expect(subrun.locator(".event-head strong")).to_have_text("calculator")
+    calculate = subrun.locator('.event.tool[data-tool-name="calculate"]')
+    await expect(calculate.locator(".kv.arguments")).to_contain_text('{"expression":"17*23"}')
+    await expect(calculate.locator(".kv.result")).to_contain_text("391")
+    await expect(calculate.locator(".duration")).to_contain_text("ms")
+    convert = subrun.locator('.event.tool[data-tool-name="convert_base"]')
+    await expect(convert.locator(".kv.arguments")).to_contain_text('"base":"hex"')
+    await expect(convert.locator(".kv.result")).to_contain_text('"0x187"')
+    await expect(convert).to_have_attribute("data-status", "success")
+    await expect(turn.locator(".event.thinking").first).to_contain_text("calculator")
+
+    # Streamed: the bubble showed a beginning of the answer before the whole of it.
+    texts: list[str] = await page.evaluate("window.answerTexts")
+    assert texts[-1] == HEX_ANSWER
+    assert any(HEX_ANSWER.startswith(text) and text != HEX_ANSWER for text in texts), texts
+    deltas = [
+        f
+        for f in wire.received
+        if f["type"] == "agent_message_delta" and f["data"]["parent_run_id"] is None
+    ]
+    assert len(deltas) >= 2
+    assert "".join(d["data"]["content"] for d in deltas) == HEX_ANSWER
+    # A single-use ticket on the socket URL, never the token itself.
+    token = await page.evaluate("sessionStorage.getItem('agentsocket.token')")
+    assert wire.urls
+    assert all("ticket=" in url and token not in url for url in wire.urls)
+    await expect(page.locator(".thread")).to_have_count(1)
+    await expect(page.locator(".thread-title")).to_have_text("what is 17*23 in hex?")
+    await screenshot(page, "chat-answer-and-timeline")
+
+    await page.reload()
+    await expect_connected(page)
+    await expect(page.locator("#thread-title")).to_have_text("what is 17*23 in hex?")
+    await expect(page.locator(".thread[aria-current='true'] .thread-title")).to_have_text(
+        "what is 17*23 in hex?"
+    )
+    await expect(page.locator("#transcript .bubble.user")).to_have_text(["what is 17*23 in hex?"])
+    await expect(page.locator("#transcript .bubble.assistant")).to_have_text([HEX_ANSWER])
+    await screenshot(page, "chat-history-after-reload")
+
+
+@in_browser
+async def test_stop_cancels_the_running_run(page: Page, dev_server: ServerProcess) -> None:
+    await sign_in(page, dev_server.http, user_name("bob"))
+    await ask(page, "take it slow")
+
+    sleeping = last_turn(page).locator('.event.tool[data-tool-name="sleep"]')
+    await expect(sleeping).to_have_attribute("data-status", "running")
+    stop = page.get_by_role("button", name="Stop")
+    await expect(stop).to_be_visible()
+    await screenshot(page, "stop-while-running")
+    await stop.click()
+
+    turn = last_turn(page)
+    await expect(turn).to_have_attribute("data-status", "cancelled")
+    await expect(turn.locator("summary .run-status")).to_have_text("stopped (user_request)")
+    await expect(sleeping.locator(".tool-status")).to_have_text("stopped")
+    await expect(stop).to_be_hidden()
+    await expect(page.locator(".thread.running")).to_have_count(0)
+    await screenshot(page, "stop-cancelled")
+
+
+@in_browser
+async def test_approval_prompt_runs_or_skips_the_tool(
+    page: Page, dev_server: ServerProcess
+) -> None:
+    await sign_in(page, dev_server.http, user_name("cy"))
+    await ask(page, "please approve this announcement")
+
+    approval = last_turn(page).locator(".approval")
+    await expect(approval).to_be_visible()
+    tool = last_turn(page).locator('.event.tool[data-tool-name="announce"]')
+    await expect(tool.locator(".tool-status")).to_have_text("awaiting approval")
+    await expect(tool.locator(".kv.arguments")).to_contain_text("please approve this announcement")
+    await screenshot(page, "approval-prompt")
+    await approval.get_by_role("button", name="Approve").click()
+
+    await expect(last_turn(page).locator(".bubble.assistant")).to_have_text(
+        "Approved, so I announce: PLEASE APPROVE THIS ANNOUNCEMENT"
+    )
+    await expect(tool).to_have_attribute("data-status", "success")
+    await expect(approval).to_have_count(0)
+
+    await ask(page, "approve this one too")
+    denied_turn = last_turn(page)
+    await denied_turn.locator(".approval").get_by_role("button", name="Deny").click()
+    await expect(denied_turn.locator(".bubble.assistant")).to_contain_text("I did not announce it")
+    await expect(denied_turn.locator(".event.tool")).to_have_attribute("data-status", "denied")
+    await screenshot(page, "approval-answered")
+
+
+@in_browser
+async def test_threads_can_be_created_selected_renamed_and_deleted(
+    page: Page, dev_server: ServerProcess
+) -> None:
+    await sign_in(page, dev_server.http, user_name("dee"))
+    await ask(page, "5 miles to km")
+    await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+    await page.get_by_role("button", name="+ New chat").click()
+    await expect(page.locator("#thread-title")).to_have_text("New chat")
+    await expect(page.locator("#transcript .turn")).to_have_count(0)
+    await ask(page, "what is 2+2?")
+    await expect(last_turn(page).locator(".bubble.assistant")).to_contain_text("4")
+    await expect(page.locator(".thread-title")).to_have_text(["what is 2+2?", "5 miles to km"])
+
+    miles = page.locator(".thread", has_text="5 miles to km")
+    await miles.locator(".thread-open").click()
+    await expect(page.locator("#thread-title")).to_have_text("5 miles to km")
+    await expect(page.locator("#transcript .bubble.user")).to_have_text(["5 miles to km"])
+    await expect(page.locator("#transcript .bubble.assistant")).to_contain_text(["km"])
+
+    await miles.get_by_role("button", name="Rename").click()
+    title = page.get_by_label("New title")
+    await title.fill("Distances")
+    await title.press("Enter")
+    await expect(page.locator("#thread-title")).to_have_text("Distances")
+    renamed = page.locator(".thread", has_text="Distances")
+    await expect(renamed).to_have_attribute("aria-current", "true")
+    await screenshot(page, "threads-renamed")
+
+    await renamed.get_by_role("button", name="Delete").click()
+    await renamed.get_by_role("button", name="Delete?").click()
+    await expect(page.locator(".thread-title")).to_have_text(["what is 2+2?"])
+    await expect(page.locator("#thread-title")).to_have_text("New chat")
+
+    await page.reload()
+    await expect_connected(page)
+    await expect(page.locator(".thread-title")).to_have_text(["what is 2+2?"])
+
+
+@in_browser
+async def test_a_dropped_connection_reconnects_and_resumes(
+    page: Page, dev_server: ServerProcess
+) -> None:
+    async with flaky_proxy(dev_server) as proxy:
+        wire = record_wire(page)
+        user = user_name("eve")
+        await sign_in(page, proxy.url, user)
+        await ask(page, "what is 17*23 in hex?")
+        await expect(last_turn(page).locator(".bubble.assistant")).to_have_text(HEX_ANSWER)
+        thread_id = (await page.evaluate("location.hash")).lstrip("#")
+
+        proxy.cut()
+        await expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        await expect(page.locator("#status")).to_contain_text("Reconnecting")
+        await expect(page.locator("#banner")).to_contain_text("Connection lost")
+        await screenshot(page, "reconnecting")
+        # While the page is offline, the same user asks in this thread from elsewhere.
+        await ask_elsewhere(dev_server, user, thread_id, "what is 6*7?")
+        proxy.restore()
+
+        await expect_connected(page)
+        await expect(page.locator("#banner")).to_be_hidden()
+        # The run it missed is replayed from the stream into the open thread, once.
+        await expect(last_turn(page).locator(".bubble.assistant")).to_have_text("6*7 = 42.")
+        resumed = [url for url in wire.urls if "last_seq=" in url and "epoch=" in url]
+        assert resumed, wire.urls
+        # Nothing is delivered twice: each stream seq reached the page once.
+        seqs = [f["seq"] for f in wire.received if f.get("seq") is not None]
+        assert len(seqs) == len(set(seqs))
+
+        await ask(page, "what is 2+3 in binary?")
+        await expect(last_turn(page).locator(".bubble.assistant")).to_contain_text("0b101")
+        await expect(page.locator("#transcript .turn.assistant")).to_have_count(3)
+        await screenshot(page, "reconnected-and-resumed")
+
+
+@in_browser
+async def test_missed_updates_beyond_the_stream_log_reload_the_thread(
+    page: Page, plain_server: ServerProcess
+) -> None:
+    async with flaky_proxy(plain_server) as proxy:
+        user = user_name("fay")
+        await sign_in_with_token(page, proxy.url, plain_server.token(user))
+        await expect(page.locator("#user-name")).to_have_text(user)
+        await ask(page, "what is 1+1?")
+        await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+        thread_id = (await page.evaluate("location.hash")).lstrip("#")
+
+        proxy.cut()
+        await expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        # More stream entries than the log keeps (12): the page cannot resume them.
+        await ask_elsewhere(plain_server, user, thread_id, "what is 17*23 in hex?")
+        await ask_elsewhere(plain_server, user, thread_id, "what is 6*7?")
+        proxy.restore()
+
+        await expect_connected(page)
+        await expect(page.locator("#banner")).to_contain_text("Some updates were missed")
+        await expect(page.locator("#transcript .bubble.user")).to_have_text(
+            ["what is 1+1?", "what is 17*23 in hex?", "what is 6*7?"]
+        )
+        await expect(page.locator("#transcript .bubble.assistant").nth(1)).to_have_text(HEX_ANSWER)
+        await screenshot(page, "gap-reloaded")
+
+
+@in_browser
+async def test_a_silent_connection_is_noticed_by_the_heartbeat(
+    page: Page, plain_server: ServerProcess
+) -> None:
+    wire = record_wire(page)
+    async with flaky_proxy(plain_server) as proxy:
+        await sign_in_with_token(page, proxy.url, plain_server.token(user_name("gil")))
+        await expect(page.locator("#latency")).to_contain_text("ms")
+
+        proxy.freeze()  # no close, no reset: the pings just go unanswered
+        await expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        await expect(page.locator("#banner")).to_contain_text("no answer to ping")
+        await expect_connected(page)
+
+        await ask(page, "what is 6*7?")
+        await expect(last_turn(page).locator(".bubble.assistant")).to_have_text("6*7 = 42.")
+    assert len(wire.urls) >= 2, wire.urls
+    assert "last_seq=" in wire.urls[-1]
+    assert sum(f["type"] == "ping" for f in wire.sent) >= 2
+
+
+@in_browser
+async def test_without_dev_mode_the_page_says_so(page: Page, plain_server: ServerProcess) -> None:
+    await page.goto(plain_server.http)
+    await page.get_by_label("User name").fill("gus")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    error = page.locator("#signin-error")
+    await expect(error).to_contain_text("Dev sign-in is off on this server")
+    await expect(page.get_by_label("Access token (JWT)")).to_be_visible()
+    await screenshot(page, "dev-mode-off")
+
+    await page.get_by_label("Access token (JWT)").fill("not-a-token")
+    await page.get_by_role("button", name="Sign in with token").click()
+    await expect(error).to_contain_text("The server refused the token (malformed_token)")
