@@ -295,5 +295,26 @@ def _files(directory: Path) -> dict[str, bytes]:
     }
 
 
+@app.command()
+def chat(
+    url: Annotated[
+        str, typer.Argument(help="The gateway's WebSocket URL.")
+    ] = "ws://127.0.0.1:8765/ws",
+    token: Annotated[
+        str | None, typer.Option(help="A JWT for the gateway.", envvar="AGENTSOCKET_TOKEN")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="Dev mode: get a token for this user from POST /auth/dev-token."),
+    ] = None,
+    version: Annotated[str, typer.Option(help="Protocol version: v1, v2 or v3.")] = "v3",
+    thread: Annotated[str | None, typer.Option(help="Continue this thread.")] = None,
+) -> None:
+    """Chat with the gateway's agent in the terminal: one line per message, /help for commands."""
+    from agentsocket.chat import main as chat_main
+
+    raise typer.Exit(chat_main(url, token=token, user=user, version=version, thread_id=thread))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
