@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from agentsocket.protocol import ClientEnvelope, ErrorCode, ProtocolError, decode_client
+from agentsocket.protocol import (
+    ClientEnvelope,
+    ErrorCode,
+    ProtocolError,
+    decode_client,
+    decode_server,
+)
 from agentsocket.protocol.client_messages import Ping, UserMessage
 
 DEEP = (
@@ -197,3 +203,26 @@ def test__good_frames__decode_in_each_version() -> None:
     assert isinstance(v1, ClientEnvelope)
     assert isinstance(v1.message, UserMessage)
     assert (v1.message.content, v1.correlation_id) == ("hi", "c")
+
+
+@pytest.mark.parametrize(
+    ("version", "frame"),
+    [
+        (
+            "v2",
+            '{"type":"error","data":null,"timestamp":1.0,"server_id":null,"correlation_id":null}',
+        ),
+        (
+            "v1",
+            '{"event":"error","error_code":"x","error_message":"m","details":"oops",'
+            '"recovery_suggestions":[],"timestamp":"2025-01-01T00:00:00+00:00"}',
+        ),
+        ("v2", '{"type":"system_message","data":{"no_event":1},"timestamp":1.0}'),
+        ("v1", '{"event":"agent_started","timestamp":"not a time"}'),
+        ("v3", '{"type":"agent_started","data":"x","timestamp":1.0}'),
+    ],
+)
+def test__malformed_server_frame__sdk_gets_a_typed_error(version: str, frame: str) -> None:
+    result = decode_server(frame, version)
+    assert isinstance(result, ProtocolError)
+    assert result.code in {ErrorCode.VALIDATION_FAILED, ErrorCode.UNKNOWN_TYPE}

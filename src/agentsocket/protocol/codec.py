@@ -199,7 +199,8 @@ def decode_server(frame: bytes | str, version: Version | str) -> ServerEnvelope 
     except ValidationError as exc:
         issues = tuple(_field_issues(exc, target.data_path))
         return ProtocolError(ErrorCode.VALIDATION_FAILED, "invalid server frame", issues)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # The version changes read frames by shape; a peer's malformed shape lands here.
         return ProtocolError(ErrorCode.VALIDATION_FAILED, f"malformed server frame: {exc!r}")
 
 
