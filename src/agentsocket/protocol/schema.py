@@ -95,12 +95,30 @@ def frame_schemas(version_name: str) -> tuple[dict[str, Schema], dict[str, Schem
         for type_name, model in catalogue.items():
             head, model_defs = _head_frame_schema(direction, model, type_name)  # type: ignore[arg-type]
             defs.update(model_defs)
-            converted = head if version is HEAD else schema_down(direction, head, version)  # type: ignore[arg-type]
+            if version is HEAD:
+                converted: Schema | None = head
+            else:
+                # Older versions may reshape nested parts too, so they get them inline.
+                inline = inline_refs(head, model_defs)
+                converted = schema_down(direction, inline, version)  # type: ignore[arg-type]
             if converted is not None:
                 into[type_name] = converted
     for alias in extra_client_schemas(version):
         client[frame_schema_type(alias)] = alias
     return server, client, defs
+
+
+def inline_refs(node: Any, defs: dict[str, Schema]) -> Any:
+    """``node`` with every ``#/$defs/X`` reference replaced by a copy of ``X``."""
+    if isinstance(node, list):
+        return [inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return {key: inline_refs(value, defs) for key, value in node.items()}
 
 
 def json_schema(version: Version | str) -> Schema:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agentsocket.protocol.schema import inline_refs
 from agentsocket.protocol.versions import VERSIONS, Version
 from agentsocket.protocol.versions.change import (
     Direction,
@@ -77,7 +78,9 @@ def replay(document: Schema, source: Version, target: Version) -> Catalogue:
     for direction in DIRECTIONS:
         for name, schema in released.frames(direction).items():
             try:
-                converted = _down(direction, schema, chain)
+                # As json_schema does for older versions: nested parts inline.
+                inline = inline_refs(schema, released.defs) if chain else schema
+                converted = _down(direction, inline, chain)
             except Exception:  # an edited change that no longer fits the release
                 failed.add((direction, name))
                 continue

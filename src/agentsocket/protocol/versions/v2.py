@@ -118,6 +118,92 @@ class WrapMessagesInEnvelope(VersionChange):
         return {**flat, "title": title_for(name)}
 
 
+#: Fields that hold a point in time, wherever they appear in a message.
+TIME_FIELDS = frozenset({"server_time", "client_time", "created_at", "updated_at"})
+
+
+class UseUnixSecondsForTimes(VersionChange):
+    """v1 wrote every time as an ISO 8601 string."""
+
+    description = (
+        "Times inside messages (`server_time`, `client_time`, `created_at`, `updated_at`) "
+        "are Unix seconds instead of v1's ISO 8601 strings; only the welcome's `server_time` "
+        "stays ISO 8601, exactly as the seed sent it."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        return {**frame, "data": _times(frame["data"], iso_of)}
+
+    def server_up(self, frame: Frame) -> Frame:
+        if _is_welcome(frame):
+            return frame  # v2's welcome keeps its ISO server_time
+        return {**frame, "data": _times(frame["data"], epoch_of)}
+
+    def client_up(self, frame: Frame) -> Frame:
+        data = frame.get("data")
+        return {**frame, "data": _times(data, epoch_of)} if isinstance(data, dict) else frame
+
+    def client_down(self, frame: Frame) -> Frame:
+        return {**frame, "data": _times(frame.get("data", {}), iso_of)}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        props = schema["properties"]
+        return {**schema, "properties": {**props, "data": _time_schemas(props["data"])}}
+
+
+def iso_of(value: Any) -> Any:
+    return iso(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def epoch_of(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return epoch(value)
+    except ValueError:
+        return value  # left as is: validation reports the bad field
+
+
+def _is_welcome(frame: Frame) -> bool:
+    data = frame.get("data")
+    return (
+        frame.get("type") == "system_message"
+        and isinstance(data, dict)
+        and (data.get("event") == _WELCOME)
+    )
+
+
+def _times(value: Any, convert: Any) -> Any:
+    """``value`` with every time field converted, at any depth."""
+    if isinstance(value, dict):
+        return {k: convert(v) if k in TIME_FIELDS else _times(v, convert) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times(item, convert) for item in value]
+    return value
+
+
+def _time_schemas(schema: Any) -> Any:
+    """A schema copy whose numeric time properties are ISO 8601 strings, at any depth."""
+    if isinstance(schema, list):
+        return [_time_schemas(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _time_schemas(v) for k, v in schema.items()}
+    props = out.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {k: _as_iso(v) if k in TIME_FIELDS else v for k, v in props.items()}
+    return out
+
+
+def _as_iso(schema: Schema) -> Schema:
+    if schema.get("type") in ("number", "integer"):
+        kept = {k: v for k, v in schema.items() if k in ("description", "title", "default")}
+        return {**kept, **ISO_SCHEMA}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_as_iso(option) for option in schema["anyOf"]]}
+    return schema
+
+
 class StreamAnswerText(VersionChange):
     """v1 clients received only the final report, never streamed pieces."""
 
@@ -127,4 +213,8 @@ class StreamAnswerText(VersionChange):
     }
 
 
-CHANGES: tuple[VersionChange, ...] = (WrapMessagesInEnvelope(), StreamAnswerText())
+CHANGES: tuple[VersionChange, ...] = (
+    UseUnixSecondsForTimes(),
+    WrapMessagesInEnvelope(),
+    StreamAnswerText(),
+)
