@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         },
     ) as process:
         yield process
-
-
-@pytest.fixture
-def fresh_tmp(tmp_path: Path) -> Path:
-    return tmp_path

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentsocket.protocol.schema import inline_refs
-from agentsocket.protocol.versions import VERSIONS, Version
-from agentsocket.protocol.versions.change import (
-    Direction,
-    Schema,
-    VersionChange,
-    frame_schema_type,
+from agentsocket.protocol.versions import (
+    Version,
+    extras_through,
+    schema_through,
+    steps_between,
 )
+from agentsocket.protocol.versions.change import Direction, Schema, frame_schema_type
 
 __all__ = ["Catalogue", "catalogue", "replay"]
 
@@ -71,7 +71,7 @@ def replay(document: Schema, source: Version, target: Version) -> Catalogue:
     ``extra_client_schemas``, from ``source`` instead of the head. A frame a
     change fails to convert is left out and listed in ``unreplayed``.
     """
-    chain = _chain(source, target)
+    chain = steps_between(source, target)
     released = catalogue(document)
     failed: set[tuple[Direction, str]] = set()
     frames: dict[Direction, dict[str, Schema]] = {"server": {}, "client": {}}
@@ -80,52 +80,12 @@ def replay(document: Schema, source: Version, target: Version) -> Catalogue:
             try:
                 # As json_schema does for older versions: nested parts inline.
                 inline = inline_refs(schema, released.defs) if chain else schema
-                converted = _down(direction, inline, chain)
+                converted = schema_through(direction, inline, chain)
             except Exception:  # an edited change that no longer fits the release
                 failed.add((direction, name))
                 continue
             if converted is not None:
                 frames[direction][name] = converted
-    for alias in _extras(chain):
+    for alias in extras_through(chain):
         frames["client"][frame_schema_type(alias)] = alias
     return Catalogue(frames["server"], frames["client"], released.defs, frozenset(failed))
-
-
-def _chain(source: Version, target: Version) -> list[tuple[VersionChange, ...]]:
-    """The change sets from ``source`` down to ``target``, newest first."""
-    names = [version.name for version in VERSIONS]
-    start, stop = names.index(source.name), names.index(target.name)
-    if start > stop:
-        raise ValueError(f"{source.name} is older than {target.name}")
-    return [version.changes for version in VERSIONS[start:stop]]
-
-
-def _down(
-    direction: Direction, schema: Schema, chain: list[tuple[VersionChange, ...]]
-) -> Schema | None:
-    current: Schema | None = schema
-    for changes in chain:
-        assert current is not None
-        if direction == "server" and any(
-            frame_schema_type(current) in change.dropped for change in changes
-        ):
-            return None
-        for change in changes:
-            current = change.schema_down(direction, current)
-            if current is None:
-                return None
-    return current
-
-
-def _extras(chain: list[tuple[VersionChange, ...]]) -> list[Schema]:
-    extras: list[Schema] = []
-    for changes in chain:
-        converted: list[Schema] = []
-        for schema in extras:
-            result: Schema | None = schema
-            for change in changes:
-                result = change.schema_down("client", result) if result is not None else None
-            if result is not None:
-                converted.append(result)
-        extras = converted + [s for change in changes for s in change.extra_client_schemas()]
-    return extras

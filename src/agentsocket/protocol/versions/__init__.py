@@ -7,6 +7,7 @@ version's changes; to read an older client it goes *up* in reverse.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -191,25 +192,51 @@ def client_down(frame: Frame, target: Version) -> Frame:
     return frame
 
 
+ChangeChain = Sequence[tuple[VersionChange, ...]]
+
+
+def steps_between(source: Version, target: Version) -> list[tuple[VersionChange, ...]]:
+    """The change sets that lead from ``source`` down to the older ``target``, newest first.
+
+    Raises:
+        ValueError: ``source`` is older than ``target``.
+    """
+    start, stop = VERSIONS.index(source), VERSIONS.index(target)
+    if start > stop:
+        raise ValueError(f"{source.name} is older than {target.name}")
+    return [version.changes for version in VERSIONS[start:stop]]
+
+
 def schema_down(direction: Direction, schema: Schema, target: Version) -> Schema | None:
     """Convert a head frame schema to ``target``; ``None`` if the message is not in it."""
-    for changes in _steps_down(target):
+    return schema_through(direction, schema, _steps_down(target))
+
+
+def schema_through(direction: Direction, schema: Schema, chain: ChangeChain) -> Schema | None:
+    """Convert a frame schema through ``chain``; ``None`` if the message drops out."""
+    current: Schema | None = schema
+    for changes in chain:
+        assert current is not None
         if direction == "server" and any(
-            frame_schema_type(schema) in change.dropped for change in changes
+            frame_schema_type(current) in change.dropped for change in changes
         ):  # schemas are built once, so no precomputed set here
             return None
         for change in changes:
-            converted = change.schema_down(direction, schema)
-            if converted is None:
+            current = change.schema_down(direction, current)
+            if current is None:
                 return None
-            schema = converted
-    return schema
+    return current
 
 
 def extra_client_schemas(target: Version) -> list[Schema]:
     """Schemas of inbound frames ``target`` accepts beyond the head catalogue (aliases)."""
+    return extras_through(_steps_down(target))
+
+
+def extras_through(chain: ChangeChain) -> list[Schema]:
+    """Alias frame schemas the changes of ``chain`` add, converted down the rest of it."""
     extras: list[Schema] = []
-    for changes in _steps_down(target):
+    for changes in chain:
         converted: list[Schema] = []
         for schema in extras:
             result: Schema | None = schema
