@@ -6,16 +6,22 @@ events into each user's stream through the Redis broker (so every gateway
 node delivers them), stores outcomes in the shared store, and obeys cancel
 and approval commands from the control channel. It renews a heartbeat; if it
 dies, a gateway node ends its runs with ``worker_lost``.
+
+A worker that was away longer than its TTL (paused, or cut off from Redis)
+finds out at its next renewal which of its runs were ended meanwhile, and
+drops them: nothing more of such a run is published or stored. A run's
+events are only published while the worker's last renewal is recent, so the
+renewal after such an absence always comes before the run's next event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
+import time
 from typing import Any
 
 import orjson
@@ -23,16 +29,24 @@ from redis.asyncio import Redis
 
 from agentsocket.agents import Runner, RunOutcome
 from agentsocket.delivery import RedisBroker
-from agentsocket.delivery.run_queue import RunQueue, RunRequest
+from agentsocket.delivery.run_queue import RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
-from agentsocket.server.executors import StreamSink
+from agentsocket.protocol.server_messages import (
+    AgentCancelled,
+    AgentCompleted,
+    AgentError,
+    AgentEvent,
+)
+from agentsocket.server.executors import cancel_and_wait
 from agentsocket.server.frames import stream_payload
 from agentsocket.server.runs import build_agents, history_search, persist_outcome
 from agentsocket.server.settings import Settings
 from agentsocket.store import Store
 
 log = logging.getLogger("agentsocket.worker")
+
+_TERMINAL = (AgentCompleted, AgentError, AgentCancelled)
 
 
 class Worker:
@@ -42,6 +56,11 @@ class Worker:
         self.settings = settings
         self.id = settings.worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._runs: set[str] = set()  # runs executing here
+        self._dropped: set[str] = set()  # ... that are no longer ours to publish or store
+        self._orphans: set[str] = set()  # dropped runs still to hand to the gateways' reaper
+        self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
+        self._renewing = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then cancel what is still running."""
@@ -55,7 +74,7 @@ class Worker:
             client_name=self.id,
         )
         await broker.start()
-        redis = Redis.from_url(settings.redis_url)
+        redis = connect(settings.redis_url)
         self.queue = RunQueue(redis, settings.redis_prefix)
         await self.queue.ensure_group()
         self.store, self.broker = store, broker
@@ -73,11 +92,14 @@ class Worker:
         ]
         await stop.wait()
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.runner.shutdown("shutdown")
+        try:
+            await self._hand_over()
+        except Exception:
+            log.exception(
+                "could not hand over runs given up", extra={"runs": sorted(self._orphans)}
+            )
         await broker.close()
         await redis.aclose()
         await store.close()
@@ -100,7 +122,13 @@ class Worker:
             if request is None:
                 self._slots.release()
                 continue
-            await self._start(request)
+            try:
+                await self._start(request)
+            except Exception as exc:
+                self.abandon(request.run_id, f"cannot start it: {exc}")
+                if self.runner.get(request.run_id) is None:  # it never ran: nothing will end it
+                    self.forget(request.run_id)
+                    self._slots.release()
 
     async def _start(self, request: RunRequest) -> None:
         agent = self.agents.get(request.agent)
@@ -119,24 +147,89 @@ class Worker:
             await self.queue.finished(request.run_id, request.user_id)
             self._slots.release()
             return
-        sink = StreamSink(self.publish, request.user_id)
+        self._runs.add(request.run_id)
+        sink = _RunSink(self, request)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
         if await self.queue.cancel_requested(request.run_id):
             self.runner.cancel(request.run_id)
 
+    async def holds(self, run_id: str) -> bool:
+        """Whether ``run_id`` is still this worker's to run (renewing first if in doubt)."""
+        if run_id not in self._dropped and not self._lease_fresh():
+            try:
+                await self._renew(force=False)
+            except Exception as exc:
+                self.abandon(run_id, f"cannot renew the heartbeat: {exc}")
+        return run_id not in self._dropped
+
+    def abandon(self, run_id: str, why: str) -> None:
+        """Give up a run whose events cannot all be published (Redis unreachable).
+
+        The run is stopped and nothing more of it is published or stored here;
+        once Redis answers again, the worker hands it to the gateways' reaper,
+        which ends it with ``worker_lost`` (retryable) exactly once.
+        """
+        if run_id in self._dropped:
+            return
+        log.warning(
+            "giving up a run: %s; the gateways will end it as worker_lost",
+            why,
+            extra={"run_id": run_id, "worker_id": self.id},
+        )
+        self._dropped.add(run_id)
+        self._orphans.add(run_id)
+        self.runner.cancel(run_id, "worker_lost")
+
     async def _finished(self, outcome: RunOutcome) -> None:
         try:
-            await persist_outcome(self.store, outcome)
-            await self.queue.finished(outcome.run_id, outcome.user_id)
+            if await self.holds(outcome.run_id):
+                # From here on its active entry goes away: renewals must not take
+                # that for a reaping and drop the terminal event still to come.
+                self._runs.discard(outcome.run_id)
+                await persist_outcome(self.store, outcome)
+                await self.queue.finished(outcome.run_id, outcome.user_id)
+        except Exception as exc:
+            self.abandon(outcome.run_id, f"cannot record its end: {exc}")
         finally:
             self._slots.release()
+
+    def forget(self, run_id: str) -> None:
+        """The run's last event went out (or was dropped): stop tracking it."""
+        self._runs.discard(run_id)
+        self._dropped.discard(run_id)
+
+    def _lease_fresh(self) -> bool:
+        # Half the TTL left: room for the next publish to land while the heartbeat lives.
+        return time.monotonic() < self._lease_until - self.settings.worker_ttl / 2
+
+    async def _renew(self, *, force: bool) -> None:
+        async with self._renewing:
+            if not force and self._lease_fresh():
+                return  # another task renewed while this one waited
+            ttl = self.settings.worker_ttl
+            sent = time.monotonic()
+            lost = await self.queue.renew(self.id, ttl, sorted(self._runs))
+            self._lease_until = sent + ttl
+            for run_id in (lost & self._runs) - self._dropped:
+                self._dropped.add(run_id)
+                log.warning(
+                    "run was ended as worker_lost while this worker was away; dropping it",
+                    extra={"run_id": run_id, "worker_id": self.id},
+                )
+                self.runner.cancel(run_id, "worker_lost")
+
+    async def _hand_over(self) -> None:
+        for run_id in sorted(self._orphans):
+            await self.queue.orphan(run_id, self.id)
+            self._orphans.discard(run_id)
 
     async def _heartbeat(self) -> None:
         while True:
             try:
-                await self.queue.heartbeat(self.id, self.settings.worker_ttl)
+                await self._renew(force=True)
+                await self._hand_over()
             except Exception:
                 log.exception("heartbeat failed")
             await asyncio.sleep(self.settings.worker_heartbeat)
@@ -169,6 +262,27 @@ class Worker:
                 command.get("reason"),
                 user_id=user_id,
             )
+
+
+class _RunSink:
+    """A run's event sink: publishes into the user's stream while the run is this worker's."""
+
+    def __init__(self, worker: Worker, request: RunRequest) -> None:
+        self._worker = worker
+        self._run_id = request.run_id
+        self._user_id = request.user_id
+
+    async def emit(self, event: AgentEvent) -> None:
+        try:
+            if await self._worker.holds(self._run_id):
+                await self._worker.publish(self._user_id, event)
+        except Exception as exc:
+            # Publishing is never retried (an entry must not appear twice), so
+            # the stream now lacks this event: the run cannot go on.
+            self._worker.abandon(self._run_id, f"cannot publish its events: {exc}")
+        finally:
+            if event.run_id == self._run_id and isinstance(event, _TERMINAL):
+                self._worker.forget(self._run_id)  # the run's last event (Runner's guarantee)
 
 
 def run_worker(settings: Settings) -> None:

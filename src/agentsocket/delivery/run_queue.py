@@ -7,25 +7,86 @@ Keys (all under ``prefix``):
   worker (deleted when the run ends);
 * ``{p}:user-runs:{user_id}``: the set of a user's unfinished runs (the
   per-user limit counts it);
-* ``{p}:active``: run id → the worker executing it;
+* ``{p}:active``: run id → the worker executing it (``<worker>/orphaned`` once
+  that worker gave the run up, so the reaper ends it);
 * ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL;
 * ``{p}:reaped:{run_id}``: claimed by the one node that ends a lost run;
 * channel ``{p}:control``: cancel and approval commands for the workers.
 
 A worker that dies stops renewing its heartbeat; any gateway node then finds
 its runs in ``active`` and ends each one (``worker_lost``) exactly once.
+
+A worker that was only *away* (paused, or cut off from Redis, for longer than
+its TTL) may come back to runs that were ended meanwhile. Claiming a lost run
+(:meth:`RunQueue.claim_reap`) and renewing a heartbeat (:meth:`RunQueue.renew`)
+are each one atomic script, so either the worker renews first and the run is
+not reaped, or the run is reaped first and the renewal tells the worker so:
+it then drops the run without publishing anything more of it. A worker that
+cannot publish a run's events gives the run up and, once Redis answers,
+hands it to the reaper (:meth:`RunQueue.orphan`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.maint_notifications import MaintNotificationsConfig
 
 GROUP = "workers"
+#: Suffix of the owner of a run its worker gave up: a worker id with no heartbeat.
+ORPHANED = "/orphaned"
+#: How long the mark of a reaped run lives; longer than any reaping takes.
+REAPED_TTL_SECONDS = 300
+
+# KEYS: the worker's heartbeat, the active hash, the run's reaped mark.
+# ARGV: run id, worker id, reaped mark TTL (s).
+_CLAIM_REAP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then
+  return 1
+end
+return 0
+"""
+
+# KEYS: the active hash. ARGV: run id, worker id, the orphan owner id.
+_ORPHAN = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+"""
+
+# KEYS: the worker's heartbeat, the active hash, then one reaped mark per run.
+# ARGV: worker id, TTL (ms), then the run ids. Returns the runs no longer ours.
+_RENEW = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+local lost = {}
+for i = 3, #ARGV do
+  local run_id = ARGV[i]
+  if redis.call('EXISTS', KEYS[i]) == 1 or redis.call('HGET', KEYS[2], run_id) ~= ARGV[1] then
+    table.insert(lost, run_id)
+  end
+end
+return lost
+"""
+
+
+def connect(url: str) -> Redis:
+    """A Redis client for the run queue, safe to keep using across Redis outages.
+
+    With maintenance notifications on (redis-py's "auto" default) the pool skips
+    its check for connections the server closed, so after an outage each pooled
+    connection fails once; a failed ``MULTI`` pipeline is not retried.
+    """
+    return Redis.from_url(url, maint_notifications_config=MaintNotificationsConfig(enabled=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +121,9 @@ class RunQueue:
         self.stream = f"{prefix}:runs"
         self.channel = f"{prefix}:control"
         self._active = f"{prefix}:active"
+        self._claim_reap = redis.register_script(_CLAIM_REAP)
+        self._renew = redis.register_script(_RENEW)
+        self._orphan = redis.register_script(_ORPHAN)
 
     async def ensure_group(self) -> None:
         try:
@@ -117,19 +181,33 @@ class RunQueue:
             if not await self.redis.exists(self._worker(_text(worker))):
                 info = await self.info(_text(run_id))
                 if info is not None:
-                    lost.append(info)
+                    lost.append(replace(info, worker=_text(worker)))
                 else:
                     await self.redis.hdel(self._active, run_id)
         return lost
 
-    async def claim_reap(self, run_id: str) -> bool:
-        """True for exactly one caller: that node ends the lost run."""
-        return bool(await self.redis.set(f"{self.prefix}:reaped:{run_id}", "1", nx=True, ex=300))
+    async def claim_reap(self, run_id: str, worker_id: str) -> bool:
+        """True for exactly one caller, and only while ``worker_id`` is still silent.
+
+        That caller ends the lost run. Atomic with :meth:`renew`: a worker that
+        renewed its heartbeat first keeps its run.
+        """
+        keys = [self._worker(worker_id), self._active, self._reaped(run_id)]
+        claimed = await self._claim_reap(keys=keys, args=[run_id, worker_id, REAPED_TTL_SECONDS])
+        return bool(claimed)
 
     # --- worker side ----------------------------------------------------------------------
 
-    async def heartbeat(self, worker_id: str, ttl_seconds: float) -> None:
-        await self.redis.set(self._worker(worker_id), "1", px=int(ttl_seconds * 1000))
+    async def renew(self, worker_id: str, ttl_seconds: float, run_ids: list[str]) -> set[str]:
+        """Renew the worker's heartbeat; return which of ``run_ids`` are no longer its own.
+
+        A run is no longer the worker's once a gateway claimed it as lost: the
+        worker must not publish anything more of it.
+        """
+        keys = [self._worker(worker_id), self._active, *map(self._reaped, run_ids)]
+        args: list[str | int] = [worker_id, int(ttl_seconds * 1000), *run_ids]
+        lost: list[bytes | str] = await self._renew(keys=keys, args=args)
+        return {_text(run_id) for run_id in lost}
 
     async def claim(self, worker_id: str, block_ms: int) -> RunRequest | None:
         """Take the next queued run (or None after ``block_ms``) and mark it as ours."""
@@ -149,6 +227,13 @@ class RunQueue:
             pipe.xdel(self.stream, entry_id)
             await pipe.execute()
         return request
+
+    async def orphan(self, run_id: str, worker_id: str) -> None:
+        """Hand a run the worker gave up to the reaper (it then ends it as ``worker_lost``).
+
+        The run's owner becomes a worker id that never has a heartbeat.
+        """
+        await self._orphan(keys=[self._active], args=[run_id, worker_id, f"{worker_id}{ORPHANED}"])
 
     async def cancel_requested(self, run_id: str) -> bool:
         return await self.redis.hget(self._run(run_id), "cancelled") == b"1"
@@ -171,6 +256,9 @@ class RunQueue:
 
     def _worker(self, worker_id: str) -> str:
         return f"{self.prefix}:worker:{worker_id}"
+
+    def _reaped(self, run_id: str) -> str:
+        return f"{self.prefix}:reaped:{run_id}"
 
 
 def _text(value: bytes | str) -> str:

@@ -9,15 +9,12 @@ died with ``agent_error`` ``worker_lost`` (retryable), so no UI waits forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
-
-from redis.asyncio import Redis
+from typing import Any, Protocol
 
 from agentsocket.agents import Agent, EventSink, Runner, RunOutcome
-from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest
+from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.server_messages import AgentEvent
@@ -111,7 +108,7 @@ class QueueExecutor:
         *,
         reap_interval: float = 1.0,
     ) -> None:
-        self._redis = Redis.from_url(redis_url)
+        self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
         self._publish = publish
         self._on_lost = on_lost
@@ -124,9 +121,7 @@ class QueueExecutor:
 
     async def close(self) -> None:
         if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await cancel_and_wait(self._reaper)
         await self._redis.aclose()
 
     async def running_count(self, user_id: str) -> int:
@@ -163,7 +158,7 @@ class QueueExecutor:
             await asyncio.sleep(self._reap_interval)
             try:
                 for info in await self.queue.lost_runs():
-                    if await self.queue.claim_reap(info.run_id):
+                    if info.worker and await self.queue.claim_reap(info.run_id, info.worker):
                         await self._end_lost(info)
             except Exception:
                 log.exception("reaping lost runs failed; retrying")
@@ -184,6 +179,28 @@ class QueueExecutor:
         await self._on_lost(info)
         await self._publish(info.user_id, event)
         await self.queue.finished(info.run_id, info.user_id)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], grace: float = 5.0) -> bool:
+    """Cancel ``task`` and wait until it ended; False if it still runs after ``grace`` s.
+
+    Cancels again while it runs: on Python 3.11 ``asyncio.wait_for``, which
+    redis-py awaits on every read, loses a cancellation that arrives just as the
+    read completes (CPython gh-86296, fixed in 3.12). One ``cancel()`` of a task
+    looping over Redis commands may then never end it, and shutdown would hang.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while not task.done():
+        left = deadline - loop.time()
+        if left <= 0:
+            log.error("task %s ignored cancellation for %.0f s", task.get_name(), grace)
+            return False
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(0.1, left))
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("task %s failed", task.get_name(), exc_info=error)
+    return True
 
 
 def lost_run_outcome(info: RunInfo) -> RunOutcome:
