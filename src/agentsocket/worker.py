@@ -28,6 +28,7 @@ import orjson
 from redis.asyncio import Redis
 
 from agentsocket.agents import Runner, RunOutcome
+from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery import RedisBroker
 from agentsocket.delivery.run_queue import RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
@@ -38,7 +39,6 @@ from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
 )
-from agentsocket.server.executors import cancel_and_wait
 from agentsocket.server.frames import stream_payload
 from agentsocket.server.runs import build_agents, history_search, persist_outcome
 from agentsocket.server.settings import Settings

@@ -24,6 +24,7 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.errors import BrokerUnavailable
 
 logger = logging.getLogger("agentsocket.delivery")
@@ -93,8 +94,7 @@ class PubSubSession:
         """Stop both tasks, fail pending commands, drop the connection."""
         self._fail()
         for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_and_wait(task)
         await self._conn.disconnect(nowait=True)
 
     def _command(self, name: str, channels: Collection[bytes]) -> asyncio.Future[list[None]]:

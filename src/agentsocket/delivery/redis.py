@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
+from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery._redis_lua import PUBLISH, READ, stream_keys
 from agentsocket.delivery._redis_pubsub import PubSubSession
 from agentsocket.delivery.errors import BrokerNotRunning, BrokerUnavailable
@@ -193,8 +194,7 @@ class RedisBroker:
         self._closed = True
         self._running = self._healthy = False
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+            await cancel_and_wait(self._supervisor)
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from agentsocket.agents import Agent, EventSink, Runner, RunOutcome
+from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
@@ -179,28 +180,6 @@ class QueueExecutor:
         await self._on_lost(info)
         await self._publish(info.user_id, event)
         await self.queue.finished(info.run_id, info.user_id)
-
-
-async def cancel_and_wait(task: asyncio.Task[Any], grace: float = 5.0) -> bool:
-    """Cancel ``task`` and wait until it ended; False if it still runs after ``grace`` s.
-
-    Cancels again while it runs: on Python 3.11 ``asyncio.wait_for``, which
-    redis-py awaits on every read, loses a cancellation that arrives just as the
-    read completes (CPython gh-86296, fixed in 3.12). One ``cancel()`` of a task
-    looping over Redis commands may then never end it, and shutdown would hang.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while not task.done():
-        left = deadline - loop.time()
-        if left <= 0:
-            log.error("task %s ignored cancellation for %.0f s", task.get_name(), grace)
-            return False
-        task.cancel()
-        await asyncio.wait({task}, timeout=min(0.1, left))
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("task %s failed", task.get_name(), exc_info=error)
-    return True
 
 
 def lost_run_outcome(info: RunInfo) -> RunOutcome:

@@ -13,8 +13,9 @@ import random
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker
+from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker, run_queue
 from agentsocket.protocol import ServerEnvelope, ServerMessage, Version, get_version
 from agentsocket.server.auth import (
     AuthSettings,
@@ -51,6 +52,7 @@ class Gateway:
         self.store: Store | None = None
         self.runs = RunService(self)
         self.shutting_down = False
+        self._broker_started = False
         self._delivery_started = False
         self._starting: asyncio.Task[None] | None = None
 
@@ -66,8 +68,13 @@ class Gateway:
             self._starting = asyncio.create_task(self._retry_delivery(), name="delivery-start")
 
     async def _start_delivery(self) -> None:
-        await self.broker.start()
-        await self.runs.start()
+        if not self._broker_started:
+            await self.broker.start()
+            self._broker_started = True
+        try:
+            await self.runs.start()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"run queue unavailable: {exc}") from exc
         self._delivery_started = True
         log.info(
             "gateway ready",
@@ -157,7 +164,7 @@ class Gateway:
     def _tickets(self) -> TicketStore:
         s = self.settings
         if s.broker == "redis":
-            self._redis = Redis.from_url(s.redis_url)
+            self._redis = run_queue.connect(s.redis_url)
             return RedisTicketStore(
                 self._redis, prefix=f"{s.redis_prefix}:ticket:", ttl_seconds=s.ticket_ttl
             )
