@@ -65,7 +65,7 @@ async def serve_connection(gateway: Gateway, router: Router, websocket: WebSocke
     try:
         principal, version_subprotocol, version_name = await _handshake(gateway, websocket, offered)
     except Refusal as refusal:
-        gateway.metrics.handshake_refusals.labels(refusal.reason.split(":")[0]).inc()
+        gateway.metrics.handshake_refusals.labels(refusal.code.name.lower()).inc()
         gateway.metrics.closes.labels(str(int(refusal.code))).inc()
         await websocket.accept(subprotocol=echo)
         await websocket.close(int(refusal.code), refusal.reason[:120])

@@ -26,7 +26,7 @@ class Metrics:
         )
         self.handshake_refusals = Counter(
             "agentsocket_handshake_refusals",
-            "Refused handshakes by reason.",
+            "Refused handshakes by close code.",
             ["reason"],
             registry=r,
         )
