@@ -111,7 +111,7 @@ class Router:
     ) -> None:
         """Answer a refused frame; close the connection after too many in a row."""
         self.gateway.metrics.frames_in.labels("refused").inc()
-        log.info(
+        log.debug(  # debug: a flood must not become a log flood
             "frame refused",
             extra={
                 "connection_id": session.connection.id,
