@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,10 @@ def create_engine(url: str) -> AsyncEngine:
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed, pool_pre_ping=True)
+    # SQLite: wait up to 30 s for another connection's write lock (default 5 s),
+    # so processes migrating or writing at once queue up instead of failing.
+    connect_args = {"timeout": 30.0} if sqlite else {}
+    engine = create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
@@ -39,11 +43,27 @@ def create_engine(url: str) -> AsyncEngine:
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")  # off by default; cascades need it
-    cursor.execute("PRAGMA journal_mode = WAL")  # readers stop blocking the writer
+    _use_wal(cursor)  # readers stop blocking the writer
     cursor.close()
     # SQLite's lower() folds ASCII only, PostgreSQL's all of Unicode; searching
     # uses lower(), so both backends must find "Ärger" when asked for "ärger".
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _use_wal(cursor: Any, attempts: int = 100) -> None:
+    # Switching a new file to WAL needs it to itself; processes opening the same
+    # new database together can find it busy without SQLite's busy wait, so retry.
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # the async driver's adapted OperationalError
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)  # in the driver's own thread, not on the event loop
 
 
 def _lower(value: object) -> object:
