@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from agentsocket.protocol.client_messages import CLIENT_MESSAGES
+from agentsocket.protocol.server_messages import SERVER_MESSAGES
 from agentsocket.protocol.versions.change import (
     ISO_SCHEMA,
     Direction,
@@ -132,23 +134,50 @@ class UseUnixSecondsForTimes(VersionChange):
     )
 
     def server_down(self, frame: Frame) -> Frame:
+        if frame["type"] not in _TIMED:
+            return frame  # the hot path: most messages carry no time field
         return {**frame, "data": _times(frame["data"], iso_of)}
 
     def server_up(self, frame: Frame) -> Frame:
-        if _is_welcome(frame):
-            return frame  # v2's welcome keeps its ISO server_time
+        if frame["type"] not in _TIMED:
+            return frame  # also v2's welcome (system_message), which keeps its ISO time
         return {**frame, "data": _times(frame["data"], epoch_of)}
 
     def client_up(self, frame: Frame) -> Frame:
         data = frame.get("data")
-        return {**frame, "data": _times(data, epoch_of)} if isinstance(data, dict) else frame
+        if frame.get("type") not in _TIMED or not isinstance(data, dict):
+            return frame
+        return {**frame, "data": _times(data, epoch_of)}
 
     def client_down(self, frame: Frame) -> Frame:
+        if frame["type"] not in _TIMED:
+            return frame
         return {**frame, "data": _times(frame.get("data", {}), iso_of)}
 
     def schema_down(self, direction: Direction, schema: Schema) -> Schema:
         props = schema["properties"]
         return {**schema, "properties": {**props, "data": _time_schemas(props["data"])}}
+
+
+def _schema_has_times(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_schema_has_times(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    props = node.get("properties")
+    if isinstance(props, dict) and TIME_FIELDS & props.keys():
+        return True
+    return any(_schema_has_times(value) for value in node.values())
+
+
+#: Message types (head names; the same in v2) that carry a time field somewhere.
+#: Derived once from the models, so a new timed field is converted without a list to keep.
+_TIMED = frozenset(
+    name
+    for catalogue in (SERVER_MESSAGES, CLIENT_MESSAGES)
+    for name, model in catalogue.items()
+    if _schema_has_times(model.model_json_schema())
+)
 
 
 def iso_of(value: Any) -> Any:
