@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
+from datetime import date
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker, run_queue
-from agentsocket.protocol import ServerEnvelope, ServerMessage, Version, get_version
+from agentsocket.protocol import ServerMessage, Status, Version, get_version
 from agentsocket.server.auth import (
     AuthSettings,
     MemoryTicketStore,
@@ -113,9 +113,6 @@ class Gateway:
 
     # --- messages ----------------------------------------------------------------------
 
-    def envelope(self, message: ServerMessage, correlation_id: str | None = None) -> ServerEnvelope:
-        return ServerEnvelope(message, time.time(), self.settings.server_id, correlation_id)
-
     async def publish(
         self, user_id: str, message: ServerMessage, correlation_id: str | None = None
     ) -> int:
@@ -127,6 +124,13 @@ class Gateway:
         payload = stream_payload(message, self.settings.server_id, correlation_id)
         entry = await self.broker.publish(user_id, payload)
         return entry.seq
+
+    def sunset_of(self, version: Version) -> date | None:
+        """When ``version`` will be refused: the operator's setting, else the registry's."""
+        configured = self.settings.deprecated_versions.get(version.name)
+        if configured is not None:
+            return configured
+        return version.sunset if version.status is Status.DEPRECATED else None
 
     def get_store(self) -> Store:
         if self.store is None:

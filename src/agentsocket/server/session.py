@@ -57,7 +57,7 @@ class Session:
         position = await gateway.broker.position(self.user_id)
         resume_from = None if resume is None else Position(resume[0] or position.epoch, resume[1])
         connection.reply(self._welcome(position))
-        sunset = gateway.settings.deprecated_versions.get(connection.version.name)
+        sunset = gateway.sunset_of(connection.version)
         if sunset is not None:
             connection.reply(
                 s.DeprecationNotice(
