@@ -47,6 +47,7 @@ class Gateway:
         }
         self.default_version = self.versions[settings.default_version]
         self.verifier = TokenVerifier(self._auth_settings())
+        self._redis: Redis | None = None  # the ticket store's client, with broker=redis
         self.broker: Broker = self._broker()
         self.tickets: TicketStore = self._tickets()
         self.store: Store | None = None
@@ -155,7 +156,6 @@ class Gateway:
 
     def _broker(self) -> Broker:
         s = self.settings
-        self._redis: Redis | None = None
         if s.broker == "redis":
             return RedisBroker(
                 s.redis_url,
