@@ -105,6 +105,17 @@ class Router:
                 ),
                 retry_after=1.0,
             )
+        except Exception:
+            # A bug of ours must cost one request, not the connection.
+            log.exception(
+                "handler failed",
+                extra={
+                    "connection_id": session.connection.id,
+                    "correlation_id": decoded.correlation_id,
+                    "type": decoded.type,
+                },
+            )
+            self.error(session, ErrorCode.INTERNAL, "internal error; the request failed", decoded)
 
     def refuse(
         self, session: Session, error: ProtocolError, retry_after: float | None = None
