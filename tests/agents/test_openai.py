@@ -16,11 +16,13 @@ from agentsocket.agents import (
     CONVERT_BASE,
     ListSink,
     OpenAIChatAgent,
+    RunContext,
     Runner,
     RunOutcome,
     Tool,
     tool_spec,
 )
+from agentsocket.agents.history import Turn, earlier_turns
 from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
@@ -435,3 +437,197 @@ async def test__tool_spec__chat_completions_function_format() -> None:
             "parameters": dict(CALCULATE.parameters),
         },
     }
+
+
+class Thread:
+    """A thread's stored messages, kept like the server's store keeps them."""
+
+    def __init__(self, *turns: Turn) -> None:
+        self.turns: list[Turn] = list(turns)
+        self.loads: list[tuple[str, str]] = []
+
+    async def load(self, user_id: str, thread_id: str) -> list[Turn]:
+        self.loads.append((user_id, thread_id))
+        return list(self.turns)
+
+    async def run(self, agent: OpenAIChatAgent, prompt: str, run_id: str) -> RunOutcome:
+        """Store the prompt, run it, store the answer: as the server does."""
+        self.turns.append(("user", prompt, run_id))
+        runner, sink = Runner(), ListSink()
+        runner.start("u1", "t1", agent, prompt, run_id, sink)
+        async with asyncio.timeout(SAFETY):
+            outcome = await runner.wait(run_id)
+        assert_well_formed(sink.events)
+        if outcome.text:
+            self.turns.append(("assistant", outcome.text, run_id))
+        return outcome
+
+
+async def test__second_run_in_a_thread__sends_the_first_exchange(standin: StandIn) -> None:
+    standin.script(
+        Stream([*text("Hello, Ada."), finish()]),
+        Stream([*text("You are Ada."), finish()]),
+    )
+    thread = Thread()
+    agent = _agent(standin, system_prompt="Be brief.", history=thread.load)
+
+    await thread.run(agent, "I am Ada.", "run_1")
+    outcome = await thread.run(agent, "Who am I?", "run_2")
+    await agent.aclose()
+
+    assert outcome.text == "You are Ada."
+    assert thread.loads == [("u1", "t1"), ("u1", "t1")]
+    assert [r["messages"] for r in standin.requests] == [
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "I am Ada."},
+        ],
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "I am Ada."},
+            {"role": "assistant", "content": "Hello, Ada."},
+            {"role": "user", "content": "Who am I?"},
+        ],
+    ]
+
+
+async def test__history__prompt_once_last_and_later_runs_left_out(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+    thread = Thread(
+        ("user", "first", "run_0"),
+        ("assistant", "first answer", "run_0"),
+        ("user", "now", "run_a"),  # the current prompt, stored before the run
+        ("user", "queued after", "run_b"),  # a later run's prompt, already stored
+    )
+
+    await _run(_agent(standin, history=thread.load), prompt="now")
+
+    assert standin.requests[0]["messages"] == [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "now"},
+    ]
+
+
+async def test__history__kept_for_every_tool_round(standin: StandIn) -> None:
+    standin.script(
+        Stream([*tool_call(0, "c1", "calculate", '{"expression": "2+2"}'), finish("tool_calls")]),
+        Stream([*text("4"), finish()]),
+    )
+    thread = Thread(("user", "earlier", "run_0"), ("assistant", "reply", "run_0"))
+
+    await _run(_agent(standin, tools=[CALCULATE], history=thread.load), prompt="2+2?")
+
+    earlier = [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": "2+2?"},
+    ]
+    assert [r["messages"][:3] for r in standin.requests] == [earlier, earlier]
+    assert thread.loads == [("u1", "t1")]
+
+
+async def test__history_over_the_message_cap__newest_kept(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+    turns: list[Turn] = []
+    for i in range(15):
+        turns += [("user", f"q{i}", f"run_{i}"), ("assistant", f"a{i}", f"run_{i}")]
+    thread = Thread(*turns)
+
+    await _run(_agent(standin, history=thread.load, max_history_messages=3), prompt="last")
+
+    assert standin.requests[0]["messages"] == [
+        {"role": "assistant", "content": "a13"},
+        {"role": "user", "content": "q14"},
+        {"role": "assistant", "content": "a14"},
+        {"role": "user", "content": "last"},
+    ]
+
+
+async def test__history__default_cap_is_twenty_messages(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+    thread = Thread(*[("user", f"m{i}", f"run_{i}") for i in range(30)])
+
+    await _run(_agent(standin, history=thread.load))
+
+    sent = [m["content"] for m in standin.requests[0]["messages"]]
+    assert sent == [f"m{i}" for i in range(10, 30)] + ["hi"]
+
+
+async def test__history_over_the_character_budget__older_left_out(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+    thread = Thread(
+        ("user", "x" * 50, "run_0"),
+        ("assistant", "y" * 30, "run_0"),
+        ("user", "z" * 30, "run_1"),
+    )
+
+    await _run(_agent(standin, history=thread.load, max_history_chars=70))
+
+    assert standin.requests[0]["messages"] == [
+        {"role": "assistant", "content": "y" * 30},
+        {"role": "user", "content": "z" * 30},
+        {"role": "user", "content": "hi"},
+    ]
+
+
+async def test__history_loader_fails__agent_failed_retryable(standin: StandIn) -> None:
+    async def broken(user_id: str, thread_id: str) -> list[Turn]:
+        raise ConnectionError("database is down")
+
+    sink, outcome = await _run(_agent(standin, history=broken))
+
+    assert _describe(sink.events[-1]) == ("agent_error", "agent_failed", True)
+    assert outcome.error_message == (
+        "could not load the thread's earlier messages: database is down"
+    )
+    assert standin.requests == []
+
+
+async def test__as_a_sub_agent__history_not_loaded(standin: StandIn) -> None:
+    standin.script(Stream([*text("sub answer"), finish()]))
+    thread = Thread(("user", "earlier", "run_0"), ("assistant", "reply", "run_0"))
+    sub = _agent(standin, history=thread.load)
+
+    class Delegator:
+        name = "delegator"
+
+        async def run(self, ctx: RunContext, prompt: str) -> None:
+            await ctx.say(await ctx.delegate(sub, "sub question"))
+
+    runner, sink = Runner(), ListSink()
+    runner.start("u1", "t1", Delegator(), "hi", "run_a", sink)
+    async with asyncio.timeout(SAFETY):
+        outcome = await runner.wait("run_a")
+    await sub.aclose()
+
+    assert outcome.text == "sub answer"
+    assert standin.requests[0]["messages"] == [{"role": "user", "content": "sub question"}]
+    assert thread.loads == []
+
+
+@pytest.mark.parametrize("option", ["max_history_messages", "max_history_chars"])
+async def test__negative_history_cap__value_error(option: str) -> None:
+    with pytest.raises(ValueError, match=option):
+        OpenAIChatAgent("http://127.0.0.1:1/v1", "m", **{option: -1})  # type: ignore[arg-type]
+
+
+async def test__earlier_turns__skips_other_roles_and_empty_messages() -> None:
+    turns: list[Turn] = [
+        ("system", "internal", None),
+        ("user", "", "run_0"),
+        ("user", "question", "run_0"),
+        ("assistant", "answer", "run_0"),
+    ]
+
+    assert earlier_turns(turns, "run_1", max_messages=20, max_chars=1000) == [
+        {"role": "user", "content": "question"},
+        {"role": "assistant", "content": "answer"},
+    ]
+
+
+async def test__earlier_turns__zero_caps__nothing() -> None:
+    turns: list[Turn] = [("user", "q", "run_0")]
+
+    assert earlier_turns(turns, "run_1", max_messages=0, max_chars=1000) == []
+    assert earlier_turns(turns, "run_1", max_messages=5, max_chars=0) == []

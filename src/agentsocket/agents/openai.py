@@ -7,6 +7,11 @@ for run through ``ctx.tool`` (with events and approvals) and go back as
 calling a tool. The last allowed round forbids tools (``tool_choice: none``)
 so the model has to answer.
 
+Given a ``history`` loader, a run first sends the thread's earlier turns
+(user prompts and final answers, newest kept, within ``max_history_messages``
+and ``max_history_chars``), so the model continues the conversation; the
+current prompt is always last, and sent once.
+
 Failures end the run with ``agent_error``:
 
 =====================================  =========================  =========
@@ -18,6 +23,7 @@ HTTP 5xx, connection failure, error    ``upstream_error``         yes
 in the stream
 HTTP 401 / 403, other 4xx              ``upstream_error``         no
 bad chunk, missing fields, no finish   ``upstream_malformed``     no
+the history loader raised              ``agent_failed``           yes
 =====================================  =========================  =========
 """
 
@@ -37,11 +43,15 @@ from agentsocket.agents.chat_stream import (
     read_completion,
 )
 from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.history import HistoryLoader, earlier_turns
 from agentsocket.agents.runtime import RunContext
-from agentsocket.agents.tool import Tool, ToolResult, jsonable
+from agentsocket.agents.tool import Tool, ToolResult, describe_error, jsonable
 from agentsocket.protocol.codes import AgentErrorCode
 
 _MAX_DETAIL = 300
+#: Default caps on the earlier turns sent with each run.
+DEFAULT_MAX_HISTORY_MESSAGES = 20
+DEFAULT_MAX_HISTORY_CHARS = 24_000
 
 
 def tool_spec(tool: Tool) -> dict[str, Any]:
@@ -72,6 +82,12 @@ class OpenAIChatAgent:
         system_prompt: sent first in every conversation.
         max_rounds: most completions per run, tool rounds included.
         extra_body: more request fields, e.g. ``{"temperature": 0}``.
+        history: loads the thread's stored messages (``(role, content,
+            run_id)``, oldest first) to send before the prompt; None sends
+            only the prompt. Not used when the agent runs as a sub-agent.
+        max_history_messages: most earlier messages sent, the newest kept.
+        max_history_chars: most characters of earlier messages sent (a rough
+            stand-in for tokens); older messages past it are left out.
     """
 
     def __init__(
@@ -87,9 +103,16 @@ class OpenAIChatAgent:
         system_prompt: str | None = None,
         max_rounds: int = 8,
         extra_body: Mapping[str, Any] | None = None,
+        history: HistoryLoader | None = None,
+        max_history_messages: int = DEFAULT_MAX_HISTORY_MESSAGES,
+        max_history_chars: int = DEFAULT_MAX_HISTORY_CHARS,
     ) -> None:
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+        if max_history_messages < 0:
+            raise ValueError(f"max_history_messages must be >= 0, got {max_history_messages}")
+        if max_history_chars < 0:
+            raise ValueError(f"max_history_chars must be >= 0, got {max_history_chars}")
         self.name = name
         self.model = model
         self.tools = tuple(tools)
@@ -103,6 +126,9 @@ class OpenAIChatAgent:
         self._system_prompt = system_prompt
         self._max_rounds = max_rounds
         self._extra_body = dict(extra_body or {})
+        self._history = history
+        self._max_history_messages = max_history_messages
+        self._max_history_chars = max_history_chars
 
     async def aclose(self) -> None:
         """Close the HTTP client the agent made (not one passed in)."""
@@ -114,6 +140,7 @@ class OpenAIChatAgent:
         messages: list[dict[str, Any]] = []
         if self._system_prompt:
             messages.append({"role": "system", "content": self._system_prompt})
+        messages.extend(await self._earlier_turns(ctx))
         messages.append({"role": "user", "content": prompt})
         for round_number in range(1, self._max_rounds + 1):
             last = round_number == self._max_rounds
@@ -128,6 +155,25 @@ class OpenAIChatAgent:
             messages.append(_assistant_message(completion))
             for call in completion.tool_calls:
                 messages.append(await self._call_tool(ctx, call))
+
+    async def _earlier_turns(self, ctx: RunContext) -> list[dict[str, str]]:
+        # A sub-agent answers its delegator's prompt, not the thread.
+        if self._history is None or ctx.parent_run_id is not None:
+            return []
+        try:
+            turns = await self._history(ctx.user_id, ctx.thread_id)
+        except Exception as exc:
+            raise AgentFailure(
+                AgentErrorCode.AGENT_FAILED,
+                f"could not load the thread's earlier messages: {describe_error(exc)}",
+                retryable=True,
+            ) from exc
+        return earlier_turns(
+            turns,
+            ctx.run_id,
+            max_messages=self._max_history_messages,
+            max_chars=self._max_history_chars,
+        )
 
     async def _complete(
         self, ctx: RunContext, messages: list[dict[str, Any]], *, allow_tools: bool

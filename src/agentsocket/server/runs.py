@@ -10,6 +10,7 @@ before its terminal event is sent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agentsocket.agents import (
@@ -20,6 +21,7 @@ from agentsocket.agents import (
     SearchFunc,
     search_history_tool,
 )
+from agentsocket.agents.history import HistoryLoader, Turn
 from agentsocket.delivery.run_queue import RunInfo, RunRequest
 from agentsocket.protocol import ErrorCode, ProtocolError
 from agentsocket.protocol import client_messages as c
@@ -45,7 +47,9 @@ _TITLE_LENGTH = 60
 _DEMO_CHUNK_DELAY = 0.01
 
 
-def build_agents(settings: Settings, search: SearchFunc) -> dict[str, Agent]:
+def build_agents(
+    settings: Settings, search: SearchFunc, history: HistoryLoader | None = None
+) -> dict[str, Agent]:
     """The agents offered: the demo always, an OpenAI-compatible one if configured."""
     agents: dict[str, Agent] = {"demo": DemoAgent(search=search, delay=_DEMO_CHUNK_DELAY)}
     if settings.openai_base_url:
@@ -56,6 +60,7 @@ def build_agents(settings: Settings, search: SearchFunc) -> dict[str, Agent]:
             key,
             tools=[search_history_tool(search)],
             name="openai",
+            history=history,
         )
     return agents
 
@@ -67,6 +72,17 @@ def history_search(store: Store) -> SearchFunc:
         return [m.content for m in await store.search_messages(user_id, query, limit=5)]
 
     return search
+
+
+def thread_history(store: Store) -> HistoryLoader:
+    """The OpenAI agent's view of a thread: its newest stored messages, oldest first."""
+
+    async def load(user_id: str, thread_id: str) -> list[Turn]:
+        # Room beyond the agent's default cap of 20 for the current and queued prompts.
+        page = await store.history(user_id, thread_id, limit=100)
+        return [(m.role, m.content, m.run_id) for m in page.messages]
+
+    return load
 
 
 async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
@@ -102,7 +118,7 @@ class RunService:
             )
         else:
             self.executor = LocalExecutor(
-                build_agents(settings, self._search),
+                build_agents(settings, self._search, self._history),
                 gateway.publish,
                 self._finished,
                 timeout=settings.run_timeout,
@@ -193,6 +209,9 @@ class RunService:
     async def _lost(self, info: RunInfo) -> None:
         self.gateway.metrics.runs.labels("error").inc()
         await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
+
+    async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
+        return await thread_history(self.gateway.get_store())(user_id, thread_id)
 
     async def _search(self, user_id: str, query: str) -> list[str]:
         return await history_search(self.gateway.get_store())(user_id, query)

@@ -1,0 +1,48 @@
+"""The OpenAI-compatible agent behind the real gateway: streamed answer, and the thread's history."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from tests.agents.standin import StandIn, Stream, finish, serve, text
+from tests.e2e.harness import client, recv_json, recv_until, run_server
+
+
+def _chat(content: str, thread_id: str | None = None) -> str:
+    data = {"content": content, "agent": "openai"}
+    if thread_id:
+        data["thread_id"] = thread_id
+    return json.dumps({"type": "user_message", "data": data})
+
+
+async def test__openai_agent__streams_and_continues_the_thread(tmp_path: Path) -> None:
+    async with contextlib.asynccontextmanager(serve)(StandIn()) as standin:
+        standin.script(
+            Stream([*text("Hello", ", Ada."), finish()]),
+            Stream([*text("You said your name is Ada."), finish()]),
+        )
+        env = {"AGENTSOCKET_OPENAI_BASE_URL": standin.base_url, "AGENTSOCKET_OPENAI_API_KEY": "k"}
+        with run_server(tmp_path, env=env) as server:
+            async with client(server, "ada") as ws:
+                await recv_json(ws)
+                await ws.send(_chat("Hi, I am Ada."))
+                first = await recv_until(ws, lambda f: f["type"] == "agent_completed")
+                thread_id = next(f for f in first if f["type"] == "message_received")["data"][
+                    "thread_id"
+                ]
+                await ws.send(_chat("What is my name?", thread_id))
+                second = await recv_until(ws, lambda f: f["type"] == "agent_completed")
+    deltas = "".join(f["data"]["content"] for f in first if f["type"] == "agent_message_delta")
+    assert deltas == "Hello, Ada."
+    answer = next(f for f in second if f["type"] == "agent_message")["data"]["content"]
+    assert answer == "You said your name is Ada."
+    sent = [
+        (m["role"], m["content"]) for m in standin.requests[1]["messages"] if m["role"] != "system"
+    ]
+    assert sent == [
+        ("user", "Hi, I am Ada."),
+        ("assistant", "Hello, Ada."),
+        ("user", "What is my name?"),
+    ]
