@@ -1,4 +1,4 @@
-"""The OpenAI-compatible agent behind the real gateway: streamed answer, and the thread's history."""
+"""The OpenAI-compatible agent behind the real gateway: streamed answer and thread history."""
 
 from __future__ import annotations
 
