@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from agentsocket.delivery import Broker, MemoryBroker, RedisBroker
-from tests.delivery.helpers import BrokerFactory, FakeClock
+from tests.delivery.helpers import TIMEOUT, BrokerFactory, FakeClock
 
 
 @pytest.fixture
@@ -66,3 +67,28 @@ async def make_broker(
         client = Redis.from_url(redis_url, client_name="test-delivery-admin")
         await delete_prefix(client, prefix)
         await client.aclose()
+
+
+@pytest.fixture
+def outlive_retention(
+    request: pytest.FixtureRequest, clock: FakeClock, prefix: str
+) -> Callable[[Broker, float], Awaitable[None]]:
+    """Let ``max_age`` seconds pass for a broker: its clock, or (Redis) the keys' expiry.
+
+    Redis expires keys by its own clock, so with Redis this waits until every
+    key of the test's prefix is gone; keep ``max_age`` short there.
+    """
+
+    async def outlive(broker: Broker, max_age: float) -> None:
+        clock.advance(max_age + 0.001)
+        if not isinstance(broker, RedisBroker):
+            return
+        client = Redis.from_url(request.getfixturevalue("redis_url"))
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while [key async for key in client.scan_iter(match=f"{prefix}:*")]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+
+    return outlive

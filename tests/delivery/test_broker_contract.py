@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from agentsocket.delivery import BrokerNotRunning, Entry, Gap, Position
+from agentsocket.delivery import Broker, BrokerNotRunning, Entry, Gap, Position
 from tests.delivery.helpers import (
     BrokerFactory,
     FakeClock,
@@ -174,8 +175,9 @@ async def test__resume__past_age_retention__gap_then_the_fresh_rest(
     broker = await make_broker(max_age_seconds=60)
     for i in range(1, 4):
         await broker.publish(USER, str(i).encode())
-    clock.advance(61)
-    await broker.publish(USER, b"4")
+    clock.advance(40)
+    await broker.publish(USER, b"4")  # keeps the stream's state alive
+    clock.advance(21)  # 1..3 are 61 s old now
     await broker.publish(USER, b"5")
     epoch = (await broker.position(USER)).epoch
     sub = await broker.subscribe(USER, Position(epoch, 1))
@@ -187,8 +189,10 @@ async def test__resume__everything_aged_out__gap_to_the_head_then_live(
     make_broker: BrokerFactory, clock: FakeClock
 ) -> None:
     broker = await make_broker(max_age_seconds=60)
+    keeper = await broker.subscribe(USER)  # an idle stream with a subscriber stays
     for i in range(1, 4):
         await broker.publish(USER, str(i).encode())
+    await take_entries(keeper, 3)
     epoch = (await broker.position(USER)).epoch
     clock.advance(60.5)
     sub = await broker.subscribe(USER, Position(epoch, 1))
@@ -203,8 +207,9 @@ async def test__resume__many_aged_out__all_dropped_in_one_gap(
     broker = await make_broker(max_age_seconds=60)
     for i in range(150):
         await broker.publish(USER, str(i).encode())
-    clock.advance(61)
+    clock.advance(40)
     await broker.publish(USER, b"fresh")
+    clock.advance(21)
     epoch = (await broker.position(USER)).epoch
     sub = await broker.subscribe(USER, Position(epoch, 0))
     assert await next_gap(sub) == Gap(epoch, 1, 150, "retention")
@@ -313,6 +318,79 @@ async def test__close__broker__ends_subscriptions_and_refuses_use(
 async def test__healthy__after_start__true(make_broker: BrokerFactory) -> None:
     broker = await make_broker()
     assert broker.healthy
+
+
+# Short, because Redis expires keys by its own clock (see ``outlive_retention``).
+SHORT_AGE = 0.2
+
+Outlive = Callable[[Broker, float], Awaitable[None]]
+
+
+async def test__idle_past_retention__state_forgotten__next_use_starts_a_new_epoch(
+    make_broker: BrokerFactory, outlive_retention: Outlive
+) -> None:
+    broker = await make_broker(max_age_seconds=SHORT_AGE)
+    await broker.publish(USER, b"1")
+    await broker.publish(USER, b"2")
+    old = await broker.position(USER)
+    await outlive_retention(broker, SHORT_AGE)
+    new = await broker.position(USER)
+    assert new.epoch != old.epoch
+    assert new.seq == 0
+    assert await broker.publish(USER, b"fresh") == Entry(1, b"fresh")
+    assert await broker.position(USER) == Position(new.epoch, 1)
+
+
+async def test__idle_past_retention__old_position__gap_epoch_changed_then_live(
+    make_broker: BrokerFactory, outlive_retention: Outlive
+) -> None:
+    broker = await make_broker(max_age_seconds=SHORT_AGE)
+    for i in range(3):
+        await broker.publish(USER, str(i).encode())
+    old = await broker.position(USER)
+    await outlive_retention(broker, SHORT_AGE)
+    await broker.publish(USER, b"new")
+    sub = await broker.subscribe(USER, old)
+    epoch = (await broker.position(USER)).epoch
+    assert epoch != old.epoch
+    assert await next_gap(sub) == Gap(epoch, 1, 1, "epoch_changed")
+    await broker.publish(USER, b"live")
+    assert await take_entries(sub, 1) == [Entry(2, b"live")]
+
+
+async def test__idle_past_retention__unused_position__gap_epoch_changed_empty(
+    make_broker: BrokerFactory, outlive_retention: Outlive
+) -> None:
+    broker = await make_broker(max_age_seconds=SHORT_AGE)
+    old = await broker.position(USER)  # creates the stream, which then idles
+    await outlive_retention(broker, SHORT_AGE)
+    sub = await broker.subscribe(USER, old)
+    gap = await next_gap(sub)
+    assert gap.epoch != old.epoch
+    assert gap == Gap(gap.epoch, 1, 0, "epoch_changed")
+
+
+async def test__publishes_within_retention__state_kept_past_the_first_entry_age(
+    make_broker: BrokerFactory, clock: FakeClock
+) -> None:
+    broker = await make_broker(max_age_seconds=60)
+    await broker.publish(USER, b"1")
+    epoch = (await broker.position(USER)).epoch
+    clock.advance(40)
+    await broker.publish(USER, b"2")
+    clock.advance(40)
+    assert await broker.position(USER) == Position(epoch, 2)
+
+
+async def test__no_age_limit__state_kept_however_long_idle(
+    make_broker: BrokerFactory, clock: FakeClock
+) -> None:
+    broker = await make_broker(max_age_seconds=None)
+    await broker.publish(USER, b"1")
+    before = await broker.position(USER)
+    clock.advance(10**7)
+    await broker.publish("another-user", b"x")
+    assert await broker.position(USER) == before
 
 
 def test__position__negative_seq__refused() -> None:

@@ -25,7 +25,15 @@ from agentsocket.delivery import (
     Position,
     RedisBroker,
 )
-from tests.delivery.helpers import FakeClock, next_gap, seqs, take, take_entries, wait_for
+from tests.delivery.helpers import (
+    TIMEOUT,
+    FakeClock,
+    next_gap,
+    seqs,
+    take,
+    take_entries,
+    wait_for,
+)
 from tests.delivery.proxy import TcpProxy
 
 pytestmark = pytest.mark.redis
@@ -225,6 +233,60 @@ async def test__key_layout__log_ids_are_seqs_and_the_log_expires(
     clock.advance(61)
     await node.publish(USER, b"p5")
     assert await redis_admin.xlen(log) == 1  # expired entries are gone, not just hidden
+
+
+async def test__key_layout__meta_expires_with_the_log_and_each_publish_renews_both(
+    make_node: NodeFactory, redis_admin: Redis, prefix: str
+) -> None:
+    node = await make_node(max_age_seconds=60)
+    meta, log = f"{prefix}:{{{USER}}}:meta", f"{prefix}:{{{USER}}}:log"
+    await node.position(USER)  # a read creates the state: it expires too
+    assert 0 < await redis_admin.pttl(meta) <= 60_000
+    await node.publish(USER, b"1")
+    for key in (meta, log):
+        assert 0 < await redis_admin.pttl(key) <= 60_000
+        await redis_admin.pexpire(key, 1_000)  # as if 59 s had passed
+    await node.publish(USER, b"2")
+    for key in (meta, log):
+        assert await redis_admin.pttl(key) > 1_000
+    await node.position(USER)  # reads of existing state do not renew it
+    await redis_admin.pexpire(meta, 1_000)
+    await node.read(USER, 0, 10)
+    assert 0 < await redis_admin.pttl(meta) <= 1_000
+
+
+async def test__key_layout__no_age_limit__nothing_expires(
+    make_node: NodeFactory, redis_admin: Redis, prefix: str
+) -> None:
+    meta, log = f"{prefix}:{{{USER}}}:meta", f"{prefix}:{{{USER}}}:log"
+    limited = await make_node(max_age_seconds=60)
+    await limited.publish(USER, b"1")
+    unlimited = await make_node(max_age_seconds=None)
+    await unlimited.position("another-user")
+    assert await redis_admin.pttl(f"{prefix}:{{another-user}}:meta") == -1
+    await unlimited.publish(USER, b"2")  # also lifts the expiry set before
+    assert await redis_admin.pttl(meta) == -1
+    assert await redis_admin.pttl(log) == -1
+
+
+async def test__stream_state_expires_under_a_live_subscriber__epoch_gap_then_new_entries(
+    make_node: NodeFactory, redis_admin: Redis, prefix: str
+) -> None:
+    # Unlike MemoryBroker, Redis cannot see subscribers: an idle stream
+    # expires under them, and they learn it at the next entry.
+    node = await make_node(max_age_seconds=0.2)
+    sub = await node.subscribe(USER)
+    await node.publish(USER, b"old")
+    await take_entries(sub, 1)
+    old = sub.position
+    async with asyncio.timeout(TIMEOUT):  # Redis expires the keys by its own clock
+        while await redis_admin.exists(f"{prefix}:{{{USER}}}:meta"):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    await node.publish(USER, b"new")
+    gap = await next_gap(sub)
+    assert gap.epoch != old.epoch
+    assert gap == Gap(gap.epoch, 1, 0, "epoch_changed")
+    assert await take_entries(sub, 1) == [Entry(1, b"new")]
 
 
 async def test__channel__last_subscriber_leaves__node_unsubscribes(

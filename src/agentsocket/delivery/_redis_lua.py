@@ -19,8 +19,12 @@ Retention: ``XADD ... MAXLEN <max_entries>`` trims by count, exactly. Age
 cannot use ``XTRIM MINID`` on time because ids are seqs, so every publish and
 every read drops entries from the head while their ``t`` is older than the
 cutoff (entries are in publish order, so the expired ones are the oldest).
-The log key also expires ``max_age`` after the last publish, so an idle
-user's log costs nothing; the small meta hash stays.
+The log key and the meta hash both expire ``max_age`` after the last publish
+(a meta hash created by a read expires ``max_age`` after that read), so an
+idle user's stream costs nothing. Forgetting the state then is safe: every
+entry of its epoch has expired too, and the next use starts a new epoch,
+which clients holding old positions see as ``epoch_changed``. With no age
+limit neither key expires.
 
 When ``meta`` is missing (a new user, or Redis lost the data) the scripts
 create it with the epoch the caller proposes and delete any orphaned log.
@@ -29,15 +33,18 @@ create it with the epoch the caller proposes and delete any orphaned log.
 from __future__ import annotations
 
 _COMMON = """
-local function ensure_stream(meta, log, candidate)
+local function ensure_stream(meta, log, candidate, max_age)
   local state = redis.call('HMGET', meta, 'epoch', 'seq')
   if state[1] and state[2] then
     return state[1], tonumber(state[2])
   end
-  -- No (complete) state: a new stream, or its state was lost. Entries left
-  -- in the log belong to no epoch any more.
+  -- No (complete) state: a new stream, or its state expired or was lost.
+  -- Entries left in the log belong to no epoch any more.
   redis.call('DEL', log)
   redis.call('HSET', meta, 'epoch', candidate, 'seq', 0)
+  if max_age > 0 then
+    redis.call('PEXPIRE', meta, max_age)
+  end
   return candidate, 0
 end
 
@@ -72,14 +79,21 @@ PUBLISH = (
     + """
 -- KEYS: meta, log. ARGV: payload, candidate epoch, max entries, now ms,
 -- max age ms (0: no age limit), channel. Returns {epoch, seq}.
-local epoch = ensure_stream(KEYS[1], KEYS[2], ARGV[2])
+local max_age = tonumber(ARGV[5])
+local epoch = ensure_stream(KEYS[1], KEYS[2], ARGV[2], max_age)
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local id = string.format('%d-0', seq)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], id, 't', ARGV[4], 'p', ARGV[1])
-local max_age = tonumber(ARGV[5])
 if max_age > 0 then
   trim_age(KEYS[2], tonumber(ARGV[4]) - max_age)
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  -- Both keys get the same expiry, refreshed together: the state is
+  -- forgotten only when the log, and so every entry of the epoch, goes too.
+  redis.call('PEXPIRE', KEYS[2], max_age)
+  redis.call('PEXPIRE', KEYS[1], max_age)
+else
+  -- No age limit: nothing may expire (also undoes an earlier limit's expiry).
+  redis.call('PERSIST', KEYS[2])
+  redis.call('PERSIST', KEYS[1])
 end
 redis.call('PUBLISH', ARGV[6], epoch .. '\\n' .. string.format('%d', seq) .. '\\n' .. ARGV[1])
 return {epoch, seq}
@@ -91,8 +105,8 @@ READ = (
     + """
 -- KEYS: meta, log. ARGV: after seq, limit, now ms, max age ms (0: none),
 -- candidate epoch. Returns {epoch, last seq, seq1, payload1, seq2, ...}.
-local epoch, last = ensure_stream(KEYS[1], KEYS[2], ARGV[5])
 local max_age = tonumber(ARGV[4])
+local epoch, last = ensure_stream(KEYS[1], KEYS[2], ARGV[5], max_age)
 if max_age > 0 then
   trim_age(KEYS[2], tonumber(ARGV[3]) - max_age)
 end

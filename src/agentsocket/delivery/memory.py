@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -14,13 +14,19 @@ from agentsocket.delivery.errors import BrokerNotRunning
 from agentsocket.delivery.subscription import LogRead, Subscription
 from agentsocket.delivery.types import Entry, Position
 
+# Idle streams examined per broker call: more than the one stream a call can
+# create, so the sweep keeps up, and few enough to keep every call cheap.
+_SWEEP_BATCH = 16
+
 
 class _Stream:
-    __slots__ = ("entries", "epoch", "last_seq", "subscribers")
+    __slots__ = ("active_at", "entries", "epoch", "last_seq", "subscribers")
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, now: float) -> None:
         self.epoch = uuid.uuid4().hex[:16]
         self.last_seq = 0
+        # Last publish (or creation); see MemoryBroker._sweep for the other update.
+        self.active_at = now
         # (published at, entry), oldest first; maxlen does the count retention.
         self.entries: deque[tuple[float, Entry]] = deque(maxlen=max_entries)
         self.subscribers: set[Subscription] = set()
@@ -36,10 +42,14 @@ class MemoryBroker:
         buffer_size: live entries a subscription holds before it stops
             buffering and catches up from the log instead.
         batch_size: entries a subscription reads from the log at a time.
-        clock: wall clock in seconds, for the age of entries.
+        clock: wall clock in seconds, for the age of entries and streams.
 
     Streams get a fresh epoch when first used; the log and epochs do not
     survive the process, so after a restart every old position is stale.
+    A stream with no subscriber and no publish for more than
+    ``max_age_seconds`` is forgotten (all its entries have expired), so its
+    next use starts a new epoch; idle streams are swept a few at a time on
+    every broker call, without a background task.
     """
 
     def __init__(
@@ -60,7 +70,8 @@ class MemoryBroker:
         self._buffer_size = buffer_size
         self._batch_size = batch_size
         self._clock = clock
-        self._streams: dict[str, _Stream] = {}
+        # Ordered by active_at, oldest first, so the sweep looks at the front only.
+        self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._running = False
         self._closed = False
 
@@ -99,9 +110,12 @@ class MemoryBroker:
     async def publish(self, user_id: str, payload: bytes) -> Entry:
         """Append ``payload`` under the next seq and hand it to every subscriber."""
         stream = self._stream(user_id)
+        now = self._clock()
         stream.last_seq += 1
         entry = Entry(stream.last_seq, payload)
-        stream.entries.append((self._clock(), entry))
+        stream.entries.append((now, entry))
+        stream.active_at = now
+        self._streams.move_to_end(user_id)
         self._trim(stream)
         for subscription in stream.subscribers:
             subscription._deliver(stream.epoch, entry)
@@ -147,10 +161,43 @@ class MemoryBroker:
     def _stream(self, user_id: str) -> _Stream:
         if not self._running:
             raise BrokerNotRunning("call start() before using the broker")
+        now = self._clock()
+        self._sweep(now)
         stream = self._streams.get(user_id)
+        if stream is not None and self._expired(stream, now):
+            # Not reached by the sweep yet, but as good as forgotten.
+            del self._streams[user_id]
+            stream = None
         if stream is None:
-            stream = self._streams[user_id] = _Stream(self._max_entries)
+            stream = self._streams[user_id] = _Stream(self._max_entries, now)
         return stream
+
+    def _expired(self, stream: _Stream, now: float) -> bool:
+        # Same rule as for entries: older than max_age means strictly older.
+        return (
+            self._max_age is not None
+            and not stream.subscribers
+            and stream.active_at < now - self._max_age
+        )
+
+    def _sweep(self, now: float) -> None:
+        """Forget up to ``_SWEEP_BATCH`` idle streams from the front of the order."""
+        if self._max_age is None:
+            return
+        cutoff = now - self._max_age
+        for _ in range(_SWEEP_BATCH):
+            if not self._streams:
+                return
+            user_id, stream = next(iter(self._streams.items()))
+            if stream.active_at >= cutoff:
+                return  # the rest are younger
+            if stream.subscribers:
+                # Kept while subscribed; look again one max_age later instead
+                # of at every call (its entries keep their own ages).
+                stream.active_at = now
+                self._streams.move_to_end(user_id)
+            else:
+                del self._streams[user_id]
 
     def _trim(self, stream: _Stream) -> None:
         if self._max_age is None:

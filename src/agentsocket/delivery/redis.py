@@ -77,7 +77,9 @@ class RedisBroker:
         max_entries: entries kept per user stream (trimmed exactly on publish).
         max_age_seconds: entries older than this are dropped; ``None`` keeps
             them until ``max_entries`` pushes them out. Ages use the gateway
-            nodes' wall clocks, so keep them in sync (NTP).
+            nodes' wall clocks, so keep them in sync (NTP). A user's keys
+            (log and stream state) expire this long after the last publish,
+            so an idle user's next use starts a new epoch.
         buffer_size: live entries a subscription holds before it stops
             buffering and catches up from the log instead.
         batch_size: entries a subscription reads from the log at a time.
