@@ -5,7 +5,10 @@ A worker takes runs from the Redis run queue, runs them with the same
 events into each user's stream through the Redis broker (so every gateway
 node delivers them), stores outcomes in the shared store, and obeys cancel
 and approval commands from the control channel. It renews a heartbeat; if it
-dies, a gateway node ends its runs with ``worker_lost``.
+dies, a gateway node ends its runs with ``worker_lost``; a run it read from
+the queue but had not taken yet is reclaimed by the next worker once it has
+been pending longer than the worker TTL. A run that a gateway node ended
+while still queued (no worker in time: ``no_worker``) is dropped unrun.
 
 A worker that was away longer than its TTL (paused, or cut off from Redis)
 finds out at its next renewal which of its runs were ended meanwhile, and
@@ -40,7 +43,12 @@ from agentsocket.protocol.server_messages import (
     AgentEvent,
 )
 from agentsocket.server.frames import stream_payload
-from agentsocket.server.runs import build_agents, history_search, persist_outcome
+from agentsocket.server.runs import (
+    build_agents,
+    history_search,
+    persist_outcome,
+    thread_history,
+)
 from agentsocket.server.settings import Settings
 from agentsocket.store import Store
 
@@ -78,7 +86,7 @@ class Worker:
         self.queue = RunQueue(redis, settings.redis_prefix)
         await self.queue.ensure_group()
         self.store, self.broker = store, broker
-        self.agents = build_agents(settings, history_search(store))
+        self.agents = build_agents(settings, history_search(store), thread_history(store))
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
@@ -113,7 +121,11 @@ class Worker:
         while not stop.is_set():
             await self._slots.acquire()
             try:
-                request = await self.queue.claim(self.id, block_ms=1000)
+                # An entry pending that long lost its reader: a live worker renews
+                # faster than that, so takes its own entries well before.
+                request = await self.queue.claim(
+                    self.id, block_ms=1000, reclaim_idle_ms=int(self.settings.worker_ttl * 1000)
+                )
             except Exception:
                 self._slots.release()
                 log.exception("claiming a run failed; retrying")

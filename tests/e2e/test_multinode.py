@@ -248,6 +248,44 @@ async def test_worker_killed_mid_run_ends_the_run_with_worker_lost(nodes: Cluste
         await alice_b.close()
 
 
+async def test_run_queued_with_no_worker_ends_with_no_worker_and_is_never_run_later(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """No worker alive: after ``RUN_QUEUE_TIMEOUT`` the run ends with ``agent_error``
+    ``no_worker`` (retryable), once, stored as an error, the user's slot freed. A worker
+    started afterwards serves new runs but never runs the stale one."""
+    async with cluster(
+        tmp_path,
+        redis_url,
+        postgres_url,
+        gateways=2,
+        workers=0,
+        env={"AGENTSOCKET_RUN_QUEUE_TIMEOUT": "1"},
+    ) as nodes:
+        alice = StreamClient("alice")
+        try:
+            await alice.connect(nodes.gateways[0])
+            run_id = await _chat(alice, "what is 6*7?")
+            error = body(await alice.wait_terminal(run_id, timeout=15))
+            assert (error["code"], error["retryable"]) == ("no_worker", True), error
+            async with nodes.store() as store:
+                run = await store.get_run("alice", run_id)
+            assert (run.status, run.error_code) == ("error", "no_worker")
+            assert await nodes.redis.scard(f"{nodes.prefix}:user-runs:alice") == 0
+
+            await nodes.add_worker()
+            retry = await _chat(alice, "what is 6*7?", thread_id=str(error["thread_id"]))
+            assert tag(await alice.wait_terminal(retry)) == "agent_completed"
+            # The worker has been through the queue: the stale run stayed ended.
+            ends = [e for e in await nodes.log_entries("alice") if e.data.get("run_id") == run_id]
+            assert [e.type for e in ends] == ["agent_error"], "the stale run was run"
+            async with nodes.store() as store:
+                run = await store.get_run("alice", run_id)
+            assert (run.status, run.error_code) == ("error", "no_worker")
+        finally:
+            await alice.close()
+
+
 async def test_worker_paused_past_its_ttl_publishes_nothing_more_of_its_reaped_run(
     nodes: Cluster,
 ) -> None:

@@ -3,8 +3,11 @@
 Keys (all under ``prefix``):
 
 * ``{p}:runs``: a Stream of run requests, read by the consumer group ``workers``;
-* ``{p}:run:{run_id}``: a hash with the run's user, thread, agent, state and
-  worker (deleted when the run ends);
+* ``{p}:run:{run_id}``: a hash with the run's user, thread, agent, state
+  (``queued``, ``running`` or ``expired``), worker and stream entry (deleted
+  when the run ends);
+* ``{p}:queued``: a sorted set of the runs no worker took yet, scored by when
+  they were queued (Redis time, ms);
 * ``{p}:user-runs:{user_id}``: the set of a user's unfinished runs (the
   per-user limit counts it);
 * ``{p}:active``: run id → the worker executing it (``<worker>/orphaned`` once
@@ -24,6 +27,16 @@ not reaped, or the run is reaped first and the renewal tells the worker so:
 it then drops the run without publishing anything more of it. A worker that
 cannot publish a run's events gives the run up and, once Redis answers,
 hands it to the reaper (:meth:`RunQueue.orphan`).
+
+A worker takes a run with one atomic script (:meth:`RunQueue.claim`) that
+turns the run's state from ``queued`` into ``running``. The entry a worker
+read but never took (it died between ``XREADGROUP`` and that script) stays
+pending in the consumer group; once it has been idle longer than a worker's
+TTL, the next live worker reclaims it (``XAUTOCLAIM``) and runs it. A run no
+worker took within the gateway's queue timeout is ended by one gateway node
+(:meth:`RunQueue.expire_queued`, ``no_worker``): the same compare-and-set of
+the state makes that exclusive with a worker taking it, so a worker that
+reads such a run's entry afterwards drops it without running it.
 """
 
 from __future__ import annotations
@@ -41,6 +54,57 @@ GROUP = "workers"
 ORPHANED = "/orphaned"
 #: How long the mark of a reaped run lives; longer than any reaping takes.
 REAPED_TTL_SECONDS = 300
+#: The state of a queued run a gateway node claimed to end (no worker took it in time).
+EXPIRED = "expired"
+
+# KEYS: the stream, the run's hash, the user's runs, the queued set.
+# ARGV: run id, user id, thread id, agent, the encoded request.
+_SUBMIT = """
+local entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
+redis.call('HSET', KEYS[2], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
+  'state', 'queued', 'entry', entry)
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], tonumber(string.match(entry, '^(%d+)')), ARGV[1])
+return entry
+"""
+
+# KEYS: the stream, the run's hash, the active hash, the queued set.
+# ARGV: group, entry id, run id, worker id. Returns 1 if the run is now the worker's.
+_TAKE = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('HGET', KEYS[2], 'state') ~= 'queued' then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'state', 'running', 'worker', ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('ZREM', KEYS[4], ARGV[3])
+return 1
+"""
+
+# KEYS: the queued set, the stream, the run's hash.
+# ARGV: group, run id, the due cutoff (ms), the score to hand it out again at (ms).
+# Returns 1 to the one caller that is to end the run.
+_EXPIRE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not score or tonumber(score) > tonumber(ARGV[3]) then
+  return 0
+end
+local state = redis.call('HGET', KEYS[3], 'state')
+-- 'expired' and due again: the node that claimed it did not end it (it died).
+if state ~= 'queued' and state ~= 'expired' then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('HSET', KEYS[3], 'state', 'expired')
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+local entry = redis.call('HGET', KEYS[3], 'entry')
+if entry then
+  redis.call('XACK', KEYS[2], ARGV[1], entry)
+  redis.call('XDEL', KEYS[2], entry)
+end
+return 1
+"""
 
 # KEYS: the worker's heartbeat, the active hash, the run's reaped mark.
 # ARGV: run id, worker id, reaped mark TTL (s).
@@ -121,6 +185,10 @@ class RunQueue:
         self.stream = f"{prefix}:runs"
         self.channel = f"{prefix}:control"
         self._active = f"{prefix}:active"
+        self._queued = f"{prefix}:queued"
+        self._submit = redis.register_script(_SUBMIT)
+        self._take = redis.register_script(_TAKE)
+        self._expire = redis.register_script(_EXPIRE)
         self._claim_reap = redis.register_script(_CLAIM_REAP)
         self._renew = redis.register_script(_RENEW)
         self._orphan = redis.register_script(_ORPHAN)
@@ -136,19 +204,20 @@ class RunQueue:
 
     async def submit(self, request: RunRequest) -> None:
         """Record the run and queue it for the next free worker."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self._run(request.run_id),
-                mapping={
-                    "user_id": request.user_id,
-                    "thread_id": request.thread_id,
-                    "agent": request.agent,
-                    "state": "queued",
-                },
-            )
-            pipe.sadd(self._user_runs(request.user_id), request.run_id)
-            pipe.xadd(self.stream, {"request": orjson.dumps(asdict(request))})
-            await pipe.execute()
+        keys = [
+            self.stream,
+            self._run(request.run_id),
+            self._user_runs(request.user_id),
+            self._queued,
+        ]
+        args: list[str | bytes] = [
+            request.run_id,
+            request.user_id,
+            request.thread_id,
+            request.agent,
+            orjson.dumps(asdict(request)),
+        ]
+        await self._submit(keys=keys, args=args)
 
     async def running_count(self, user_id: str) -> int:
         return int(await self.redis.scard(self._user_runs(user_id)))
@@ -196,6 +265,27 @@ class RunQueue:
         claimed = await self._claim_reap(keys=keys, args=[run_id, worker_id, REAPED_TTL_SECONDS])
         return bool(claimed)
 
+    async def expire_queued(self, timeout_seconds: float) -> list[RunInfo]:
+        """Claim the runs queued longer than ``timeout_seconds`` that no worker took.
+
+        Each such run is returned to exactly one caller, which ends it (then
+        :meth:`finished`); its state becomes ``expired``, so no worker takes it
+        any more. Should that caller die before ending it, the run is handed
+        out again after :data:`REAPED_TTL_SECONDS`.
+        """
+        seconds, micros = await self.redis.time()  # one clock for every node
+        cutoff = seconds * 1000 + micros // 1000 - int(timeout_seconds * 1000)
+        due: Any = await self.redis.zrangebyscore(self._queued, "-inf", cutoff, start=0, num=100)
+        again = cutoff + REAPED_TTL_SECONDS * 1000
+        expired: list[RunInfo] = []
+        for run_id in map(_text, due):
+            keys = [self._queued, self.stream, self._run(run_id)]
+            if await self._expire(keys=keys, args=[GROUP, run_id, cutoff, again]):
+                info = await self.info(run_id)
+                if info is not None:
+                    expired.append(info)
+        return expired
+
     # --- worker side ----------------------------------------------------------------------
 
     async def renew(self, worker_id: str, ttl_seconds: float, run_ids: list[str]) -> set[str]:
@@ -209,24 +299,36 @@ class RunQueue:
         lost: list[bytes | str] = await self._renew(keys=keys, args=args)
         return {_text(run_id) for run_id in lost}
 
-    async def claim(self, worker_id: str, block_ms: int) -> RunRequest | None:
-        """Take the next queued run (or None after ``block_ms``) and mark it as ours."""
-        # redis-py types stream replies loosely; the shape is [[stream, [(id, fields)]]].
-        reply: Any = await self.redis.xreadgroup(
-            GROUP, worker_id, {self.stream: ">"}, count=1, block=block_ms
+    async def claim(self, worker_id: str, block_ms: int, reclaim_idle_ms: int) -> RunRequest | None:
+        """Take the next queued run (or None after ``block_ms``) and mark it as ours.
+
+        An entry left pending for ``reclaim_idle_ms`` (its reader died before
+        taking its run) comes first. None too when the entry's run is no longer
+        queued (ended meanwhile, or taken by another worker): it is dropped.
+        """
+        # redis-py types stream replies loosely; an entry is (id, fields).
+        entry: Any = None
+        reclaimed: Any = await self.redis.xautoclaim(
+            self.stream, GROUP, worker_id, reclaim_idle_ms, start_id="0-0", count=1
         )
-        if not reply:
+        if reclaimed[1]:
+            entry = reclaimed[1][0]
+        else:
+            reply: Any = await self.redis.xreadgroup(
+                GROUP, worker_id, {self.stream: ">"}, count=1, block=block_ms
+            )
+            if not reply:
+                return None
+            entry = reply[0][1][0]
+        entry_id, fields = entry
+        if not fields:  # deleted meanwhile (a Redis before 7 still hands it out)
+            await self.redis.xack(self.stream, GROUP, entry_id)
             return None
-        _, entries = reply[0]
-        entry_id, fields = entries[0]
         request = RunRequest(**orjson.loads(fields[b"request"]))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._active, request.run_id, worker_id)
-            pipe.hset(self._run(request.run_id), mapping={"state": "running", "worker": worker_id})
-            pipe.xack(self.stream, GROUP, entry_id)
-            pipe.xdel(self.stream, entry_id)
-            await pipe.execute()
-        return request
+        keys = [self.stream, self._run(request.run_id), self._active, self._queued]
+        args: list[bytes | str] = [GROUP, entry_id, request.run_id, worker_id]
+        taken = await self._take(keys=keys, args=args)
+        return request if taken else None
 
     async def orphan(self, run_id: str, worker_id: str) -> None:
         """Hand a run the worker gave up to the reaper (it then ends it as ``worker_lost``).
@@ -244,6 +346,7 @@ class RunQueue:
             pipe.hdel(self._active, run_id)
             pipe.srem(self._user_runs(user_id), run_id)
             pipe.delete(self._run(run_id))
+            pipe.zrem(self._queued, run_id)
             await pipe.execute()
 
     # --- keys ----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class AgentErrorCode(StrEnum):
     UPSTREAM_ERROR = "upstream_error"
     UPSTREAM_MALFORMED = "upstream_malformed"
     WORKER_LOST = "worker_lost"
+    NO_WORKER = "no_worker"
     UNKNOWN_AGENT = "unknown_agent"
 
 

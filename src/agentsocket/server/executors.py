@@ -3,7 +3,8 @@
 :class:`LocalExecutor` (the embedded default) runs agents in the gateway.
 :class:`QueueExecutor` hands them to ``agentsocket worker`` processes; cancel
 and approvals travel on a control channel, and a reaper ends runs whose worker
-died with ``agent_error`` ``worker_lost`` (retryable), so no UI waits forever.
+died with ``agent_error`` ``worker_lost`` (retryable), and runs no worker took
+within the queue timeout with ``no_worker`` (retryable), so no UI waits forever.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from agentsocket.agents import Agent, EventSink, Runner, RunOutcome
 from agentsocket.aio import cancel_and_wait
-from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.delivery.run_queue import EXPIRED, RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.server_messages import AgentEvent
@@ -98,7 +99,11 @@ class LocalExecutor:
 
 
 class QueueExecutor:
-    """Hands runs to worker processes through Redis, and reaps runs of dead workers."""
+    """Hands runs to worker processes through Redis, and reaps runs of dead workers.
+
+    ``on_lost`` stores the end of a reaped run (see :func:`lost_run_outcome`);
+    ``queue_timeout`` is how long a run may wait for a worker.
+    """
 
     def __init__(
         self,
@@ -108,12 +113,14 @@ class QueueExecutor:
         on_lost: Callable[[RunInfo], Awaitable[None]],
         *,
         reap_interval: float = 1.0,
+        queue_timeout: float = 30.0,
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
         self._publish = publish
         self._on_lost = on_lost
         self._reap_interval = reap_interval
+        self._queue_timeout = queue_timeout
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -161,20 +168,25 @@ class QueueExecutor:
                 for info in await self.queue.lost_runs():
                     if info.worker and await self.queue.claim_reap(info.run_id, info.worker):
                         await self._end_lost(info)
+                for info in await self.queue.expire_queued(self._queue_timeout):
+                    await self._end_lost(info)
             except Exception:
                 log.exception("reaping lost runs failed; retrying")
 
     async def _end_lost(self, info: RunInfo) -> None:
+        code = lost_run_code(info)
         log.warning(
-            "worker lost mid-run",
+            "no worker took the run in time"
+            if code is AgentErrorCode.NO_WORKER
+            else "worker lost mid-run",
             extra={"run_id": info.run_id, "worker": info.worker, "user_id": info.user_id},
         )
         event = s.AgentError(
             run_id=info.run_id,
             thread_id=info.thread_id,
             agent_name=info.agent,
-            code=AgentErrorCode.WORKER_LOST.value,
-            message="The worker running this agent stopped; send the message again.",
+            code=code.value,
+            message=_LOST_MESSAGES[code],
             retryable=True,
         )
         await self._on_lost(info)
@@ -182,8 +194,20 @@ class QueueExecutor:
         await self.queue.finished(info.run_id, info.user_id)
 
 
+_LOST_MESSAGES = {
+    AgentErrorCode.WORKER_LOST: "The worker running this agent stopped; send the message again.",
+    AgentErrorCode.NO_WORKER: "No worker is available to run this agent; send the message again.",
+}
+
+
+def lost_run_code(info: RunInfo) -> AgentErrorCode:
+    """Why a reaped run ended: no worker ever took it, or its worker was lost."""
+    return AgentErrorCode.NO_WORKER if info.state == EXPIRED else AgentErrorCode.WORKER_LOST
+
+
 def lost_run_outcome(info: RunInfo) -> RunOutcome:
-    """The outcome stored for a run whose worker died."""
+    """The outcome stored for a run the reaper ended (worker lost, or none took it)."""
+    code = lost_run_code(info)
     return RunOutcome(
         run_id=info.run_id,
         user_id=info.user_id,
@@ -192,7 +216,7 @@ def lost_run_outcome(info: RunInfo) -> RunOutcome:
         status="error",
         text="",
         duration_ms=0.0,
-        error_code=AgentErrorCode.WORKER_LOST.value,
-        error_message="worker lost",
+        error_code=code.value,
+        error_message="worker lost" if code is AgentErrorCode.WORKER_LOST else "no worker",
         retryable=True,
     )

@@ -114,7 +114,11 @@ class RunService:
         self.executor: Executor
         if settings.runs == "queue":
             self.executor = QueueExecutor(
-                settings.redis_url, settings.redis_prefix, gateway.publish, self._lost
+                settings.redis_url,
+                settings.redis_prefix,
+                gateway.publish,
+                self._lost,
+                queue_timeout=settings.run_queue_timeout,
             )
         else:
             self.executor = LocalExecutor(

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=16, gt=0)
     worker_heartbeat: float = Field(default=1.0, gt=0)
     worker_ttl: float = Field(default=3.0, gt=0, description="A silent worker is lost after this.")
+    run_queue_timeout: float = Field(
+        default=30.0, gt=0, description="A run no worker took after this ends with no_worker."
+    )
 
     # Agents
     default_agent: str = "demo"
