@@ -35,34 +35,9 @@ def docs_build(
     """Write (or check) the protocol references, changelog, migration guide and AsyncAPI docs."""
     from agentsocket.protocol.reference import generated_docs
 
-    expected = generated_docs()
-    found = (
-        {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
-        if directory.is_dir()
-        else {}
+    _sync_generated(
+        directory, generated_docs(), write=not check, what="generated docs", command="docs build"
     )
-    if not check:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, content in expected.items():
-            if found.get(name) != content:
-                (directory / name).write_bytes(content)
-        for name in set(found) - set(expected):
-            (directory / name).unlink()
-        typer.echo(f"wrote {len(expected)} files to {directory}")
-        return
-    problems = [f"missing: {directory / n}" for n in sorted(set(expected) - set(found))]
-    problems += [f"not generated: {directory / n}" for n in sorted(set(found) - set(expected))]
-    problems += [
-        f"stale: {directory / n}"
-        for n in sorted(set(expected) & set(found))
-        if found[n] != expected[n]
-    ]
-    for problem in problems:
-        typer.echo(problem, err=True)
-    if problems:
-        typer.echo("run `agentsocket docs build` and review the diff", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{len(expected)} generated docs in {directory} up to date")
 
 
 @app.command()
@@ -262,37 +237,47 @@ def protocol_golden(
     """Check (or rewrite) the golden frames of every message in every version."""
     from agentsocket.protocol.golden import golden_frames
 
-    expected = golden_frames()
+    _sync_generated(
+        directory, golden_frames(), write=write, what="golden frames", command="protocol golden"
+    )
+
+
+def _sync_generated(
+    directory: Path, expected: dict[str, bytes], *, write: bool, what: str, command: str
+) -> None:
+    """Write generated files (relative path -> content) into ``directory``, or check them.
+
+    Checking exits 1 listing missing, stale and extra files, so CI fails when
+    someone changed the models without regenerating.
+    """
+    found = {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in (directory.rglob("*") if directory.is_dir() else ())
+        if path.is_file()
+    }
     if write:
         for relative, content in expected.items():
-            path = directory / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        for stale in set(_files(directory)) - set(expected):
-            (directory / stale).unlink()
-        typer.echo(f"wrote {len(expected)} golden frames to {directory}")
+            if found.get(relative) != content:
+                path = directory / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+        for extra in set(found) - set(expected):
+            (directory / extra).unlink()
+        typer.echo(f"wrote {len(expected)} {what} to {directory}")
         return
-    found = _files(directory)
-    problems = [f"missing: {p}" for p in sorted(set(expected) - set(found))]
-    problems += [f"stale: {p}" for p in sorted(set(found) - set(expected))]
+    problems = [f"missing: {directory / n}" for n in sorted(set(expected) - set(found))]
+    problems += [f"not generated: {directory / n}" for n in sorted(set(found) - set(expected))]
     problems += [
-        f"differs: {p}" for p in sorted(set(expected) & set(found)) if found[p] != expected[p]
+        f"stale: {directory / n}"
+        for n in sorted(set(expected) & set(found))
+        if found[n] != expected[n]
     ]
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:
-        typer.echo("run `agentsocket protocol golden --write` and review the diff", err=True)
+        typer.echo(f"run `agentsocket {command}` and review the diff", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{len(expected)} golden frames up to date")
-
-
-def _files(directory: Path) -> dict[str, bytes]:
-    if not directory.exists():
-        return {}
-    return {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in directory.rglob("*.json")
-    }
+    typer.echo(f"{len(expected)} {what} in {directory} up to date")
 
 
 @app.command()
