@@ -238,7 +238,11 @@ def protocol_golden(
     from agentsocket.protocol.golden import golden_frames
 
     _sync_generated(
-        directory, golden_frames(), write=write, what="golden frames", command="protocol golden"
+        directory,
+        golden_frames(),
+        write=write,
+        what="golden frames",
+        command="protocol golden --write",
     )
 
 
