@@ -524,3 +524,113 @@ async def test__nested_delegation__grandchild_parent_is_the_child() -> None:
     assert started["child"].parent_run_id == "run_a"
     assert started["grandchild"].parent_run_id == started["child"].run_id
     assert outcome.text == "deep"
+
+
+# --- primitives for adapters of other frameworks ------------------------------------
+
+
+async def test__tool_call_report_succeeded__executing_then_completed_with_the_frameworks_id() -> (
+    None
+):
+    async def run(ctx: RunContext, prompt: str) -> None:
+        report = await ctx.tool_call("lookup", {"q": "x"}, call_id="fw_1")
+        result = await report.succeeded({"found": 2})
+        assert result.ok
+
+    sink, outcome = await _run(run)
+
+    assert outcome.status == "completed"
+    assert sink.types() == ["agent_started", "tool_executing", "tool_completed", "agent_completed"]
+    started, done = sink.of_type(ToolExecuting)[0], sink.of_type(ToolCompleted)[0]
+    assert (started.tool_call_id, started.tool_name, started.arguments) == (
+        "fw_1",
+        "lookup",
+        {"q": "x"},
+    )
+    assert (done.tool_call_id, done.status, done.result, done.error) == (
+        "fw_1",
+        "success",
+        {"found": 2},
+        None,
+    )
+
+
+async def test__tool_call_report_failed_twice__completed_error_once_then_runtime_error() -> None:
+    errors: list[str] = []
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        report = await ctx.tool_call("lookup")
+        await report.failed("upstream said no")
+        try:
+            await report.succeeded(1)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    sink, _ = await _run(run)
+
+    done = sink.of_type(ToolCompleted)
+    assert [(d.status, d.error) for d in done] == [("error", "upstream said no")]
+    assert len(errors) == 1
+    assert done[0].tool_call_id.startswith("call_")
+
+
+async def test__ask_approval__request_then_the_users_decision() -> None:
+    runner = Runner()
+    sink = ListSink()
+    decisions: list[tuple[bool, str | None]] = []
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        decision = await ctx.ask_approval("delete_file", {"path": "/tmp/x"}, call_id="fw_9")
+        decisions.append((decision.approved, decision.reason))
+
+    runner.start("u1", "t1", FuncAgent("agent", run), "prompt", "run_a", sink)
+    async with asyncio.timeout(SAFETY):
+        request = await wait_for_event(sink, ToolApprovalRequired)
+        assert runner.resolve_approval("run_a", "fw_9", False, "no", user_id="u1")
+        await runner.wait("run_a")
+
+    assert (request.tool_call_id, request.tool_name, request.arguments) == (
+        "fw_9",
+        "delete_file",
+        {"path": "/tmp/x"},
+    )
+    assert decisions == [(False, "no")]
+
+
+async def test__history__earlier_turns_of_the_thread_without_the_current_prompt() -> None:
+    stored = [
+        ("user", "first question", "run_0"),
+        ("assistant", "first answer", "run_0"),
+        ("user", "prompt", "run_a"),
+    ]
+    seen: list[tuple[str, str]] = []
+
+    async def load(user_id: str, thread_id: str) -> list[tuple[str, str, str | None]]:
+        seen.append((user_id, thread_id))
+        return list(stored)
+
+    turns: list[list[dict[str, str]]] = []
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        turns.append(await ctx.history())
+
+    await _run(run, Runner(history=load))
+
+    assert seen == [("u1", "t1")]
+    assert turns == [
+        [
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "first answer"},
+        ]
+    ]
+
+
+async def test__history_without_a_loader__empty() -> None:
+    turns: list[list[dict[str, str]]] = []
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        turns.append(await ctx.history())
+
+    await _run(run)
+
+    assert turns == [[]]

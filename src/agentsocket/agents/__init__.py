@@ -15,7 +15,14 @@ from agentsocket.agents.demo import HELP, DemoAgent
 from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.openai import OpenAIChatAgent, tool_spec
 from agentsocket.agents.runner import FinishCallback, RunHandle, Runner, RunOutcome, RunStatus
-from agentsocket.agents.runtime import DEFAULT_CHUNK, Agent, MessageStream, RunContext, split_chunks
+from agentsocket.agents.runtime import (
+    DEFAULT_CHUNK,
+    Agent,
+    MessageStream,
+    RunContext,
+    ToolCallReport,
+    split_chunks,
+)
 from agentsocket.agents.sink import EventSink, ListSink
 from agentsocket.agents.specialists import (
     CalculatorAgent,
@@ -23,6 +30,7 @@ from agentsocket.agents.specialists import (
     ResearcherAgent,
     UnitsAgent,
 )
+from agentsocket.agents.state import Decision
 from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus
 from agentsocket.agents.tools import (
     ANNOUNCE,
@@ -53,6 +61,7 @@ __all__ = [
     "Clock",
     "ClockAgent",
     "ClockError",
+    "Decision",
     "DemoAgent",
     "EventSink",
     "FinishCallback",
@@ -67,6 +76,7 @@ __all__ = [
     "Runner",
     "SearchFunc",
     "Tool",
+    "ToolCallReport",
     "ToolContext",
     "ToolResult",
     "ToolStatus",

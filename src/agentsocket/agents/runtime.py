@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from agentsocket.agents.history import earlier_turns
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -139,7 +140,7 @@ class RunContext:
                 call_id, name, started, "error", error=f"unknown tool {name!r}"
             )
         if spec.requires_approval:
-            decision = await self._approval(call_id, spec, args)
+            decision = await self._approval(call_id, spec.name, args)
             if not decision.approved:
                 reason = decision.reason or "the user denied this tool call"
                 return await self._tool_completed(call_id, name, started, "denied", error=reason)
@@ -153,6 +154,58 @@ class RunContext:
                 call_id, name, started, "error", error=describe_error(exc)
             )
         return await self._tool_completed(call_id, name, started, "success", value=value)
+
+    async def history(
+        self, *, max_messages: int = 20, max_chars: int = 24_000
+    ) -> list[dict[str, str]]:
+        """The thread's earlier turns, oldest first, as ``{"role", "content"}`` dicts.
+
+        Roles are ``user`` and ``assistant``; the current prompt and anything
+        after it are left out, so an agent sends the prompt once, last. Of the
+        rest the newest ``max_messages`` within ``max_chars`` characters are
+        kept. Empty when the runner was given no history loader.
+        """
+        loader = self._tree.history
+        if loader is None:
+            return []
+        turns = await loader(self.user_id, self.thread_id)
+        return earlier_turns(
+            turns, self._tree.root.run_id, max_messages=max_messages, max_chars=max_chars
+        )
+
+    async def tool_call(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, call_id: str | None = None
+    ) -> ToolCallReport:
+        """Report a tool call that the agent's own framework executes (``tool_executing``).
+
+        For adapters of frameworks that run their tools themselves; finish the
+        call with :meth:`ToolCallReport.succeeded` or :meth:`ToolCallReport.failed`
+        (``tool_completed``). Tools run by agentsocket use :meth:`tool` instead.
+
+        Args:
+            call_id: the framework's own id for the call, if it has one.
+        """
+        report = ToolCallReport(self, call_id or new_id("call_"), name)
+        await self._tool_executing(report.call_id, name, dict(arguments or {}))
+        return report
+
+    async def ask_approval(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        call_id: str | None = None,
+    ) -> Decision:
+        """Ask the user to approve a tool call (``tool_approval_required``) and wait.
+
+        No answer within the runner's approval timeout is a refusal. For
+        adapters whose framework pauses for approval itself; tools run by
+        :meth:`tool` with ``requires_approval`` are asked for automatically.
+
+        Returns:
+            The decision; ``approved`` False with a reason when refused or timed out.
+        """
+        return await self._approval(call_id or new_id("call_"), tool_name, dict(arguments or {}))
 
     def message(self) -> MessageStream:
         """Stream one answer message: ``async with ctx.message() as m: await m.write(...)``.
@@ -213,7 +266,7 @@ class RunContext:
     def _find_tool(self, name: str) -> Tool | None:
         return self._node.tools.get(name) or self._tree.tools.get(name)
 
-    async def _approval(self, call_id: str, tool: Tool, args: dict[str, Any]) -> Decision:
+    async def _approval(self, call_id: str, tool_name: str, args: dict[str, Any]) -> Decision:
         timeout = self._tree.approval_timeout
         # Open before announcing, so an answer that comes back at once is not missed.
         future = self._tree.approvals.open(self.user_id, self.run_id, call_id)
@@ -222,7 +275,7 @@ class RunContext:
                 ToolApprovalRequired(
                     **self._fields(),
                     tool_call_id=call_id,
-                    tool_name=tool.name,
+                    tool_name=tool_name,
                     arguments=jsonable(args),
                     timeout_seconds=timeout,
                 )
@@ -262,6 +315,35 @@ class RunContext:
             )
         )
         return ToolResult(call_id, name, status, value, error)
+
+
+class ToolCallReport:
+    """A tool call an agent's framework is executing; see :meth:`RunContext.tool_call`."""
+
+    def __init__(self, ctx: RunContext, call_id: str, name: str) -> None:
+        self.call_id = call_id
+        self.name = name
+        self._ctx = ctx
+        self._started = time.perf_counter()
+        self._done = False
+
+    async def succeeded(self, value: Any = None) -> ToolResult:
+        """The tool returned ``value`` (JSON-compatible, or made so): ``tool_completed``."""
+        return await self._complete("success", value=value)
+
+    async def failed(self, error: str, *, status: ToolStatus = "error") -> ToolResult:
+        """The tool failed, or was ``denied``: ``tool_completed`` with ``error``."""
+        return await self._complete(status, error=error)
+
+    async def _complete(
+        self, status: ToolStatus, *, value: Any = None, error: str | None = None
+    ) -> ToolResult:
+        if self._done:
+            raise RuntimeError(f"tool call {self.call_id} is already completed")
+        self._done = True
+        return await self._ctx._tool_completed(
+            self.call_id, self.name, self._started, status, value=value, error=error
+        )
 
 
 class MessageStream:
