@@ -340,11 +340,32 @@ def _sync_generated(
     Checking exits 1 listing missing, stale and extra files, so CI fails when
     someone changed the models without regenerating.
     """
-    found = {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in (directory.rglob("*") if directory.is_dir() else ())
-        if path.is_file()
-    }
+    if not _sync(directory, expected, write=write, what=what, whole=True):
+        typer.echo(f"run `agentsocket {command}` and review the diff", err=True)
+        raise typer.Exit(1)
+
+
+def _sync(
+    directory: Path, expected: dict[str, bytes], *, write: bool, what: str, whole: bool
+) -> bool:
+    """Write or check one set of generated files; False when a check found problems.
+
+    Args:
+        whole: every file under ``directory`` is generated, so others are
+            reported (and, when writing, deleted) as not generated.
+    """
+    if whole:
+        found = {
+            path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in (directory.rglob("*") if directory.is_dir() else ())
+            if path.is_file()
+        }
+    else:
+        found = {
+            name: (directory / name).read_bytes()
+            for name in expected
+            if (directory / name).is_file()
+        }
     if write:
         for relative, content in expected.items():
             if found.get(relative) != content:
@@ -354,7 +375,7 @@ def _sync_generated(
         for extra in set(found) - set(expected):
             (directory / extra).unlink()
         typer.echo(f"wrote {len(expected)} {what} to {directory}")
-        return
+        return True
     problems = [f"missing: {directory / n}" for n in sorted(set(expected) - set(found))]
     problems += [f"not generated: {directory / n}" for n in sorted(set(found) - set(expected))]
     problems += [
@@ -364,10 +385,43 @@ def _sync_generated(
     ]
     for problem in problems:
         typer.echo(problem, err=True)
-    if problems:
-        typer.echo(f"run `agentsocket {command}` and review the diff", err=True)
+    if not problems:
+        typer.echo(f"{len(expected)} {what} in {directory} up to date")
+    return not problems
+
+
+@app.command()
+def generate(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only compare; exit 1 listing stale, missing or stray files."),
+    ] = False,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Also run scripts/build-web.sh (needs npm ci).")
+    ] = True,
+    root: Annotated[Path, typer.Option(help="The repository root.")] = Path("."),
+) -> None:
+    """Write (or check) every generated file listed in GENERATED.md."""
+    import subprocess
+
+    from agentsocket.generate import TARGETS
+
+    ok = True
+    for target in TARGETS:
+        ok &= _sync(
+            root / target.path,
+            target.files(),
+            write=not check,
+            what=f"generated files ({target.command})",
+            whole=target.whole,
+        )
+    if web:
+        script = root / "scripts" / "build-web.sh"
+        done = subprocess.run([str(script), *(["--check"] if check else [])], check=False)
+        ok &= done.returncode == 0
+    if not ok:
+        typer.echo("run `agentsocket generate` and review the diff", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{len(expected)} {what} in {directory} up to date")
 
 
 @app.command()
