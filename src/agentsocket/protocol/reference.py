@@ -462,14 +462,22 @@ def _close_codes_section() -> list[str]:
 
 
 def _dropped_reason(head_type: str, version: Version) -> str | None:
-    """The declared reason ``version`` lacks a head server message, from a newer version."""
+    """The declared reason ``version`` lacks a head server message, from a newer version.
+
+    The reason is in the words of the version that dropped it; when that is not
+    ``version`` itself, the text says so (the v1 page must not read "v2 clients ...").
+    """
     for newer in reversed(VERSIONS[: VERSIONS.index(version)]):
         tag = server_types(newer).get(head_type)
         if tag is None:
             continue
+        older = _older(newer)
         for change in newer.changes:
-            if tag in change.dropped:
-                return change.dropped[tag]
+            if tag in change.dropped and older is not None:
+                reason = change.dropped[tag]
+                if older == version:
+                    return reason
+                return f"not in {older.name} (so not in {version.name} either): {reason}"
         return None
     return None
 
@@ -615,6 +623,82 @@ def changelog() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+#: Shown before and after each step: the welcome (the seed's incident) and an agent event.
+_SHOWN_FRAMES = ("connection_established", "tool_executing")
+
+
+def _server_entries(version: Version) -> dict[str, MessageEntry]:
+    """Server messages of ``version`` by head type."""
+    return {e.head_type: e for e in message_entries(version) if e.direction == "server"}
+
+
+def _type_check(entry: MessageEntry, version: Version) -> str:
+    """The Python expression a ``version`` client uses to recognise ``entry``."""
+    if version.data_path != "$.data":
+        return f'msg["event"] == "{entry.wire_tag}"'
+    if entry.wire_tag != entry.name:
+        return f'msg["type"] == "{entry.wire_tag}" and msg["data"]["event"] == "{entry.name}"'
+    return f'msg["type"] == "{entry.wire_tag}"'
+
+
+def _reading_types(older: Version, newer: Version) -> list[str]:
+    """How a client recognises each server message before and after the step."""
+    before, after = _server_entries(older), _server_entries(newer)
+    rows = [
+        [f"`{head}`", f"`{_type_check(before[head], older)}`", f"`{_type_check(entry, newer)}`"]
+        for head, entry in after.items()
+        if head in before and _type_check(before[head], older) != _type_check(entry, newer)
+    ]
+    if not rows:
+        return []
+    wrapped = [e for e in after.values() if e.wire_tag != e.name]
+    unwrapped = [e for h, e in after.items() if h in before and before[h].wire_tag != e.wire_tag]
+    lines = ["### Recognising server messages", ""]
+    if wrapped:
+        tag = wrapped[0].wire_tag
+        names = ", ".join(f"`{e.name}`" for e in wrapped)
+        welcome = next(e for e in wrapped if e.head_type == "connection_established")
+        lines += [
+            f"{newer.name} wraps {len(wrapped)} system events in `{tag}`: {names} arrive as "
+            f'`{{"type": "{tag}", "data": {{"event": "<name>", ...}}, ...}}`, their fields '
+            f"inside `data`. Check `{_type_check(welcome, newer)}` for the welcome: a client "
+            f'that checks `msg["type"] == "{welcome.name}"` never recognises it.',
+            "",
+        ]
+    elif unwrapped:
+        lines += [
+            f"{newer.name} gives these messages a `type` of their own; checks that read "
+            f"`data.event` must change:",
+            "",
+        ]
+    lines += [
+        *_table(["message", f"{older.name} client checks", f"{newer.name} client checks"], rows),
+        "",
+    ]
+    return lines
+
+
+def _before_after(older: Version, newer: Version) -> list[str]:
+    """The golden frames of :data:`_SHOWN_FRAMES` in both versions, one after the other."""
+    before, after = _server_entries(older), _server_entries(newer)
+    lines = ["### Before and after", ""]
+    for head in _SHOWN_FRAMES:
+        old, new = before.get(head), after.get(head)
+        if old is None or new is None or old.example is None or new.example is None:
+            continue
+        lines += [
+            f"`{head}` as {older.name} sent it (`golden/{old.example_path}`):",
+            "",
+            *_json_block(old.example),
+            "",
+            f"and as {newer.name} sends it (`golden/{new.example_path}`):",
+            "",
+            *_json_block(new.example),
+            "",
+        ]
+    return lines if len(lines) > 2 else []
+
+
 def migration_guide() -> str:
     """What a client author changes to move up one version at a time, newest step first."""
     steps = " → ".join(v.name for v in reversed(VERSIONS))
@@ -650,6 +734,8 @@ def migration_guide() -> str:
                 f"   *{markdown(type(change).__doc__ or '')}*",
                 "",
             ]
+        lines += _reading_types(older, version)
+        lines += _before_after(older, version)
         dropped = [(n, r) for c in version.changes for n, r in c.dropped.items()]
         if dropped:
             lines += [f"### Messages {older.name} clients never received: handle them now", ""]
