@@ -22,7 +22,8 @@ EXAMPLE = ROOT / "docs" / "examples" / "client" / "validate_frames.py"
 
 def _example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("validate_frames", EXAMPLE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

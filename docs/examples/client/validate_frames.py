@@ -1,6 +1,6 @@
 """Validate received frames against the gateway's served JSON Schema (``/schema/{version}.json``).
 
-    python docs/examples/client/validate_frames.py http://127.0.0.1:8765 v3 < frames.jsonl
+python docs/examples/client/validate_frames.py http://127.0.0.1:8765 v3 < frames.jsonl
 """
 
 from __future__ import annotations
