@@ -7,7 +7,8 @@ which act during the run once every line before them has been handled.
 
 The output shows the run as it happens: thinking lines dimmed, tool calls with
 their arguments, results and durations, sub-agent runs indented, the answer
-streamed.
+streamed. A sub-agent's own answer is not printed: the agent that delegated
+answers the user.
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ class Renderer:
             if event.parent_run_id is not None:
                 self._line(Text(f"↳ {event.agent_name}", "cyan"), event)
             return
+        if isinstance(event, s.AgentMessageDelta | s.AgentMessage) and event.parent_run_id:
+            # A sub-agent answers the agent that delegated, which words the reply the
+            # user reads: its text would be shown twice. Its steps still show above.
+            return
         if isinstance(event, s.AgentMessageDelta):
             self._delta(event)
             return
@@ -195,8 +200,8 @@ class Renderer:
         self.console.print(Text(indent).append_text(text))
 
     def _speaker(self, event: s.AgentEvent) -> Text:
-        """The root run's answer is labelled with its agent; a sub-run's is indented."""
-        return Text(f"{event.agent_name}: ", "bold") if event.parent_run_id is None else Text()
+        """The answer is labelled with its agent (only top-level runs' answers are shown)."""
+        return Text(f"{event.agent_name}: ", "bold")
 
     def _indent(self, event: s.AgentEvent) -> str:
         return "  " * self.depth.get(event.run_id, 0)

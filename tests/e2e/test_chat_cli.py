@@ -55,6 +55,7 @@ def test__piped_question__tool_calls_answer_and_thread_list(
     assert '  ⚙ convert_base(number=391, base="hex")' in out
     assert '  ✓ convert_base → "0x187" (' in out
     assert "demo: 17*23 = 391, which is 0x187 in hexadecimal." in out
+    assert out.count("17*23 = 391, which is 0x187 in hexadecimal.") == 1  # not the sub-agent's too
     threads = [line for line in out.splitlines() if line.startswith("* thr_")]
     assert len(threads) == 1
     assert "what is 17*23 in hex?" in threads[0]
