@@ -1,6 +1,7 @@
 """Idle connections: server memory per connection and time to open them, beside two baselines.
 
-Run from the project root (about two minutes at the default size)::
+Run from the project root (6 minutes at the default size at load average 8, most of
+it handshakes waiting for a CPU; far less on a quiet machine)::
 
     .venv/bin/python benchmarks/bench_idle.py [--connections 1000 5000 10000] [--plot F]
     .venv/bin/python benchmarks/bench_idle.py --smoke      # seconds; what CI runs
@@ -90,31 +91,6 @@ async def bench(args: argparse.Namespace) -> list[CaseResult]:
     return results
 
 
-def table(results: list[CaseResult]) -> str:
-    lines = [
-        f"{'case':24} {'server':24} {'KB/conn':>8} {'open s':>7} {'us CPU/open':>11} "
-        f"{'RSS MB':>7} {'KB x this':>9}",
-        "-" * 96,
-    ]
-    for case in results:
-        for name in case.servers():
-            ratio = (
-                case.ratio(report.SUBJECT, name, lambda s: s.extra["kb_per_conn"])
-                if name != report.SUBJECT
-                else None
-            )
-            lines.append(
-                f"{case.name:24} {report.LABELS[name]:24} "
-                f"{report.fmt(case.median(name, lambda s: s.extra['kb_per_conn']), '.1f'):>8} "
-                f"{report.fmt(case.median(name, lambda s: s.seconds), '.2f'):>7} "
-                f"{report.fmt(case.median(name, lambda s: s.cpu_us), '.0f'):>11} "
-                f"{report.fmt(case.median(name, lambda s: s.extra['rss_mb']), '.0f'):>7} "
-                f"{report.fmt(ratio, '.2f', 'x') if ratio is not None else '':>9}"
-            )
-    lines.append("KB x this = agentsocket KB/conn / this server's KB/conn (median of rounds)")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--connections", type=int, nargs="+", default=[1000, 5000, 10000])
@@ -122,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", nargs="+", default=list(servers.KINDS), choices=servers.KINDS)
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument("--plot", type=Path, help="write a PNG of memory and open time")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier run's --json, to compare agentsocket with"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -142,8 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = asyncio.run(bench(args))
     print()
-    print(table(results))
+    print(report.idle_table(results))
     print(report.client_line(results))
+    before = report.load_before(args.before)
+    for case in results:
+        old, now = (
+            before.get(case.name),
+            case.median(report.SUBJECT, lambda s: s.extra["kb_per_conn"]),
+        )
+        if old and now is not None:
+            print(
+                f"{case.name}: agentsocket before {old['kb_per_conn']:.1f} KB/conn, now {now:.1f}"
+            )
     print(
         f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
     )
@@ -156,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             results,
         )
     if args.plot:
-        plots.idle_plot(args.plot, results, header)
+        plots.idle_plot(args.plot, results, header, before)
     return 0
 
 

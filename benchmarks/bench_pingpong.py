@@ -1,6 +1,7 @@
 """Ping/pong round trips at 100 clients: throughput, p50, p99, beside two baselines.
 
-Run from the project root (about a minute at the default size)::
+Run from the project root (about a minute at the default size on a quiet machine;
+3 minutes at load average 9)::
 
     .venv/bin/python benchmarks/bench_pingpong.py [--clients 100] [--round-trips 40000]
     .venv/bin/python benchmarks/bench_pingpong.py --smoke      # seconds; what CI runs
@@ -116,29 +117,6 @@ async def bench(args: argparse.Namespace) -> list[CaseResult]:
     return results
 
 
-def table(results: list[CaseResult]) -> str:
-    lines = [
-        f"{'case':28} {'server':24} {'rt/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'us CPU/rt':>9} {'x this':>7}",
-        "-" * 97,
-    ]
-    for case in results:
-        for name in case.servers():
-            ratio = case.ratio(report.SUBJECT, name) if name != report.SUBJECT else None
-            lines.append(
-                f"{case.name:28} {report.LABELS[name]:24} "
-                f"{report.fmt(case.median(name, lambda s: s.rate)):>9} "
-                f"{report.fmt(case.median(name, lambda s: s.extra['p50_ms']), '.2f'):>7} "
-                f"{report.fmt(case.median(name, lambda s: s.extra['p99_ms']), '.2f'):>7} "
-                f"{report.fmt(case.median(name, lambda s: s.cpu_us), '.1f'):>9} "
-                f"{report.fmt(ratio, '.2f', 'x') if ratio is not None else '':>7}"
-            )
-    lines.append(
-        "medians over rounds; x this = median of per-round ratios, agentsocket rt/s / this rt/s"
-    )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
@@ -153,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         help="baseline reply size when the gateway is not run",
     )
     parser.add_argument("--json", type=Path, help="write every sample here")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier run's --json, to compare agentsocket with"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -170,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = asyncio.run(bench(args))
     print()
-    print(table(results))
+    print(report.pingpong_table(results))
     print(report.client_line(results))
+    before = report.load_before(args.before)
+    if before:
+        print(report.before_lines(results, before))
     print(
         f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
     )

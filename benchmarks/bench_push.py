@@ -1,6 +1,7 @@
 """Push throughput: an agent streaming text deltas through the whole gateway, beside two baselines.
 
-Run from the project root (about 3 minutes at the default size)::
+Run from the project root (about 30 s a round, 2½ minutes at the default size on a
+quiet machine; 6 minutes at load average 9)::
 
     .venv/bin/python benchmarks/bench_push.py [--events 40000] [--rounds 5] [--json F] [--plot F]
     .venv/bin/python benchmarks/bench_push.py --smoke      # seconds; what CI runs
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument("--plot", type=Path, help="write a PNG of throughput vs connections")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier run's --json, to compare agentsocket with"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -190,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.push_table(results))
     print(report.client_line(results))
+    before = report.load_before(args.before)
+    if before:
+        print(report.before_lines(results, before))
     print(
         f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
     )
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             results,
         )
     if args.plot:
-        plots.push_plot(args.plot, results, header)
+        plots.push_plot(args.plot, results, header, before)
     return 0
 
 

@@ -96,9 +96,13 @@ def _versions(names: tuple[str, ...]) -> str:
 
 
 def _commit() -> str:
+    """The commit of the gateway code being measured (where ``agentsocket`` imports from)."""
+    import agentsocket
+
+    where = Path(agentsocket.__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            ["git", "-C", str(where), "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
             timeout=5,

@@ -52,6 +52,7 @@ def check_cases(body: dict[str, Any], ratio_key: str = "ratio_") -> None:
         if ratio_key:
             for base in ("bare", "socketio"):
                 assert summary["agentsocket"][f"{ratio_key}{base}"] > 0, case["name"]
+                assert summary["agentsocket"][f"cpu_{ratio_key}{base}"] > 0, case["name"]
 
 
 def test_push(tmp_path: Path) -> None:
@@ -69,6 +70,20 @@ def test_push(tmp_path: Path) -> None:
         assert abs(sizes[0] - sizes[1]) <= 1, case["name"]
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert "-> " in stdout  # the printed ratios
+    # A saved run reads back, and compares with itself as "before".
+    again = tmp_path / "again.png"
+    run = str(tmp_path / "bench_push.py.json")
+    show = [sys.executable, str(ROOT / "benchmarks" / "show.py"), "push", run]
+    shown = subprocess.run(
+        [*show, "--before", run, "--plot", str(again)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert "1.00x less server CPU" in shown.stdout
+    assert again.read_bytes().startswith(b"\x89PNG")
 
 
 def test_pingpong(tmp_path: Path) -> None:
