@@ -62,15 +62,25 @@ def exit_on_sigterm() -> None:
 
 
 def cpu_ns(pid: int) -> int:
-    """Nanoseconds all live threads of ``pid`` have spent on a CPU (schedstat)."""
+    """Nanoseconds all live threads of ``pid`` have spent on a CPU (schedstat).
+
+    Kernels without schedstat (no CONFIG_SCHED_INFO) fall back to the
+    process's user + system time from ``/proc/<pid>/stat``, in clock ticks.
+    """
     total = 0
-    tasks = Path(f"/proc/{pid}/task")
-    for task in tasks.iterdir():
+    found = False
+    for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             total += int((task / "schedstat").read_text().split()[0])
+            found = True
         except (OSError, ValueError, IndexError):
             continue  # the thread ended between listing and reading
-    return total
+    if found:
+        return total
+    # Fields 14 and 15 (utime, stime) count from after the command's closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:
