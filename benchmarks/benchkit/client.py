@@ -52,6 +52,7 @@ class BenchError(RuntimeError):
 
 @functools.cache
 def token(user: str) -> str:
+    """An HS256 token the benchmark gateway accepts for ``user`` (cached: signing is not timed)."""
     now = int(time.time())
     return jwt.encode({"sub": user, "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
 
