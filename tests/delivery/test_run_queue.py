@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from agentsocket.delivery.run_queue import EXPIRED, GROUP, RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol.server_messages import AgentError
-from agentsocket.server.executors import QueueExecutor, lost_run_outcome
+from agentsocket.runs import QueueExecutor, lost_run_outcome
 
 pytestmark = pytest.mark.redis
 

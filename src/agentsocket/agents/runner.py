@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.runtime import Agent, RunContext, agent_tools
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.state import Approvals, Decision, RunNode, RunTree, Stop
@@ -113,6 +114,8 @@ class Runner:
         cancel_grace: seconds a cancelled agent gets to unwind before its run is
             ended without it (its later events are dropped).
         on_finish: called with each run's :class:`RunOutcome` before its terminal event.
+        history: loads a thread's stored messages, for :meth:`RunContext.history
+            <agentsocket.agents.runtime.RunContext.history>`; None: no history.
         keep_finished: how many finished runs :meth:`wait` still knows about.
     """
 
@@ -124,6 +127,7 @@ class Runner:
         approval_timeout: float = 120.0,
         cancel_grace: float = 5.0,
         on_finish: FinishCallback | None = None,
+        history: HistoryLoader | None = None,
         keep_finished: int = 1000,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
@@ -131,6 +135,7 @@ class Runner:
         self._approval_timeout = approval_timeout
         self._cancel_grace = cancel_grace
         self._on_finish = on_finish
+        self._history = history
         self._keep_finished = keep_finished
         self._approvals = Approvals()
         self._active: dict[str, tuple[RunTree, RunHandle]] = {}
@@ -170,6 +175,7 @@ class Runner:
             tools=self._tools,
             approvals=self._approvals,
             approval_timeout=self._approval_timeout,
+            history=self._history,
         )
         task = asyncio.create_task(self._drive(tree, agent, prompt), name=f"agent run {run_id}")
         handle = RunHandle(tree, task)

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.history import before_run
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -33,6 +35,7 @@ from agentsocket.agents.tool import (
     invoke,
     jsonable,
 )
+from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
     AgentEvent,
     AgentMessage,
@@ -105,6 +108,32 @@ class RunContext:
     def text(self) -> str:
         """The run's answer so far: its messages, one paragraph each."""
         return self._node.text
+
+    async def history(self) -> list[tuple[str, str]]:
+        """The thread's earlier turns, oldest first, as ``(role, content)`` pairs.
+
+        ``role`` is ``"user"`` or ``"assistant"``. The turns end before the
+        prompt of this run (the ``prompt`` argument of ``run``), so an agent
+        sends the history, then the prompt. Sub-agents see the same thread.
+        Loaded once per run; empty when the runner was given no history loader.
+
+        Raises:
+            AgentFailure: ``agent_failed`` (retryable) if the history cannot be read.
+        """
+        tree = self._tree
+        if tree.turns is None:
+            if tree.history is None:
+                return []
+            try:
+                turns = await tree.history(tree.user_id, tree.thread_id)
+            except Exception as exc:
+                raise AgentFailure(
+                    AgentErrorCode.AGENT_FAILED,
+                    f"could not load the thread's earlier messages: {describe_error(exc)}",
+                    retryable=True,
+                ) from exc
+            tree.turns = before_run(turns, tree.root.run_id)
+        return list(tree.turns)
 
     async def think(self, text: str) -> None:
         """Show what the agent is working on (``agent_thinking``)."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -129,6 +130,7 @@ class RunTree:
         tools: Mapping[str, Tool],
         approvals: Approvals,
         approval_timeout: float,
+        history: HistoryLoader | None = None,
     ) -> None:
         self.user_id = user_id
         self.thread_id = thread_id
@@ -137,6 +139,8 @@ class RunTree:
         self.tools = tools
         self.approvals = approvals
         self.approval_timeout = approval_timeout
+        self.history = history
+        self.turns: list[tuple[str, str]] | None = None  # the thread's history, once loaded
         self.stop: Stop | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False  # the root's outcome is decided: no more agent events
