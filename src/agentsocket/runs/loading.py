@@ -50,21 +50,27 @@ def build_agent_set(
     Raises:
         AgentSpecError: an agent cannot be loaded, is not an agent, or names clash.
     """
-    chosen = [as_agent(obj, f"agent {obj!r}") for obj in agents]
-    chosen += [load_spec(spec) for spec in settings.agents]
+    chosen = [(f"agent {obj!r}", as_agent(obj, f"agent {obj!r}")) for obj in agents]
+    chosen += [(f"--agent {spec!r}", load_spec(spec)) for spec in settings.agents]
     chosen += load_ag_ui_agents(settings.ag_ui_agents, settings.ag_ui_headers)
     chosen += entry_point_agents()
     if not chosen:
-        chosen.append(DemoAgent(search=search, delay=_DEMO_CHUNK_DELAY))
+        chosen.append(("the demo agent", DemoAgent(search=search, delay=_DEMO_CHUNK_DELAY)))
     if settings.openai_base_url:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         tools = [search_history_tool(search)] if search is not None else []
-        chosen.append(
-            OpenAIChatAgent(
-                settings.openai_base_url, settings.openai_model, key, tools=tools, name="openai"
-            )
+        openai = OpenAIChatAgent(
+            settings.openai_base_url, settings.openai_model, key, tools=tools, name="openai"
         )
-    return AgentSet(chosen, settings.default_agent)
+        chosen.append(("the OpenAI-compatible agent (openai_base_url)", openai))
+    seen: dict[str, str] = {}
+    for where, agent in chosen:
+        if agent.name in seen:
+            raise AgentSpecError(
+                f"two agents are named {agent.name!r}: {seen[agent.name]} and {where}"
+            )
+        seen[agent.name] = where
+    return AgentSet((agent for _, agent in chosen), settings.default_agent)
 
 
 def load_spec(spec: str) -> Agent:
@@ -115,7 +121,7 @@ def as_agent(obj: object, where: str) -> Agent:
 
 def load_ag_ui_agents(
     specs: Iterable[str], headers: Mapping[str, Mapping[str, str]]
-) -> list[Agent]:
+) -> list[tuple[str, Agent]]:
     """Remote AG-UI agents from ``NAME=URL`` specs, with each one's HTTP headers."""
     specs = list(specs)
     named: dict[str, str] = {}
@@ -140,22 +146,22 @@ def load_ag_ui_agents(
             f"--ag-ui-agent needs the AG-UI adapter (agentsocket.agents.adapters.ag_ui), "
             f"which cannot be imported: {exc}"
         ) from None
-    made: list[Agent] = [
-        ag_ui.AGUIAgent(name, url, headers=headers.get(name)) for name, url in named.items()
+    return [
+        (f"--ag-ui-agent {name}={url}", ag_ui.AGUIAgent(name, url, headers=headers.get(name)))
+        for name, url in named.items()
     ]
-    return made
 
 
-def entry_point_agents() -> list[Agent]:
+def entry_point_agents() -> list[tuple[str, Agent]]:
     """Agents installed packages register in the ``agentsocket.agents`` entry-point group."""
-    found: list[Agent] = []
+    found: list[tuple[str, Agent]] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
         where = f"entry point {point.name!r} ({point.value})"
         try:
             obj = point.load()
         except Exception as exc:
             raise AgentSpecError(f"{where}: loading failed: {_one_line(exc)}") from None
-        found.append(as_agent(obj, where))
+        found.append((where, as_agent(obj, where)))
     return found
 
 

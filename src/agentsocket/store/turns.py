@@ -77,7 +77,9 @@ class TurnQueries(StoreBase):
                 thread: Thread | None = None
                 if thread_id is None:
                     thread = Thread(new_id("thr_"), user_id, title, created_at=now, updated_at=now)
-                    await conn.execute(threads.insert().values({**asdict(thread), "last_position": 1}))
+                    await conn.execute(
+                        threads.insert().values({**asdict(thread), "last_position": 1})
+                    )
                     thread_id, position = thread.id, 1
                 else:
                     position = await _next_position(conn, user_id, thread_id, now)
