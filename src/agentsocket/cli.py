@@ -388,11 +388,16 @@ def chat(
     ] = None,
     version: Annotated[str, typer.Option(help="Protocol version: v1, v2 or v3.")] = "v3",
     thread: Annotated[str | None, typer.Option(help="Continue this thread.")] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Talk to this agent (default: the gateway's); /agent lists.")
+    ] = None,
 ) -> None:
     """Chat with the gateway's agent in the terminal: one line per message, /help for commands."""
     from agentsocket.chat import main as chat_main
 
-    raise typer.Exit(chat_main(url, token=token, user=user, version=version, thread_id=thread))
+    raise typer.Exit(
+        chat_main(url, token=token, user=user, version=version, thread_id=thread, agent=agent)
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

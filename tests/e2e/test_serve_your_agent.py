@@ -8,7 +8,9 @@ the real console script, exactly as a user would run it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -88,3 +90,64 @@ async def test__own_agent__tool_streamed_answer_and_thread_history(
     assert all(body(e)["agent_name"] == "counter" for e in first)
     follow_up = next(body(e)["content"] for e in second if tag(e) == final)
     assert follow_up == 'That is 2 words. Before, you said "hello there agent".'
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+async def test__welcome__lists_the_agents_in_v3_only(served: ServerProcess, version: str) -> None:
+    async with client(served, "newuser-welcome", version) as ws:
+        welcome = body(await recv_json(ws))
+    if version == "v3":
+        assert welcome["agents"] == [
+            {"name": "counter", "description": "Counts your words and remembers what you said."}
+        ]
+        assert welcome["default_agent"] == "counter"
+    else:
+        assert "agents" not in welcome
+        assert "default_agent" not in welcome
+
+
+@pytest.mark.parametrize("version", ["v1", "v3"])
+async def test__unknown_agent__not_found_listing_the_agents(
+    served: ServerProcess, version: str
+) -> None:
+    async with client(served, "newuser-pick", version) as ws:
+        await recv_json(ws)
+        data = {"content": "hi", "agent": "nope"}
+        frame = (
+            {"type": "user_message", **data}
+            if version == "v1"
+            else {"type": "user_message", "data": data}
+        )
+        await ws.send(json.dumps(frame))
+        error = await recv_json(ws)
+    assert tag(error) == "error"
+    fields = body(error)
+    code, text = (
+        (fields["error_code"], fields["error_message"])
+        if version == "v1"
+        else (fields["code"], fields["message"])
+    )
+    assert code == "not_found"
+    assert text == "no agent 'nope'; available: counter"
+    if version == "v3":
+        assert fields["errors"] == [
+            {"path": "$.data.agent", "reason": "unknown agent; available: counter"}
+        ]
+
+
+def test__chat_cli__lists_and_picks_the_agent(served: ServerProcess) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTSOCKET_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "agentsocket", "chat", served.ws, "--user", "newuser-chat"]
+        + ["--agent", "counter"],
+        input="/agent\none two\n/agent nope\nthree\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "* counter  Counts your words and remembers what you said." in done.stdout
+    assert "counter: That is 2 words." in done.stdout
+    assert "no agent 'nope'; available: counter" in done.stdout

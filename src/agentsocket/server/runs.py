@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
 from agentsocket.delivery.run_queue import RunInfo, RunRequest
-from agentsocket.protocol import ErrorCode, ProtocolError
+from agentsocket.protocol import ErrorCode, FieldIssue, ProtocolError
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.runs import (
@@ -57,6 +57,11 @@ class RunService:
         settings = gateway.settings
         self._started = False
         self.agents: AgentSet = build_agent_set(settings, agents, search=self._search)
+        #: What the welcome says about them.
+        self.available = [
+            s.AvailableAgent(name=info.name, description=info.description)
+            for info in self.agents.infos
+        ]
         self.executor: Executor
         if settings.runs == "queue":
             self.executor = QueueExecutor(
@@ -93,8 +98,13 @@ class RunService:
         gateway, user = self.gateway, session.user_id
         agent = message.agent or self.agents.default
         if agent not in self.agents:
-            text = f"no agent {agent!r}; available: {self.agents.listing()}"
-            self._refuse(session, ErrorCode.NOT_FOUND, text, cid)
+            available = self.agents.listing()
+            path = f"{session.connection.version.data_path}.agent"
+            issue = FieldIssue(path, f"unknown agent; available: {available}")
+            why = f"no agent {agent!r}; available: {available}"
+            session.router.send_error(
+                session, ProtocolError(ErrorCode.NOT_FOUND, why, (issue,), cid)
+            )
             return
         limit = gateway.settings.max_runs_per_user
         if await self.executor.running_count(user) >= limit:
