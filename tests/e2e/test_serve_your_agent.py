@@ -24,6 +24,7 @@ from tests.e2e.harness import ServerProcess, body, client, recv_json, run_server
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "myagent.py"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("agentsocket")
 TERMINAL = {"agent_completed", "agent_error", "agent_cancelled"}
+CHAT = (sys.executable, "-m", "agentsocket", "chat")
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +139,7 @@ async def test__unknown_agent__not_found_listing_the_agents(
 def test__chat_cli__lists_and_picks_the_agent(served: ServerProcess) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENTSOCKET_TOKEN"}
     done = subprocess.run(
-        [sys.executable, "-m", "agentsocket", "chat", served.ws, "--user", "newuser-chat"]
-        + ["--agent", "counter"],
+        [*CHAT, served.ws, "--user", "newuser-chat", "--agent", "counter"],
         input="/agent\none two\n/agent nope\nthree\n/quit\n",
         capture_output=True,
         text=True,

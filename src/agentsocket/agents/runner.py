@@ -26,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.runtime import Agent, RunContext, agent_tools
@@ -264,7 +264,8 @@ class Runner:
             await tree.announce(root)
             if tree.stop is None:
                 tree.agent_task = asyncio.create_task(
-                    agent.run(RunContext(tree, root), prompt), name=f"agent {root.run_id}"
+                    _contained(agent.run(RunContext(tree, root), prompt)),
+                    name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
         except asyncio.CancelledError:
@@ -341,6 +342,25 @@ class Runner:
         if isinstance(event, AgentCancelled):
             return replace(outcome, status="cancelled", reason=event.reason)
         return outcome
+
+
+async def _contained(run: Coroutine[Any, Any, None]) -> None:
+    """Run an agent so that nothing it raises can stop the process.
+
+    asyncio re-raises ``SystemExit`` (and other non-``Exception`` errors but
+    cancellation and ``KeyboardInterrupt``) from a task into the event loop,
+    which would end the gateway; an agent's becomes an ordinary failure.
+    """
+    try:
+        await run
+    except (asyncio.CancelledError, KeyboardInterrupt, Exception):
+        raise
+    except BaseException as exc:
+        raise AgentEscaped(f"the agent raised {type(exc).__name__}: {exc}") from exc
+
+
+class AgentEscaped(RuntimeError):  # noqa: N818 - what happened, not a bug class
+    """An agent raised ``SystemExit`` or another ``BaseException``; its run fails."""
 
 
 def _consume(task: asyncio.Task[None]) -> None:
