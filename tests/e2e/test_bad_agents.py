@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -86,7 +86,7 @@ def _ask(agent: str, content: str = "hello") -> str:
     return json.dumps({"type": "user_message", "data": {"content": content, "agent": agent}})
 
 
-async def _run(ws: ClientConnection, agent: str) -> tuple[str, list[Mapping[str, Any]]]:
+async def _run(ws: ClientConnection, agent: str) -> tuple[str, list[dict[str, Any]]]:
     await ws.send(_ask(agent))
     ack = (await recv_until(ws, lambda f: f["type"] == "message_received"))[-1]
     run_id = ack["data"]["run_id"]
@@ -114,7 +114,7 @@ async def _stored(ws: ClientConnection, thread_id: str) -> list[tuple[str, str]]
 async def test__bad_agent__typed_error_no_traceback_nothing_half_stored_others_served(
     gateway: ServerProcess, agent: str, code: str, retryable: bool
 ) -> None:
-    async def bad() -> tuple[str, list[Mapping[str, Any]], list[tuple[str, str]]]:
+    async def bad() -> tuple[str, list[dict[str, Any]], list[tuple[str, str]]]:
         async with client(gateway, f"victim-{agent}") as ws:
             await recv_json(ws)
             thread_id, frames = await _run(ws, agent)
