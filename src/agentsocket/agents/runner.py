@@ -26,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.runtime import Agent, RunContext, agent_tools
@@ -264,7 +264,7 @@ class Runner:
             await tree.announce(root)
             if tree.stop is None:
                 tree.agent_task = asyncio.create_task(
-                    _contained(agent.run(RunContext(tree, root), prompt)),
+                    _contained(agent, RunContext(tree, root), prompt),
                     name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
@@ -344,7 +344,7 @@ class Runner:
         return outcome
 
 
-async def _contained(run: Coroutine[Any, Any, None]) -> None:
+async def _contained(agent: Agent, ctx: RunContext, prompt: str) -> None:
     """Run an agent so that nothing it raises can stop the process.
 
     asyncio re-raises ``SystemExit`` (and other non-``Exception`` errors but
@@ -352,7 +352,9 @@ async def _contained(run: Coroutine[Any, Any, None]) -> None:
     which would end the gateway; an agent's becomes an ordinary failure.
     """
     try:
-        await run
+        # Made here, not by the caller: a task cancelled before it starts then
+        # leaves no coroutine that was never awaited.
+        await agent.run(ctx, prompt)
     except (asyncio.CancelledError, KeyboardInterrupt, Exception):
         raise
     except BaseException as exc:
