@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     ag_ui_agents: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Remote AG-UI agents, as NAME=URL (comma-separated)."
     )
-    ag_ui_headers: dict[str, dict[str, str]] = Field(
+    ag_ui_headers: dict[str, dict[str, SecretStr]] = Field(
         default_factory=dict,
         description='HTTP headers per AG-UI agent, JSON: {"NAME": {"Authorization": "Bearer …"}}.',
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import textwrap
+import types
 import uuid
 from pathlib import Path
 
@@ -272,3 +273,32 @@ def test__create_app_and_worker__take_agents_in_code(tmp_path: Path) -> None:
     assert Worker(config, agents=[Plain()]).agents.names == ("plain",)
     with pytest.raises(AgentSpecError, match="is not an agent"):
         create_app(config, agents=["not an agent"])
+
+
+def test__ag_ui_agents__made_with_their_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[str, str, object]] = []
+
+    class FakeAGUIAgent:
+        def __init__(self, name: str, url: str, headers: object = None) -> None:
+            made.append((name, url, headers))
+            self.name = name
+
+        async def run(self, ctx: RunContext, prompt: str) -> None:
+            return None
+
+    fake = types.ModuleType("agentsocket.agents.adapters.ag_ui")
+    fake.AGUIAgent = FakeAGUIAgent  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "agentsocket.agents.adapters.ag_ui", fake)
+    config = settings(
+        ag_ui_agents=("research=http://127.0.0.1:1/agent", "plain=https://example.test/a"),
+        ag_ui_headers={"research": {"Authorization": "Bearer t0ken"}},
+    )
+    assert "t0ken" not in repr(config)
+
+    agents = build_agent_set(config)
+
+    assert agents.names == ("research", "plain")
+    assert made == [
+        ("research", "http://127.0.0.1:1/agent", {"Authorization": "Bearer t0ken"}),
+        ("plain", "https://example.test/a", None),
+    ]

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
+from pydantic import SecretStr
+
 from agentsocket.agents import DemoAgent, OpenAIChatAgent, SearchFunc, search_history_tool
 from agentsocket.agents.adapters import adapt
 from agentsocket.agents.runtime import Agent
@@ -120,9 +122,12 @@ def as_agent(obj: object, where: str) -> Agent:
 
 
 def load_ag_ui_agents(
-    specs: Iterable[str], headers: Mapping[str, Mapping[str, str]]
+    specs: Iterable[str], headers: Mapping[str, Mapping[str, SecretStr]]
 ) -> list[tuple[str, Agent]]:
-    """Remote AG-UI agents from ``NAME=URL`` specs, with each one's HTTP headers."""
+    """Remote AG-UI agents from ``NAME=URL`` specs, with each one's HTTP headers.
+
+    Header values are secrets (tokens): kept as :class:`SecretStr` until handed over.
+    """
     specs = list(specs)
     named: dict[str, str] = {}
     for spec in specs:
@@ -146,10 +151,12 @@ def load_ag_ui_agents(
             f"--ag-ui-agent needs the AG-UI adapter (agentsocket.agents.adapters.ag_ui), "
             f"which cannot be imported: {exc}"
         ) from None
-    return [
-        (f"--ag-ui-agent {name}={url}", ag_ui.AGUIAgent(name, url, headers=headers.get(name)))
-        for name, url in named.items()
-    ]
+    made: list[tuple[str, Agent]] = []
+    for name, url in named.items():
+        plain = {key: value.get_secret_value() for key, value in headers.get(name, {}).items()}
+        agent = ag_ui.AGUIAgent(name, url, headers=plain or None)
+        made.append((f"--ag-ui-agent {name}={url}", agent))
+    return made
 
 
 def entry_point_agents() -> list[tuple[str, Agent]]:
