@@ -6,8 +6,8 @@ a run streams wait for it to end, except ``/stop``, ``/approve`` and ``/deny``,
 which act during the run once every line before them has been handled.
 
 The output shows the run as it happens: thinking lines dimmed, tool calls with
-their arguments, results and durations, sub-agent runs indented, the answer
-streamed.
+their arguments, results and durations, sub-agent runs indented (their answers
+go to the parent agent, whose answer shows them), the answer streamed.
 """
 
 from __future__ import annotations
@@ -138,6 +138,9 @@ class Renderer:
             self.depth[event.run_id] = parent + 1
             if event.parent_run_id is not None:
                 self._line(Text(f"↳ {event.agent_name}", "cyan"), event)
+            return
+        if isinstance(event, s.AgentMessageDelta | s.AgentMessage) and event.parent_run_id:
+            # A sub-agent answers its parent, whose answer the user reads: shown once.
             return
         if isinstance(event, s.AgentMessageDelta):
             self._delta(event)
