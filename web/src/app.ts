@@ -4,6 +4,9 @@
  *
  * State that survives a reload: the token and user name (sessionStorage) and
  * the open thread (the URL's `#thread_id`).
+ *
+ * On a narrow screen the thread list is a panel that the "Chats" button in the
+ * chat header opens and closes (CSS decides when the button shows).
  */
 import { AgentSocketClient, DROPPED, type ConnectionState, type StateChange } from "./client.js";
 import { CloseCode } from "./codes.js";
@@ -37,6 +40,9 @@ const page = {
   userName: byId("user-name"),
   signOut: byId<HTMLButtonElement>("sign-out"),
   banner: byId("banner"),
+  sidebar: byId("sidebar"),
+  threadsToggle: byId<HTMLButtonElement>("threads-toggle"),
+  threadsClose: byId<HTMLButtonElement>("threads-close"),
   threads: byId<HTMLUListElement>("threads"),
   newThread: byId<HTMLButtonElement>("new-thread"),
   threadTitle: byId("thread-title"),
@@ -61,7 +67,10 @@ const stopping = new Set<string>();
 const pendingBubbles = new Map<string, HTMLElement>();
 
 const threadList = new ThreadList(page.threads, {
-  select: (threadId) => openThread(threadId),
+  select: (threadId) => {
+    showThreads(false);
+    openThread(threadId);
+  },
   rename: (threadId, title) => client?.renameThread(threadId, title),
   remove: (threadId) => client?.deleteThread(threadId),
 });
@@ -309,6 +318,21 @@ function hideBanner(kind: string): void {
 
 // --- threads ---------------------------------------------------------------------
 
+/** Opens or closes the thread list (a panel on narrow screens). */
+function showThreads(open: boolean, focus = false): void {
+  page.sidebar.classList.toggle("open", open);
+  page.threadsToggle.setAttribute("aria-expanded", String(open));
+  if (!focus) return;
+  if (open) {
+    const target =
+      page.threads.querySelector<HTMLElement>(".thread[aria-current='true'] .thread-open") ??
+      page.newThread;
+    target.focus();
+  } else {
+    page.threadsToggle.focus();
+  }
+}
+
 function openThread(threadId: string): void {
   currentThread = threadId;
   pendingNewThread = null;
@@ -350,14 +374,14 @@ function showTitle(): void {
 
 // --- composer --------------------------------------------------------------------
 
-function sendPrompt(): void {
-  const content = page.prompt.value.trim();
+function sendPrompt(text?: string): void {
+  const content = (text ?? page.prompt.value).trim();
   if (content === "" || client === null) return;
   const bubble = transcript.addUser(content);
   const correlationId = client.sendUserMessage(content, currentThread);
   pendingBubbles.set(correlationId, bubble);
   if (currentThread === null) pendingNewThread = correlationId;
-  page.prompt.value = "";
+  if (text === undefined) page.prompt.value = "";
 }
 
 function runsOfCurrentThread(): string[] {
@@ -380,6 +404,8 @@ function stopRuns(): void {
     client?.stopAgent(runId);
   }
   updateStop();
+  // The button goes away when the run ends; typing goes on where it was.
+  page.prompt.focus();
 }
 
 // --- wiring ----------------------------------------------------------------------
@@ -394,7 +420,30 @@ page.tokenButton.addEventListener("click", () => {
   if (token !== "") start(token, null);
 });
 page.signOut.addEventListener("click", () => signOut(null));
-page.newThread.addEventListener("click", () => newChat());
+page.newThread.addEventListener("click", () => {
+  showThreads(false);
+  newChat();
+});
+page.threadsToggle.addEventListener("click", () =>
+  showThreads(!page.sidebar.classList.contains("open"), true),
+);
+page.threadsClose.addEventListener("click", () => showThreads(false, true));
+// A tap beside the open panel closes it, as on any phone.
+page.app.addEventListener("click", (event) => {
+  const target = event.target as Node;
+  if (
+    page.sidebar.classList.contains("open") &&
+    !page.sidebar.contains(target) &&
+    !page.threadsToggle.contains(target)
+  ) {
+    showThreads(false);
+  }
+});
+page.sidebar.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && page.sidebar.classList.contains("open")) {
+    showThreads(false, true);
+  }
+});
 page.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   sendPrompt();
@@ -413,7 +462,7 @@ page.suggestions.replaceChildren(
       text,
       attrs: { type: "button" },
       onClick: () => {
-        page.prompt.value = text;
+        sendPrompt(text);
         page.prompt.focus();
       },
     }),
