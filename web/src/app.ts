@@ -129,8 +129,14 @@ function start(token: string, userName: string | null): void {
   page.signin.hidden = true;
   page.app.hidden = false;
   page.user.hidden = false;
-  page.userName.textContent = userName ?? "…";
+  showUserName(userName ?? "…");
   connect(token);
+}
+
+/** The signed-in user; a long name is shortened on narrow screens, whole in its tooltip. */
+function showUserName(name: string): void {
+  page.userName.textContent = name;
+  page.userName.title = name;
 }
 
 function signOut(message: string | null): void {
@@ -181,7 +187,7 @@ function connect(token: string): void {
   next.on("connection_established", (m) => {
     page.protocol.textContent = `protocol ${m.data.protocol_version}`;
     page.protocol.hidden = false;
-    page.userName.textContent = m.data.user_id;
+    showUserName(m.data.user_id);
   });
   next.on("pong", (m) => {
     if (m.data.client_time !== null) {

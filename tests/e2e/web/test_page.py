@@ -43,6 +43,7 @@ in_browser = pytest.mark.asyncio(loop_scope="module")
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = [pytest.param(PHONE, id="390px"), pytest.param(DESKTOP, id="1280px")]
+SMALLEST = ViewportSize(width=360, height=740)
 HEX_ANSWER = "17*23 = 391, which is 0x187 in hexadecimal."
 # What a language model might answer: Markdown, and HTML that must not run.
 MARKDOWN_ANSWER = (
@@ -146,7 +147,7 @@ async def open_threads(page: Page) -> None:
 
 
 @in_browser
-@pytest.mark.parametrize("viewport", WIDTHS)
+@pytest.mark.parametrize("viewport", [pytest.param(SMALLEST, id="360px"), *WIDTHS])
 async def test__page__at_phone_and_desktop_width__fits_without_sideways_scroll(
     browser: Browser, dev_server: ServerProcess, viewport: ViewportSize
 ) -> None:
@@ -160,7 +161,10 @@ async def test__page__at_phone_and_desktop_width__fits_without_sideways_scroll(
         await sign_in(page, dev_server.http, name)
         await expect(page.get_by_label("Message")).to_be_focused()
         await assert_on_screen(page, "#user-name")
-        await assert_not_truncated(page, "#user-name")
+        await expect(page.locator("#user-name")).to_have_attribute("title", name)
+        if viewport["width"] >= PHONE["width"]:
+            # Below that, a name this long ends in an ellipsis (whole in its tooltip).
+            await assert_not_truncated(page, "#user-name")
         await assert_on_screen(page, "#sign-out")
         await assert_on_screen(page, "#send")
         await assert_no_horizontal_scroll(page)
@@ -294,7 +298,9 @@ async def test__sub_agent_answer__is_shown_once(page: Page, dev_server: ServerPr
     turn = last_turn(page)
     await expect(turn).to_have_attribute("data-status", "completed")
     await expect(turn.locator(".event.subrun")).to_have_count(1)
-    await turn.locator("summary").click()
+    # Everything of the turn on screen: its timeline unfolded.
+    await turn.locator(".activity").evaluate("details => { details.open = true; }")
+    await expect(turn.locator(".event.subrun")).to_be_visible()
     shown = await turn.evaluate("turn => turn.innerText")
     assert shown.count("which is 0x187 in hexadecimal") == 1, shown
     await expect(turn.locator(".bubble.assistant")).to_have_text(HEX_ANSWER)
@@ -373,9 +379,11 @@ async def test__axe_core__finds_no_serious_violations(
         await ask(page, "what is 17*23 in hex?")
         await expect(page.locator("#transcript .turn.assistant")).to_have_count(2)
         await expect(last_turn(page)).to_have_attribute("data-status", "completed")
-        await expect(
-            page.locator("#transcript .turn.assistant").first.locator("ul li")
-        ).not_to_have_count(0)
+        help_answer = page.locator("#transcript .turn.assistant").first.locator(".bubble")
+        await expect(help_answer.locator("ul > li")).to_have_count(4)
+        await expect(help_answer.locator(":scope > p").last).to_have_text(
+            "Ask for several at once and a specialist handles each part."
+        )
         await last_turn(page).locator("summary").click()
         await open_threads(page)
         assert await serious_axe_violations(page) == []

@@ -118,8 +118,13 @@ function start(token, userName) {
     page.signin.hidden = true;
     page.app.hidden = false;
     page.user.hidden = false;
-    page.userName.textContent = userName ?? "…";
+    showUserName(userName ?? "…");
     connect(token);
+}
+/** The signed-in user; a long name is shortened on narrow screens, whole in its tooltip. */
+function showUserName(name) {
+    page.userName.textContent = name;
+    page.userName.title = name;
 }
 function signOut(message) {
     client?.close();
@@ -166,7 +171,7 @@ function connect(token) {
     next.on("connection_established", (m) => {
         page.protocol.textContent = `protocol ${m.data.protocol_version}`;
         page.protocol.hidden = false;
-        page.userName.textContent = m.data.user_id;
+        showUserName(m.data.user_id);
     });
     next.on("pong", (m) => {
         if (m.data.client_time !== null) {
