@@ -49,7 +49,11 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     node.target = "_blank";
     node.rel = "noopener noreferrer nofollow";
   }
-  if (node instanceof HTMLInputElement && node.type !== "checkbox") node.remove();
+  // The only inputs are a task list's check boxes (raw HTML never gets here): read-only.
+  if (node instanceof HTMLInputElement) {
+    node.type = "checkbox";
+    node.disabled = true;
+  }
 });
 
 /** `source` as sanitised HTML nodes, ready to append. */

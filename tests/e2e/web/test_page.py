@@ -58,6 +58,7 @@ MARKDOWN_ANSWER = (
     "```\n\n"
     '<img src="x" onerror="window.pwned = \'img\'"> '
     "<script>window.pwned = 'script'</script>\n\n"
+    "- [x] tested\n\n"
     "[docs](https://example.org/docs) and [bad](javascript:window.pwned='link')"
 )
 
@@ -264,7 +265,9 @@ async def test__markdown_answer__is_rendered_and_its_html_never_runs(
             ["Install it", "Run agentsocket serve --dev"]
         )
         await expect(bubble.locator("ol code")).to_have_text("agentsocket serve --dev")
-        await expect(bubble.locator("ul > li")).to_have_text(["apples", "pears"])
+        await expect(bubble.locator("ul > li")).to_have_text(["apples", "pears", "tested"])
+        await expect(bubble.get_by_role("checkbox")).to_be_checked()
+        await expect(bubble.get_by_role("checkbox")).to_be_disabled()
         await expect(bubble.locator("pre > code")).to_contain_text('print("a line long enough')
         # The model's HTML is shown as text: no element made from it, nothing run.
         await expect(bubble).to_contain_text('<img src="x" onerror=')
@@ -286,7 +289,7 @@ async def test__markdown_answer__is_rendered_and_its_html_never_runs(
         # The stored answer renders the same after a reload.
         await page.reload()
         await expect(bubble.locator("pre > code")).to_contain_text('print("a line long enough')
-        await expect(bubble.locator("ul > li")).to_have_text(["apples", "pears"])
+        await expect(bubble.locator("ul > li")).to_have_text(["apples", "pears", "tested"])
         assert await page.locator("#transcript img, #transcript script").count() == 0
         assert await page.evaluate("window.pwned") is None
 
