@@ -41,9 +41,7 @@ def before_run(turns: Sequence[Turn], run_id: str) -> list[ChatTurn]:
     return before
 
 
-def newest_turns(
-    turns: Sequence[ChatTurn], *, max_messages: int, max_chars: int
-) -> list[ChatTurn]:
+def newest_turns(turns: Sequence[ChatTurn], *, max_messages: int, max_chars: int) -> list[ChatTurn]:
     """Of ``turns`` (oldest first), the newest ``max_messages`` that fit in ``max_chars``.
 
     Returns:
