@@ -23,7 +23,7 @@ from agentsocket.agents.specialists import (
     ResearcherAgent,
     UnitsAgent,
 )
-from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus
+from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus, ToolTimeoutError
 from agentsocket.agents.tools import (
     ANNOUNCE,
     CALCULATE,
@@ -70,6 +70,7 @@ __all__ = [
     "ToolContext",
     "ToolResult",
     "ToolStatus",
+    "ToolTimeoutError",
     "UnitError",
     "UnitsAgent",
     "calculate",

@@ -109,20 +109,34 @@ def _calculations(text: str) -> list[tuple[Found, _Calculation]]:
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a run to a plausible expression: no edge spaces, dangling operators or parens."""
+    """Shrink a run to a plausible expression: no edge spaces, dangling operators or parens.
+
+    Linear in the run's length: the parenthesis counts are kept up to date as
+    the edges move, never recounted (recounting made ``"1+1" + ")" * 32765``
+    take seconds on the event loop).
+    """
+    opens = text.count("(", start, end)
+    closes = text.count(")", start, end)
     while True:
         before = (start, end)
-        while start < end and text[start] in " \t\n.*/%)":
+        while start < end and text[start] in _LEADING_JUNK:
+            closes -= text[start] == ")"
             start += 1
-        while end > start and text[end - 1] in " \t\n.+-*/%(":
+        while end > start and text[end - 1] in _TRAILING_JUNK:
+            opens -= text[end - 1] == "("
             end -= 1
-        piece = text[start:end]
-        if piece.count("(") > piece.count(")") and piece.startswith("("):
+        if start < end and opens > closes and text[start] == "(":
+            opens -= 1
             start += 1
-        elif piece.count(")") > piece.count("(") and piece.endswith(")"):
+        elif start < end and closes > opens and text[end - 1] == ")":
+            closes -= 1
             end -= 1
         if (start, end) == before:
             return start, end
+
+
+_LEADING_JUNK = frozenset(" \t\n.*/%)")
+_TRAILING_JUNK = frozenset(" \t\n.+-*/%(")
 
 
 class CalculatorAgent(Specialist):
