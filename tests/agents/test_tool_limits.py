@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -10,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentsocket.agents.specialists import _calculations, _trim
+from agentsocket.agents.specialists import (
+    CalculatorAgent,
+    ClockAgent,
+    ResearcherAgent,
+    Specialist,
+    UnitsAgent,
+    _calculations,
+    _trim,
+)
 from agentsocket.agents.tool import Tool, ToolContext, ToolTimeoutError, invoke
 from agentsocket.agents.tools import CALCULATE, CONVERT_BASE, CONVERT_UNITS
 
@@ -106,3 +115,31 @@ async def test__tool_within_its_limit__returns_value() -> None:
 def test__tool__non_positive_timeout__refused() -> None:
     with pytest.raises(ValueError, match="timeout_seconds"):
         Tool("t", "d", {"type": "object"}, lambda: None, timeout_seconds=0)
+
+
+HOSTILE_PROMPTS = {
+    "digits": "1" * 32_768,  # UnitsAgent's regex: every digit a start, each scanning the rest
+    "closing parens": "1+1" + ")" * 32_765,
+    "opening parens": "(" * 32_765 + "1+1",
+    "number then spaces": "5" + " " * 32_767,
+    "operator then spaces": "1+" + " " * 32_766,
+    "dotted digits": "1." * 16_384,
+    "unit words": "5 km " * 6_553,
+}
+
+
+def _specialists() -> list[Specialist]:
+    return [CalculatorAgent(), UnitsAgent(), ClockAgent(), ResearcherAgent(_no_search)]
+
+
+async def _no_search(user_id: str, query: str) -> list[str]:
+    return []
+
+
+@pytest.mark.parametrize("prompt", HOSTILE_PROMPTS.values(), ids=HOSTILE_PROMPTS.keys())
+def test__specialists_find__hostile_max_length_prompt__finishes(prompt: str) -> None:
+    # A hang guard, not a speed test: each takes milliseconds now; the
+    # backtracking regex took minutes on "digits", blocking the event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for specialist in _specialists():
+            pool.submit(specialist.find, prompt).result(timeout=60)

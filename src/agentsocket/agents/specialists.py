@@ -75,7 +75,9 @@ class Specialist(ABC):
 
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _ARITHMETIC_RUN = re.compile(r"[\d.+\-*/%()\s]+")
-_OPERATION = re.compile(r"[\d.)]\s*(?:\*\*|//|[-+*/%])\s*[-+(]*\s*[\d.]")
+# One class for the run between operator and operand: `\s*[-+(]*\s*` backtracked
+# quadratically over a long run of spaces.
+_OPERATION = re.compile(r"[\d.)]\s*(?:\*\*|//|[-+*/%])[-+(\s]*[\d.]")
 _BASE_SUFFIX = re.compile(
     r"\s*(?:in|to|as|into)\s+(hexadecimal|hex|binary|bin|octal|oct)\b", re.IGNORECASE
 )
@@ -174,8 +176,10 @@ class CalculatorAgent(Specialist):
 
 # --- units ---------------------------------------------------------------------
 
+# The lookbehind starts a match only where a number starts: without it every
+# digit of a long number was a start, each scanning the rest (32,768 digits: minutes).
 _CONVERSION = re.compile(
-    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<source>°?[a-z]+)"
+    r"(?<![\d.])(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<source>°?[a-z]+)"
     r"\s+(?:to|in|into|as)\s+(?:degrees?\s+)?(?P<target>°?[a-z]+)\b",
     re.IGNORECASE,
 )
