@@ -13,7 +13,13 @@ from agentsocket.store.base import StoreBase, new_id
 from agentsocket.store.errors import NotFound
 from agentsocket.store.records import HistoryPage, Message, Thread, ThreadPage
 from agentsocket.store.tables import messages, runs, threads
-from agentsocket.store.validation import check_limit, check_not_empty, check_role, check_title
+from agentsocket.store.validation import (
+    check_limit,
+    check_not_empty,
+    check_role,
+    check_text,
+    check_title,
+)
 
 _THREAD = (
     threads.c.id,
@@ -153,9 +159,10 @@ class ThreadQueries(StoreBase):
 
         Raises:
             NotFound: No such thread or run, or it is another user's.
-            InvalidArgument: ``role`` is not a known role.
+            InvalidArgument: ``role`` is not a known role, or ``content`` holds U+0000.
         """
         checked_role = check_role(role)
+        check_text("content", content)
         now = self._clock()
         # Updating the thread first locks it, so concurrent appends get
         # consecutive positions; on SQLite it also opens the write transaction.
