@@ -206,10 +206,12 @@ class MemoryBroker:
         stream = self._stream(user_id)
         self._trim(stream)
         entries: list[Entry] = []
-        if stream.payloads and limit > 0:
-            first_seq = stream.first_seq
-            start = max(0, after_seq + 1 - first_seq)
-            window = itertools.islice(stream.payloads, start, start + limit)
+        held = len(stream.payloads)
+        first_seq = stream.first_seq
+        # Bounded by what is held: a resume from seq 10**23 must not reach islice as is.
+        start = min(held, max(0, after_seq + 1 - first_seq))
+        if start < held and limit > 0:
+            window = itertools.islice(stream.payloads, start, min(held, start + limit))
             entries = [
                 Entry(first_seq + start + offset, self._unpack(stored))
                 for offset, stored in enumerate(window)
