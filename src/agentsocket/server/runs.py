@@ -23,21 +23,21 @@ from agentsocket.agents import (
 )
 from agentsocket.agents.history import HistoryLoader, Turn
 from agentsocket.delivery.run_queue import RunInfo, RunRequest
-from agentsocket.protocol import ErrorCode, ProtocolError
+from agentsocket.protocol import ErrorCode
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
+from agentsocket.server.context import Request
 from agentsocket.server.executors import (
     Executor,
     LocalExecutor,
     QueueExecutor,
     lost_run_outcome,
 )
-from agentsocket.server.router import thread_info
+from agentsocket.server.services import Services
+from agentsocket.server.views import thread_info
 from agentsocket.store import Store
 
 if TYPE_CHECKING:
-    from agentsocket.server.gateway import Gateway
-    from agentsocket.server.session import Session
     from agentsocket.server.settings import Settings
 
 log = logging.getLogger("agentsocket.runs")
@@ -106,7 +106,7 @@ async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
 class RunService:
     """Accepts, stops and answers approvals for the runs of this node's users."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Services) -> None:
         self.gateway = gateway
         settings = gateway.settings
         self._started = False
@@ -139,72 +139,62 @@ class RunService:
             self._started = False
             await self.executor.close()
 
-    async def submit(self, session: Session, message: c.UserMessage, cid: str | None) -> None:
+    async def submit(self, request: Request, message: c.UserMessage) -> None:
         """Store a user message, acknowledge it and start its run (once per client_message_id)."""
-        gateway, user = self.gateway, session.user_id
+        gateway, user = self.gateway, request.user_id
         store = gateway.get_store()
         agent = message.agent or gateway.settings.default_agent
         if agent not in self.agent_names:
-            self._refuse(session, ErrorCode.NOT_FOUND, f"no agent {agent!r}", cid)
+            request.error(ErrorCode.NOT_FOUND, f"no agent {agent!r}")
             return
         limit = gateway.settings.max_runs_per_user
         if await self.executor.running_count(user) >= limit:
-            self._refuse(session, ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once", cid)
+            request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
         if message.thread_id is not None:
             thread = await store.get_thread(user, message.thread_id)
         else:
             thread = await store.create_thread(user, _title(message.content))
-            await gateway.publish(user, s.ThreadCreated(thread=thread_info(thread)), cid)
+            await request.send(s.ThreadCreated(thread=thread_info(thread)))
         run, created = await store.start_run(user, thread.id, agent, message.client_message_id)
         if not created:
             stored = await store.find_run_message(user, run.id)
-            session.connection.reply(
+            await request.send(
                 s.MessageReceived(
                     message_id=stored.id if stored else "",
                     thread_id=run.thread_id,
                     run_id=run.id,
                     client_message_id=message.client_message_id,
                     duplicate=True,
-                ),
-                cid,
+                )
             )
             return
         stored = await store.add_message(
             user, thread.id, "user", message.content, run_id=run.id, metadata=message.metadata
         )
-        session.connection.reply(
+        await request.send(
             s.MessageReceived(
                 message_id=stored.id,
                 thread_id=thread.id,
                 run_id=run.id,
                 client_message_id=message.client_message_id,
-            ),
-            cid,
+            )
         )
-        log.info(
-            "run accepted",
-            extra={
-                "connection_id": session.connection.id,
-                "correlation_id": cid,
-                "run_id": run.id,
-                "thread_id": thread.id,
-            },
-        )
+        request.log.info("run accepted", extra={"run_id": run.id, "thread_id": thread.id})
         await self.executor.launch(RunRequest(run.id, user, thread.id, agent, message.content))
 
-    async def stop(self, session: Session, message: c.StopAgent, cid: str | None) -> None:
+    async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""
-        if not await self.executor.cancel(session.user_id, message.run_id):
-            self._refuse(session, ErrorCode.NOT_FOUND, "no such running run", cid)
+        if not await self.executor.cancel(request.user_id, message.run_id):
+            request.error(ErrorCode.NOT_FOUND, "no such running run")
 
-    async def approve(self, session: Session, message: c.ToolApproval, cid: str | None) -> None:
+    async def approve(self, request: Request, message: c.ToolApproval) -> None:
         """Answer a pending tool approval of this user's run."""
         resolved = await self.executor.approve(
-            session.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
+            request.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
         )
         if not resolved:
-            self._refuse(session, ErrorCode.NOT_FOUND, "no such pending approval", cid)
+            request.error(ErrorCode.NOT_FOUND, "no such pending approval")
 
     async def _finished(self, outcome: RunOutcome) -> None:
         self.gateway.metrics.runs.labels(outcome.status).inc()
@@ -219,9 +209,6 @@ class RunService:
 
     async def _search(self, user_id: str, query: str) -> list[str]:
         return await history_search(self.gateway.get_store())(user_id, query)
-
-    def _refuse(self, session: Session, code: ErrorCode, text: str, cid: str | None) -> None:
-        session.router.send_error(session, ProtocolError(code, text, (), cid))
 
 
 def _title(content: str) -> str:

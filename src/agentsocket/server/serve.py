@@ -7,7 +7,7 @@ import socket
 import uvicorn
 from starlette.applications import Starlette
 
-from agentsocket.server.app import create_app, drain
+from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.logs import configure
 from agentsocket.server.settings import Settings
@@ -20,12 +20,14 @@ class GatewayServer(uvicorn.Server):
     lifespan shutdown runs, so clients would get no reconnect hint.
     """
 
-    def __init__(self, config: uvicorn.Config, gateway: Gateway) -> None:
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
         super().__init__(config)
-        self.gateway = gateway
+        self.app = app
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await drain(self.gateway)
+        gateway: Gateway | None = getattr(self.app.state, "gateway", None)
+        if gateway is not None:
+            await gateway.drain()
         await super().shutdown(sockets)
 
 
@@ -39,7 +41,7 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         ws_ping_interval=settings.heartbeat_interval,
         ws_ping_timeout=settings.heartbeat_timeout,
         # Frames up to 4x the limit get a typed `too_large` error; larger ones close with 1009.
-        ws_max_size=max(4 * settings.max_frame_size, 1 << 20),
+        ws_max_size=4 * settings.max_frame_size,
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,
@@ -51,4 +53,4 @@ def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM."""
     configure(settings.log_level, settings.log_json)
     app = create_app(settings)
-    GatewayServer(uvicorn_config(app, settings), app.state.gateway).run()
+    GatewayServer(uvicorn_config(app, settings), app).run()
