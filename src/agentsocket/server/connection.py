@@ -156,6 +156,8 @@ class Connection:
         self._close = close
         if not flush:
             self._queue.clear()
+            if self._pending is not None:
+                self._pending.cancel()  # the transport is backed up: give the write up
         self._idle.set()  # a waiting put() sees the close
         self._wakeup.set()
 
@@ -201,17 +203,15 @@ class Connection:
         """Wait for the held write; False (and the transport aborted) if it never completes."""
         pending = self._pending
         assert pending is not None
-        try:
-            await asyncio.wait_for(asyncio.shield(pending), self._send_timeout)
-        except TimeoutError:
-            self.log.warning(
-                "peer stopped reading; aborting", extra={"timeout": self._send_timeout}
-            )
-            pending.cancel()
+        done, _ = await asyncio.wait({pending}, timeout=self._send_timeout)
+        if not done:
+            self.log.warning("peer stopped reading; aborting", extra={"after": self._send_timeout})
             self._count_close(CloseCode.SLOW_CONSUMER)
             self.abort()
             return False
         self._pending = None
+        if not pending.cancelled():  # cancelled: a close gave the write up
+            pending.result()  # raises if the peer went away meanwhile
         return True
 
     async def send_close(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from agentsocket.delivery import BrokerUnavailable
-from agentsocket.protocol import CloseCode
+from agentsocket.protocol import CloseCode, Version
 from agentsocket.protocol.negotiation import SUBPROTOCOL_PREFIX, Refused, negotiate
 from agentsocket.server.auth import (
     AuthenticationFailed,
@@ -79,9 +79,21 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
         await websocket.accept(subprotocol=echo)
         await websocket.close(int(refusal.code), close_reason(refusal.reason))
         return
-    settings, version = gateway.settings, gateway.versions[version_name]
+    version = gateway.versions[version_name]
     await websocket.accept(subprotocol=version_subprotocol)
-    user = gateway.registry.user(principal.user_id)
+    connection = attach(gateway, websocket, principal.user_id, version)
+    metrics = gateway.metrics
+    connection.log.info("connected", extra={"user_id": principal.user_id, "version": version.name})
+    try:
+        await Session(gateway, connection, principal).run(resume)
+    finally:
+        detach(gateway, connection)
+
+
+def attach(gateway: Gateway, websocket: WebSocket, user_id: str, version: Version) -> Connection:
+    """A new connection of ``user_id`` on an accepted ``websocket``, registered and counted."""
+    settings, metrics = gateway.settings, gateway.metrics
+    user = gateway.registry.user(user_id)
     core = ConnectionCore(
         version,
         bucket=TokenBucket(settings.rate_per_connection, settings.burst_per_connection),
@@ -93,25 +105,26 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
         websocket,
         core,
         connection_id=f"conn_{uuid.uuid4().hex}",
-        user_id=principal.user_id,
+        user_id=user_id,
         server_id=settings.server_id,
         queue_size=settings.outbound_queue_size,
-        metrics=gateway.metrics,
+        metrics=metrics,
         send_timeout=settings.send_timeout,
         validate_outbound=settings.validate_outbound,
     )
     gateway.registry.add(connection)
-    metrics = gateway.metrics
     metrics.child(metrics.connections, version.name).inc()
     metrics.child(metrics.connections_total, version.name).inc()
-    connection.log.info("connected", extra={"user_id": principal.user_id, "version": version.name})
-    try:
-        await Session(gateway, user, connection, principal).run(resume)
-    finally:
-        gateway.registry.remove(connection)
-        metrics.child(metrics.connections, version.name).dec()
-        metrics.child(metrics.frames_out, version.name).inc(connection.frames_sent)
-        connection.log.info("disconnected")
+    return connection
+
+
+def detach(gateway: Gateway, connection: Connection) -> None:
+    """Unregister a closed connection and count what it sent."""
+    metrics, version = gateway.metrics, connection.version.name
+    gateway.registry.remove(connection)
+    metrics.child(metrics.connections, version).dec()
+    metrics.child(metrics.frames_out, version).inc(connection.frames_sent)
+    connection.log.info("disconnected")
 
 
 async def _handshake(

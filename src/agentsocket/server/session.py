@@ -44,11 +44,9 @@ _FAIR_SHARE = 100
 class Session:
     """Runs one ready connection until it closes."""
 
-    def __init__(
-        self, gateway: Gateway, user: UserState, connection: Connection, principal: Principal
-    ) -> None:
+    def __init__(self, gateway: Gateway, connection: Connection, principal: Principal) -> None:
         self.gateway = gateway
-        self.user = user
+        self.user: UserState = gateway.registry.user(principal.user_id)
         self.connection = connection
         self.core = connection.core
         self.principal = principal
