@@ -151,10 +151,13 @@ class Connection:
     def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
         """Close with ``code``: after the queued frames (``flush``) or at once. First one wins."""
         close = self.core.close_if_open(code, reason, flush=flush)
-        if close is None:
-            return
+        if close is not None:
+            self.start_close(close)
+
+    def start_close(self, close: Close) -> None:
+        """Carry out a close the core decided (see :meth:`ConnectionCore.close`)."""
         self._close = close
-        if not flush:
+        if not close.flush:
             self._queue.clear()
             if self._pending is not None:
                 self._pending.cancel()  # the transport is backed up: give the write up

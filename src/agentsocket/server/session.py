@@ -167,7 +167,7 @@ class Session:
                     self._count_error(action)
                     self.connection.reply(action.message, action.correlation_id)
                 elif isinstance(action, Close):
-                    self.connection.close(action.code, action.reason, flush=action.flush)
+                    self.connection.start_close(action)
 
     async def _handle(self, envelope: ClientEnvelope) -> None:
         message = envelope.message
