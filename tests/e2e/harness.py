@@ -145,6 +145,8 @@ async def client(
         additional_headers=all_headers,
         max_size=None,
         open_timeout=10,
+        # A test that stops reading must not wait out the default 10 s close handshake.
+        close_timeout=1,
     ) as websocket:
         yield websocket
 

@@ -37,6 +37,7 @@ from agentsocket.protocol import (
     encode_server,
 )
 from agentsocket.server.core import Close, ConnectionCore, State
+from agentsocket.server.logs import ContextLogger
 from agentsocket.server.metrics import Metrics
 from agentsocket.server.transport import abort_of, raw_send
 
@@ -79,7 +80,7 @@ class Connection:
         self.user_id = user_id
         self.version: Version = core.version
         self.server_id = server_id
-        self.log = logging.LoggerAdapter(log, {"connection_id": connection_id})
+        self.log = ContextLogger(log, {"connection_id": connection_id})
         self.frames_sent = 0
         self._send = raw_send(websocket)
         self._queue: deque[str] = deque()

@@ -9,11 +9,11 @@ the connection and correlation ids).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from agentsocket.protocol import ErrorCode, ProtocolError, ServerMessage
 from agentsocket.server.emitter import Emitter, ReplyTo
+from agentsocket.server.logs import ContextLogger
 
 
 class Request:
@@ -38,7 +38,7 @@ class Request:
         emitter: Emitter,
         reply: ReplyTo,
         error: Callable[[ProtocolError, float | None], None],
-        log: logging.LoggerAdapter[logging.Logger],
+        log: ContextLogger,
     ) -> None:
         self.user_id = user_id
         self.connection_id = connection_id

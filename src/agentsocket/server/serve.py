@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.logs import configure
+from agentsocket.server.logs import configure, quiet_peer_errors
 from agentsocket.server.settings import Settings
 
 
@@ -32,7 +32,7 @@ class GatewayServer(uvicorn.Server):
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -47,6 +47,8 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
+    quiet_peer_errors()  # uvicorn configured its loggers just now
+    return config
 
 
 def run(settings: Settings) -> None:

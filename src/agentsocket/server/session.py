@@ -34,6 +34,7 @@ from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
 from agentsocket.server.context import Request
 from agentsocket.server.core import Close, Dispatch, Reply, error_reply
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.logs import ContextLogger
 from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
 
@@ -191,7 +192,10 @@ class Session:
             emitter=self.gateway.emitter,
             reply=self.connection.reply,
             error=self._error,
-            log=self.log,
+            log=ContextLogger(
+                self.log.logger,
+                {"connection_id": self.connection.id, "correlation_id": envelope.correlation_id},
+            ),
         )
         await dispatch(self.gateway, request, message)
 
