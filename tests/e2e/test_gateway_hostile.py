@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
