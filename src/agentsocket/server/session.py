@@ -68,7 +68,7 @@ class Session:
         """
         gateway, connection = self.gateway, self.connection
         position = await gateway.broker.position(self.user_id)
-        resume_from = None if resume is None else Position(resume[0] or position.epoch, resume[1])
+        resume_from = None if resume is None else _within(resume[0], resume[1], position)
         connection.reply(self._welcome(position))
         sunset = gateway.sunset_of(connection.version)
         if sunset is not None:
@@ -175,7 +175,7 @@ class Session:
         if isinstance(message, c.Resume):
             try:
                 current = await self.gateway.broker.position(self.user_id)
-                await self._subscribe(Position(message.epoch or current.epoch, message.last_seq))
+                await self._subscribe(_within(message.epoch, message.last_seq, current))
             except BrokerUnavailable:
                 unavailable = ProtocolError(
                     ErrorCode.UNAVAILABLE,
@@ -282,3 +282,13 @@ class Session:
             max_frame_size=settings.max_frame_size,
             stream=s.StreamPosition(epoch=position.epoch, seq=position.seq),
         )
+
+
+def _within(epoch: str | None, last_seq: int, head: Position) -> Position:
+    """A client's position, its seq bounded just past the stream's head.
+
+    Anything past the head means the same (a position of another history:
+    ``stream_gap`` ``epoch_changed``), and a bounded number stays a valid
+    stream id for every backend (Redis refuses 10^23).
+    """
+    return Position(epoch or head.epoch, min(last_seq, head.seq + 1))
