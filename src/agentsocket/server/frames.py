@@ -37,6 +37,7 @@ log = logging.getLogger("agentsocket.frames")
 #: before the next is published, so a few suffice; catch-up re-encodes.
 _RECENT = 8
 _NULL_SEQ = b',"seq":null}'
+_MISSING = object()
 
 
 def stream_payload(
@@ -99,13 +100,21 @@ class FrameEncoder:
             if len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
         frames = cached[1]
-        if version.name not in frames:
-            wanted = {v for v in (version, *self._versions()) if v.name not in frames}
+        text = frames.get(version.name, _MISSING)
+        if text is _MISSING:
+            wanted = {v for v in self._versions() if v.name not in frames}
+            wanted.add(version)
             frames.update(self._encode(seq, payload, wanted))
-        return frames[version.name]
+            text = frames[version.name]
+        return text  # type: ignore[return-value]
 
     def _encode(self, seq: int, payload: bytes, versions: set[Version]) -> Frames:
         self.encodes += len(versions)
+        if len(versions) == 1 and HEAD in versions:  # the usual case: no parse, no conversion
+            head = with_seq(payload, seq).decode()
+            if self._validate and not self._valid(head, HEAD.name):
+                return {HEAD.name: None}
+            return {HEAD.name: head}
         encoded: dict[str, bytes | None] = {}
         older = [v for v in versions if v is not HEAD]
         if HEAD in versions:

@@ -34,6 +34,7 @@ class UserState:
         self.user_id = user_id
         self.bucket = bucket
         self.connections: dict[str, Connection] = {}
+        self._versions: set[Version] = set()
         self._new_frames = frames
         self.frames = frames(self.versions)
 
@@ -42,8 +43,19 @@ class UserState:
         self.frames = self._new_frames(self.versions)
 
     def versions(self) -> set[Version]:
-        """The versions this user's connections here speak."""
-        return {connection.version for connection in self.connections.values()}
+        """The versions this user's connections here speak (kept up to date, not recomputed)."""
+        return self._versions
+
+    def add(self, connection: Connection) -> None:
+        self.connections[connection.id] = connection
+        self._versions.add(connection.version)
+
+    def remove(self, connection: Connection) -> bool:
+        """Forget ``connection``; False if it was not here."""
+        if self.connections.pop(connection.id, None) is None:
+            return False
+        self._versions = {c.version for c in self.connections.values()}
+        return True
 
 
 class Registry:
@@ -86,12 +98,12 @@ class Registry:
 
     def add(self, connection: Connection) -> UserState:
         state = self.user(connection.user_id)
-        state.connections[connection.id] = connection
+        state.add(connection)
         return state
 
     def remove(self, connection: Connection) -> None:
         state = self._users.get(connection.user_id)
-        if state is None or state.connections.pop(connection.id, None) is None:
+        if state is None or not state.remove(connection):
             return
         if not state.connections:
             state.drop_frames()
