@@ -83,3 +83,30 @@ def test__invalid_outbound_frame__logged_counted_and_dropped_not_raised(
     assert encoder.frame(1, orjson.dumps(frame), v3) is None
     assert invalid == [("v3", "agent_thinking")]
     assert "fails validation" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        DELTA,
+        THINKING,
+        s.ThreadDeleted(thread_id="thr_é😀"),
+        s.ToolCompleted(
+            run_id="r",
+            thread_id="t",
+            agent_name="a",
+            tool_call_id="c",
+            tool_name="calc",
+            status="success",
+            result={"value": 1e20, "nested": [1, 2.5, None, "x"]},
+            duration_ms=2,
+        ),
+    ],
+)
+def test__stream_payload__the_head_frame_without_seq(message: s.ServerMessage) -> None:
+    from agentsocket.protocol import ServerEnvelope, head_frame
+
+    payload = json.loads(stream_payload(message, "node", "cid"))
+    expected = head_frame(ServerEnvelope(message, payload["timestamp"], "node", "cid"))
+    del expected["seq"]
+    assert payload == json.loads(orjson.dumps(expected))

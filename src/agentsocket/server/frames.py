@@ -28,7 +28,6 @@ from agentsocket.protocol import (
     Version,
     decode_server,
     encode_frame_many,
-    head_frame,
 )
 
 log = logging.getLogger("agentsocket.frames")
@@ -43,10 +42,16 @@ _MISSING = object()
 def stream_payload(
     message: ServerMessage, server_id: str | None, correlation_id: str | None = None
 ) -> bytes:
-    """The bytes published into a user's stream: the head frame, without ``seq``."""
-    frame = head_frame(ServerEnvelope(message, time.time(), server_id, correlation_id))
-    del frame["seq"]
-    return orjson.dumps(frame)
+    """The bytes published into a user's stream: the head frame, without ``seq``.
+
+    The same JSON as ``head_frame`` of the envelope, serialized by the model's
+    own (compiled) JSON serializer instead of through a dict.
+    """
+    data = message.__pydantic_serializer__.to_json(message)
+    rest = orjson.dumps(
+        {"timestamp": time.time(), "server_id": server_id, "correlation_id": correlation_id}
+    )
+    return b'{"type":"%s","data":%s,%s' % (message.TYPE.encode(), data, rest[1:])
 
 
 def with_seq(payload: bytes, seq: int) -> bytes:
