@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agentsocket.protocol import VERSIONS, get_version
+from agentsocket.protocol import VERSIONS, ServerEnvelope, ServerMessage, get_version, head_frame
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.frames import FrameEncoder, stream_payload, with_seq
 
@@ -103,9 +103,7 @@ def test__invalid_outbound_frame__logged_counted_and_dropped_not_raised(
         ),
     ],
 )
-def test__stream_payload__the_head_frame_without_seq(message: s.ServerMessage) -> None:
-    from agentsocket.protocol import ServerEnvelope, head_frame
-
+def test__stream_payload__the_head_frame_without_seq(message: ServerMessage) -> None:
     payload = json.loads(stream_payload(message, "node", "cid"))
     expected = head_frame(ServerEnvelope(message, payload["timestamp"], "node", "cid"))
     del expected["seq"]
