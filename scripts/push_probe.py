@@ -221,6 +221,8 @@ def run_case(kind: str, events: int, version: str) -> tuple[float, float]:
                     "push-profile.txt",
                     "-f",
                     "raw",
+                    "--rate",
+                    "400",
                     "-p",
                     str(process.pid),
                 ]
