@@ -109,14 +109,14 @@ class MemoryBroker:
 
     async def publish(self, user_id: str, payload: bytes) -> Entry:
         """Append ``payload`` under the next seq and hand it to every subscriber."""
-        stream = self._stream(user_id)
         now = self._clock()
+        stream = self._stream(user_id, now)
         stream.last_seq += 1
         entry = Entry(stream.last_seq, payload)
         stream.entries.append((now, entry))
         stream.active_at = now
         self._streams.move_to_end(user_id)
-        self._trim(stream)
+        self._trim(stream, now)
         for subscription in stream.subscribers:
             subscription._deliver(stream.epoch, entry)
         return entry
@@ -158,10 +158,11 @@ class MemoryBroker:
         if stream is not None:
             stream.subscribers.discard(subscription)
 
-    def _stream(self, user_id: str) -> _Stream:
+    def _stream(self, user_id: str, now: float | None = None) -> _Stream:
         if not self._running:
             raise BrokerNotRunning("call start() before using the broker")
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         self._sweep(now)
         stream = self._streams.get(user_id)
         if stream is not None and self._expired(stream, now):
@@ -199,10 +200,10 @@ class MemoryBroker:
             else:
                 del self._streams[user_id]
 
-    def _trim(self, stream: _Stream) -> None:
+    def _trim(self, stream: _Stream, now: float | None = None) -> None:
         if self._max_age is None:
             return
-        cutoff = self._clock() - self._max_age
+        cutoff = (self._clock() if now is None else now) - self._max_age
         entries = stream.entries
         while entries and entries[0][0] < cutoff:
             entries.popleft()

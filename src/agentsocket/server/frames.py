@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 
 import orjson
 
@@ -61,7 +60,7 @@ def with_seq(payload: bytes, seq: int) -> bytes:
     return b'%s,"seq":%d}' % (payload[:-1], seq)
 
 
-VersionsOf = Callable[[], Iterable[Version]]
+VersionsOf = Callable[[], Collection[Version]]
 """The versions a user's connections on this node speak, right now."""
 
 Frames = dict[str, str | None]
@@ -92,34 +91,39 @@ class FrameEncoder:
         self._validate = validate
         self._on_dropped = on_dropped
         self._on_invalid = on_invalid
-        self._recent: OrderedDict[int, tuple[bytes, Frames]] = OrderedDict()
+        self._recent: dict[int, tuple[bytes, Frames]] = {}
         self.encodes = 0
 
     def frame(self, seq: int, payload: bytes, version: Version) -> str | None:
         """Entry ``seq`` as text in ``version``; ``None`` when not expressible (or invalid)."""
         cached = self._recent.get(seq)
         # Comparing payloads guards against a seq reused by a new epoch.
-        if cached is None or (cached[0] is not payload and cached[0] != payload):
-            cached = (payload, {})
-            self._recent[seq] = cached
-            if len(self._recent) > _RECENT:
-                self._recent.popitem(last=False)
-        frames = cached[1]
-        text = frames.get(version.name, _MISSING)
-        if text is _MISSING:
-            wanted = {v for v in self._versions() if v.name not in frames}
-            wanted.add(version)
-            frames.update(self._encode(seq, payload, wanted))
-            text = frames[version.name]
-        return text  # type: ignore[return-value]
+        if cached is not None and (cached[0] is payload or cached[0] == payload):
+            frames = cached[1]
+            text = frames.get(version.name, _MISSING)
+            if text is not _MISSING:
+                return text  # type: ignore[return-value]
+        else:
+            frames = {}
+            self._recent[seq] = (payload, frames)
+            self._recent.pop(seq - _RECENT, None)
+            if len(self._recent) > 2 * _RECENT:  # seqs out of order (a resume): start over
+                self._recent = {seq: (payload, frames)}
+        versions = self._versions()
+        if version is HEAD and len(versions) <= 1:  # the usual case: no parse, no conversion
+            self.encodes += 1
+            text = with_seq(payload, seq).decode()
+            if self._validate and not self._valid(text, HEAD.name):
+                text = None
+            frames[HEAD.name] = text
+            return text
+        wanted = {v for v in versions if v.name not in frames}
+        wanted.add(version)
+        frames.update(self._encode(seq, payload, wanted))
+        return frames[version.name]
 
     def _encode(self, seq: int, payload: bytes, versions: set[Version]) -> Frames:
         self.encodes += len(versions)
-        if len(versions) == 1 and HEAD in versions:  # the usual case: no parse, no conversion
-            head = with_seq(payload, seq).decode()
-            if self._validate and not self._valid(head, HEAD.name):
-                return {HEAD.name: None}
-            return {HEAD.name: head}
         encoded: dict[str, bytes | None] = {}
         older = [v for v in versions if v is not HEAD]
         if HEAD in versions:
