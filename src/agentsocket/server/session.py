@@ -57,7 +57,6 @@ class Session:
         self._catch_up: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._group: asyncio.TaskGroup | None = None
-        self._failed = False
 
     async def run(self, resume: tuple[str | None, int] | None) -> None:
         """Send the welcome, then serve the connection until it ends.
@@ -129,7 +128,6 @@ class Session:
 
     def _failure(self, exc: BaseException) -> None:
         """Log and count an unexpected failure of ours; the connection closes with 1011."""
-        self._failed = True
         self.gateway.metrics.connection_failures.inc()
         self.log.error("connection failed", exc_info=exc)
 
@@ -241,7 +239,7 @@ class Session:
 
     async def _pump(self, subscription: Subscription) -> None:
         """Page a backlog through the connection at the pace the socket drains."""
-        connection, core, frames = self.connection, self.core, self.user.frames
+        connection, core = self.connection, self.core
         sent = 0
         async for item in subscription:
             if isinstance(item, Gap):
@@ -251,8 +249,8 @@ class Session:
                 )
                 text = connection.encode(gap)
             elif core.take_seq(item.seq):
-                frames = self.user.frames
-                text = frames.frame(item.seq, item.payload, connection.version)
+                # The user's encoder is read each time: it is replaced when they had left.
+                text = self.user.frames.frame(item.seq, item.payload, connection.version)
             else:
                 continue
             if text is not None:
