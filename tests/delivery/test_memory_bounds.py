@@ -15,7 +15,7 @@ from agentsocket.delivery import Position
 from agentsocket.delivery._compact import pack, unpack
 from agentsocket.delivery.memory import ENTRY_OVERHEAD, MemoryBroker
 from agentsocket.protocol import server_messages as s
-from agentsocket.server.frames import stream_payload
+from agentsocket.runs.stream import stream_payload
 from tests.delivery.helpers import next_gap, seqs, take_entries
 
 COMMON = {

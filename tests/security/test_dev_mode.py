@@ -15,11 +15,6 @@ import pytest
 from tests.e2e.harness import SECRET, free_port
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the cli.py hook calling server.auth.dev_mode_refusal (lead, at merge); "
-    "drop this marker with that change",
-)
 @pytest.mark.parametrize(
     ("env", "reason"),
     [

@@ -110,11 +110,6 @@ def test__fuzzed_frames_over_socket__each_answered_with_its_error(
     assert "Exception in ASGI application" not in log
 
 
-@pytest.mark.xfail(
-    reason="issue 12 bug 9, server part (branch core): an invalid-UTF-8 text frame makes "
-    "uvicorn log a traceback; the websockets layer must close 1007 quietly",
-    strict=False,
-)
 def test__invalid_utf8_text_frame__closed_1007_without_traceback(
     tmp_path: Path,
 ) -> None:

@@ -148,11 +148,6 @@ async def test__token_sub_with_nul__refused_at_handshake(server: ServerProcess) 
     assert_clean_log(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the router to call Store.thread_page (lead's hook for bug 10); "
-    "drop this marker with that change",
-)
 async def test__list_threads_limit_200__answered(server: ServerProcess) -> None:
     async with client(server, "pager") as ws:
         await recv_json(ws)

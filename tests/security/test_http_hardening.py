@@ -1,9 +1,4 @@
-"""The real gateway's HTTP side: security headers on the page, a throttled /auth/ticket.
-
-Strict xfails until the lead adds the two middlewares to ``server/app.py``
-(``SecurityHeadersMiddleware``, ``ThrottleMiddleware(paths={"/auth/ticket"})``);
-drop the markers with that change.
-"""
+"""The real gateway's HTTP side: security headers on the page, a throttled /auth/ticket."""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ import pytest
 
 from tests.e2e.harness import ServerProcess, run_server
 
-WIRING = "needs the middlewares in server/app.py (lead, at merge); drop this marker then"
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
@@ -23,7 +16,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test__web_page__served_with_csp_nosniff_and_frame_ancestors(server: ServerProcess) -> None:
     response = httpx.get(f"{server.http}/")
     assert response.status_code == 200
@@ -31,7 +23,6 @@ def test__web_page__served_with_csp_nosniff_and_frame_ancestors(server: ServerPr
     assert response.headers.get("x-content-type-options") == "nosniff"
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test__auth_ticket__flood_from_one_client__429_with_retry_after(server: ServerProcess) -> None:
     headers = {"Authorization": f"Bearer {server.token('ticket-flood')}"}
     with httpx.Client() as client:

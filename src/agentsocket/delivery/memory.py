@@ -167,8 +167,8 @@ class MemoryBroker:
 
     async def publish(self, user_id: str, payload: bytes) -> Entry:
         """Append ``payload`` under the next seq and hand it to every subscriber."""
-        stream = self._stream(user_id)
         now = self._clock()
+        stream = self._stream(user_id, now)
         stream.last_seq += 1
         entry = Entry(stream.last_seq, payload)
         if len(stream.payloads) >= self._max_entries:
@@ -176,7 +176,7 @@ class MemoryBroker:
         self._bytes += stream.append(self._pack(payload), now)
         stream.active_at = now
         self._streams.move_to_end(user_id)
-        self._trim(stream)
+        self._trim(stream, now)
         self._fit()
         for subscription in stream.subscribers:
             subscription._deliver(stream.epoch, entry)
@@ -224,10 +224,11 @@ class MemoryBroker:
         if stream is not None:
             stream.subscribers.discard(subscription)
 
-    def _stream(self, user_id: str) -> _Stream:
+    def _stream(self, user_id: str, now: float | None = None) -> _Stream:
         if not self._running:
             raise BrokerNotRunning("call start() before using the broker")
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         self._sweep(now)
         stream = self._streams.get(user_id)
         if stream is not None and self._expired(stream, now):
@@ -268,10 +269,10 @@ class MemoryBroker:
             else:
                 self._forget(user_id)
 
-    def _trim(self, stream: _Stream) -> None:
+    def _trim(self, stream: _Stream, now: float | None = None) -> None:
         if self._max_age is None:
             return
-        cutoff = self._clock() - self._max_age
+        cutoff = (self._clock() if now is None else now) - self._max_age
         times = stream.times
         while times and times[0] < cutoff:
             self._bytes -= stream.drop_oldest()

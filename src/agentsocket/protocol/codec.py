@@ -5,9 +5,10 @@ back as a :class:`ProtocolError`, never raised) and :func:`encode_server`
 writes a message in the client's version. Client side (the SDK):
 :func:`encode_client` and :func:`decode_server`.
 
-:func:`encode_server_many` converts one outbound message for several
-versions, reusing each step: the head frame is built once and each older
-version is derived from the next newer one.
+:func:`encode_frame_many` is the one down-conversion loop: it converts one
+outbound frame for several versions, reusing each step (each older version
+is derived from the next newer one); :func:`encode_server` and
+:func:`encode_server_many` go through it.
 """
 
 from __future__ import annotations
@@ -132,12 +133,7 @@ def encode_server(envelope: ServerEnvelope, version: Version | str) -> bytes | N
         message (a declared drop: count it, do not send it).
     """
     target = resolve(version)
-    frame: Frame | None = head_frame(envelope)
-    for newer in _STEPS[target.name]:
-        frame = _versions.server_step_down(frame, newer)  # type: ignore[arg-type]
-        if frame is None:
-            return None
-    return orjson.dumps(frame)
+    return encode_frame_many(head_frame(envelope), (target,))[target.name]
 
 
 def encode_server_many(
@@ -214,9 +210,8 @@ def decode_server(frame: bytes | str, version: Version | str) -> ServerEnvelope 
 # --- helpers ----------------------------------------------------------------------
 
 
-#: For each version, the one just newer; and the versions to step down through from head.
+#: For each version, the one just newer (the one to step down from).
 _NEWER = {older.name: newer for newer, older in pairwise(VERSIONS)}
-_STEPS = {version.name: VERSIONS[:index] for index, version in enumerate(VERSIONS)}
 
 
 def _size(frame: bytes | str, limit: int) -> int:
