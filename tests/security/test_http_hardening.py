@@ -31,3 +31,30 @@ def test__auth_ticket__flood_from_one_client__429_with_retry_after(server: Serve
     assert limited
     assert limited[0].headers["retry-after"].isdigit()
     assert all(a.status_code in {200, 429} for a in answers)
+
+
+def test__page_import_map__allowed_by_its_hash_and_no_other_inline_script() -> None:
+    import base64
+    import hashlib
+    import re
+
+    from agentsocket.server.security_headers import content_security_policy, inline_script_hashes
+    from agentsocket.web import static_dir
+
+    page = (static_dir() / "index.html").read_text(encoding="utf-8")
+    hashes = inline_script_hashes(page)
+    body = re.search(r'<script type="importmap">(.*?)</script>', page, re.DOTALL)
+    assert body is not None
+    expected = base64.b64encode(hashlib.sha256(body.group(1).encode()).digest()).decode()
+    assert hashes == [f"sha256-{expected}"]  # the external app.js is not hashed
+    policy = content_security_policy(hashes)
+    assert f"script-src 'self' 'sha256-{expected}';" in policy
+    assert "'unsafe-inline'" not in policy
+
+
+def test__page_served__policy_allows_its_import_map(server: ServerProcess) -> None:
+    from agentsocket.server.security_headers import inline_script_hashes
+
+    page = httpx.get(f"{server.http}/")
+    policy = page.headers["content-security-policy"]
+    assert all(f"'{h}'" in policy for h in inline_script_hashes(page.text))

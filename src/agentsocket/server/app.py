@@ -36,7 +36,11 @@ from agentsocket.server.docs_routes import docs_routes
 from agentsocket.server.endpoint import websocket_endpoint
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.metrics import CONTENT_TYPE_LATEST
-from agentsocket.server.security_headers import SecurityHeadersMiddleware
+from agentsocket.server.security_headers import (
+    SecurityHeadersMiddleware,
+    inline_script_hashes,
+    security_headers,
+)
 from agentsocket.server.settings import Settings
 from agentsocket.server.transport import TransportAccess
 from agentsocket.web import static_dir
@@ -130,7 +134,7 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
     routes.append(Mount("/", app=StaticFiles(directory=static_dir(), html=True), name="web"))
     middleware = [
         Middleware(TransportAccess),
-        Middleware(SecurityHeadersMiddleware),
+        Middleware(SecurityHeadersMiddleware, headers=security_headers(_page_script_hashes())),
         Middleware(ThrottleMiddleware, paths={"/auth/ticket"}),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
@@ -143,3 +147,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _page_script_hashes() -> list[str]:
+    # The page's import map is its one inline script; the policy allows exactly it.
+    page = static_dir() / "index.html"
+    return inline_script_hashes(page.read_text(encoding="utf-8")) if page.exists() else []
