@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import count
 
 from agentsocket.agents import Agent, ListSink, Runner, RunOutcome
@@ -50,10 +50,14 @@ class Thread:
         run_id, sink = self.start(agent, prompt)
         return sink, await self.finish(run_id, sink)
 
-    async def cancel_mid_tool(self, agent: Agent, prompt: str) -> tuple[ListSink, float]:
-        """Start a run, stop it once a tool is executing; the sink and seconds the stop took."""
+    async def cancel_mid_tool(
+        self, agent: Agent, prompt: str, running: Callable[[], bool]
+    ) -> tuple[ListSink, float]:
+        """Start a run, stop it once a tool is executing and ``running()`` says its body
+        has started; the sink and the seconds the stop took."""
         run_id, sink = self.start(agent, prompt)
         await wait_for_event(sink, ToolExecuting)
+        await until(running)
         started = time.perf_counter()
         assert self.runner.cancel(run_id, "user_request")
         await self.finish(run_id, sink)
@@ -68,6 +72,13 @@ class Thread:
         reason = None if approved else "not today"
         assert self.runner.resolve_approval(request.run_id, request.tool_call_id, approved, reason)
         return sink, await self.finish(run_id, sink)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll until ``condition()`` holds (with a safety-net timeout)."""
+    async with asyncio.timeout(SAFETY):
+        while not condition():  # noqa: ASYNC110 - the frameworks offer no event for this
+            await asyncio.sleep(0.005)
 
 
 def types(sink: ListSink, run_id: str | None = None) -> list[str]:

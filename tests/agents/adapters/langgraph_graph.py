@@ -108,7 +108,11 @@ def add(a: int, b: int) -> int:
 async def nap() -> str:
     """Sleep for a long time."""
     CALLS.append("nap")
-    await asyncio.sleep(60)
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        CALLS.append("nap cancelled")
+        raise
     return "rested"
 
 

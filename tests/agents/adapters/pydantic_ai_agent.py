@@ -61,7 +61,11 @@ def build_agent() -> Agent[None, str]:
     async def nap() -> str:
         """Sleep for a long time."""
         CALLS.append("nap")
-        await asyncio.sleep(60)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            CALLS.append("nap cancelled")
+            raise
         return "rested"
 
     @agent.tool_plain(requires_approval=True)
