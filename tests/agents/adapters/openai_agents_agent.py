@@ -44,7 +44,7 @@ def build_agent(base_url: str) -> Agent[None]:
     """A calculator agent that can hand over to a helper agent; no retries, no key."""
     client = AsyncOpenAI(base_url=base_url, api_key="not-a-key", max_retries=0)
     model = OpenAIChatCompletionsModel(model="stand-in", openai_client=client)
-    helper = Agent(name="helper", instructions="Help.", model=model, tools=[add])
+    helper = Agent(name="helper", instructions="Help.", model=model, tools=[add, nap])
     return Agent(
         name="calc",
         instructions="Calculate.",

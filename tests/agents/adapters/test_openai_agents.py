@@ -206,3 +206,13 @@ async def test__framework_raises__agent_failed_without_traceback(standin: StandI
     assert "no_such_tool" in error.message
     assert "Traceback" not in error.message
     assert outcome.status == "error"
+
+
+async def test__stop_mid_tool_of_a_handed_to_agent__both_runs_cancelled(standin: StandIn) -> None:
+    standin.script(calls("call_h", "transfer_to_helper", "{}"), calls("call_2", "nap", "{}"))
+
+    sink, _ = await Thread().cancel_mid_tool(_agent(standin), "nap", lambda: "nap" in CALLS)
+
+    ends = [(e.agent_name, e.TYPE) for e in sink.events if e.TYPE == "agent_cancelled"]
+    assert ends == [("helper", "agent_cancelled"), ("calc", "agent_cancelled")]
+    await until(lambda: CALLS == ["nap", "nap cancelled"])

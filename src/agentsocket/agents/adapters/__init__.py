@@ -25,7 +25,12 @@ __all__ = ["adapt", "is_agent"]
 
 
 def is_agent(obj: object) -> bool:
-    """True if ``obj`` is an agentsocket agent: a ``name`` string and an async ``run``."""
+    """True if ``obj`` is an agentsocket agent: a ``name`` string and an async ``run``.
+
+    A class is not an agent (its instances may be).
+    """
+    if isinstance(obj, type):
+        return False
     name = getattr(obj, "name", None)
     run = getattr(obj, "run", None)
     return isinstance(name, str) and bool(name) and inspect.iscoroutinefunction(run)
