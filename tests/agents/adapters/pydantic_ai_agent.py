@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, CallDeferred
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
 
 #: What the tools did, for the tests to check.
 CALLS: list[str] = []
 
-TOOL_ARGS = {"add": '{"a": 2, "b": 3}', "nap": "{}", "delete": '{"path": "x"}'}
+TOOL_ARGS = {
+    "add": '{"a": 2, "b": 3}',
+    "nap": "{}",
+    "delete": '{"path": "x"}',
+    "external": "{}",
+}
 
 
 def _prompts(messages: list[ModelMessage]) -> list[str]:
@@ -73,5 +78,10 @@ def build_agent() -> Agent[None, str]:
         """Delete a file, once the user approves."""
         CALLS.append("delete")
         return f"deleted {path}"
+
+    @agent.tool_plain
+    def external() -> str:
+        """A tool the caller of the agent is to run."""
+        raise CallDeferred
 
     return agent

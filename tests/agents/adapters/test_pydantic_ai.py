@@ -120,6 +120,16 @@ async def test__denied__tool_does_not_run_and_the_model_hears_why() -> None:
     assert outcome.text == "The tool said not today."
 
 
+async def test__external_tool__failed_for_the_model_and_the_run_goes_on() -> None:
+    sink, outcome = await Thread().ask(_agent(), "use the external tool")
+
+    completed = sink.of_type(ToolCompleted)
+    assert [(c.tool_call_id, c.status) for c in completed] == [("tc_external", "error")]
+    assert "outside the agent" in (completed[0].error or "")
+    assert outcome.status == "completed"
+    assert outcome.text.startswith("The tool said ")
+
+
 async def test__framework_raises__agent_error_without_traceback() -> None:
     sink, outcome = await Thread().ask(_agent(), "crash now")
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolDenied
+from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolDenied, ToolFailed
 from pydantic_ai.agent import AbstractAgent, AgentRunEvents
 from pydantic_ai.messages import (
     AgentStreamEvent,
@@ -50,6 +50,8 @@ from pydantic_core import to_jsonable_python
 
 from agentsocket.agents.adapters._text import Replies
 from agentsocket.agents.runtime import RunContext, ToolCallReport
+
+_NO_EXTERNAL_TOOLS = "this tool is to be run outside the agent, which the gateway cannot do"
 
 
 class PydanticAIAgent:
@@ -153,9 +155,8 @@ class _Turn:
                     await report.failed(reason, status="denied")
                 else:
                     await self.ctx.tool_denied(call.tool_name, reason, call_id=call.tool_call_id)
-        if requests.calls:  # external tools: nobody here can run them
-            for call in requests.calls:
-                results.calls[call.tool_call_id] = ToolDenied("no one can run this tool here")
+        for call in requests.calls:  # external tools (CallDeferred): nobody here can run them
+            results.calls[call.tool_call_id] = ToolFailed(_NO_EXTERNAL_TOOLS)
         return results
 
     async def _called(self, part: ToolCallPart) -> None:
