@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
@@ -117,9 +117,9 @@ async def nap() -> str:
 
 
 @tool
-def delete(path: str) -> str:
+def delete(path: str, call_id: Annotated[str, InjectedToolCallId]) -> str:
     """Delete a file, once the user approves."""
-    answer = interrupt({"tool": "delete", "args": {"path": path}})
+    answer = interrupt({"tool": "delete", "args": {"path": path}, "tool_call_id": call_id})
     if not answer["approved"]:
         return f"not deleted: {answer['reason']}"
     CALLS.append("delete")

@@ -6,7 +6,10 @@ import pytest
 
 pytest.importorskip("langgraph", reason="needs the langgraph extra: pip install -e '.[langgraph]'")
 
+from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.types import interrupt
 
 from agentsocket.agents.adapters import adapt
 from agentsocket.agents.adapters.langgraph import LangGraphAgent
@@ -103,7 +106,12 @@ async def test__interrupt__approval_decides_whether_the_tool_acts(approved: bool
     sink, outcome = await Thread().ask_with_approval(_agent(), "delete it", approved)
 
     request = sink.of_type(ToolApprovalRequired)[0]
-    assert (request.tool_name, request.arguments) == ("delete", {"path": "x"})
+    assert (request.tool_call_id, request.tool_name, request.arguments) == (
+        "tc_delete",
+        "delete",
+        {"path": "x"},
+    )
+    assert types(sink)[1:4] == ["tool_executing", "tool_approval_required", "tool_completed"]
     assert (["delete"] if approved else []) == CALLS
     completed = sink.of_type(ToolCompleted)[0]
     assert completed.tool_call_id == "tc_delete"
@@ -111,6 +119,23 @@ async def test__interrupt__approval_decides_whether_the_tool_acts(approved: bool
     assert completed.result == expected
     assert outcome.text == f"The tool said {expected}."
     assert outcome.status == "completed"
+
+
+async def test__interrupt_with_any_value__shown_as_its_arguments() -> None:
+    async def ask(state: MessagesState) -> dict[str, list[AIMessage]]:
+        answer = interrupt("Publish the report?")
+        return {"messages": [AIMessage(f"approved: {answer['approved']}")]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    agent = LangGraphAgent(builder.compile(), name="publisher")
+
+    sink, outcome = await Thread().ask_with_approval(agent, "publish", approved=True)
+
+    request = sink.of_type(ToolApprovalRequired)[0]
+    assert (request.tool_name, request.arguments) == ("approval", {"value": "Publish the report?"})
+    assert outcome.text == "approved: True"
 
 
 async def test__framework_raises__agent_error_without_traceback() -> None:

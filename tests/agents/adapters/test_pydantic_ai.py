@@ -8,6 +8,10 @@ pytest.importorskip(
     "pydantic_ai", reason="needs the pydantic-ai extra: pip install -e '.[pydantic-ai]'"
 )
 
+from pydantic import BaseModel
+from pydantic_ai import Agent
+from pydantic_ai.models.test import TestModel
+
 from agentsocket.agents.adapters import adapt
 from agentsocket.agents.adapters.pydantic_ai import PydanticAIAgent
 from agentsocket.protocol.codes import AgentErrorCode
@@ -37,6 +41,10 @@ TOOL_RUN = [
     "agent_message",
     "agent_completed",
 ]
+
+
+class Total(BaseModel):
+    total: int
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +146,19 @@ async def test__framework_raises__agent_error_without_traceback() -> None:
     assert "the model broke" in error.message
     assert "Traceback" not in error.message
     assert outcome.status == "error"
+
+
+@pytest.mark.parametrize("validated", [False, True])
+async def test__structured_output__sent_as_json(validated: bool) -> None:
+    model = TestModel(call_tools=[], custom_output_args={"total": 5})
+    agent: Agent[None, Total | str] = Agent(model, output_type=[Total, str], name="totals")
+    if validated:  # PydanticAI then refuses a run's output_type: the agent's own is used
+
+        @agent.output_validator
+        def keep(value: Total | str) -> Total | str:
+            return value
+
+    sink, outcome = await Thread().ask(PydanticAIAgent(agent), "total?")
+
+    assert outcome.text == '{"total": 5}'
+    assert types(sink)[-2:] == ["agent_message", "agent_completed"]

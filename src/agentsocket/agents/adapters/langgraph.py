@@ -13,7 +13,9 @@ The graph's state must have a ``messages`` list (e.g. ``MessagesState``, or
   ``Command(resume={"approved": bool, "reason": str | None})``, so the node
   reads ``interrupt(...)["approved"]``. ``value`` names the call:
   ``{"tool": name, "args": {...}}`` (``name``/``action`` and ``arguments``
-  are read too; anything else is shown as ``{"value": value}``).
+  are read too; anything else is shown as ``{"value": value}``), plus
+  optionally the ``tool_call_id`` (``InjectedToolCallId``) of the call it
+  guards, which then is the approval's id too.
 
 Resuming needs a checkpointer. A graph compiled without one gets a fresh
 in-memory saver per run, and the thread's earlier turns are sent before the
@@ -154,12 +156,13 @@ class _Turn:
 async def _ask(ctx: RunContext, interrupt: Interrupt) -> dict[str, Any]:
     """Ask the user about an interrupt; the value the graph resumes with."""
     value = interrupt.value
-    name, args = "approval", {"value": value}
+    name, args, call_id = "approval", {"value": value}, interrupt.id
     if isinstance(value, dict):
         name = str(value.get("tool") or value.get("name") or value.get("action") or name)
         found = value.get("args", value.get("arguments"))
-        args = found if isinstance(found, dict) else {k: v for k, v in value.items()}
-    decision: Decision = await ctx.ask_approval(name, args, call_id=interrupt.id)
+        args = found if isinstance(found, dict) else dict(value)
+        call_id = str(value.get("tool_call_id") or call_id)
+    decision: Decision = await ctx.ask_approval(name, args, call_id=call_id)
     return {"approved": decision.approved, "reason": decision.reason}
 
 

@@ -77,7 +77,7 @@ class PydanticAIAgent:
     async def run(self, ctx: RunContext, prompt: str) -> None:
         turn = _Turn(ctx, _approval_tools(self.agent))
         history: list[ModelMessage] = [_message(t) for t in await ctx.history()]
-        output_type = [self.agent.output_type, DeferredToolRequests]
+        output_type = _with_deferred(self.agent)
         user_prompt: str | None = prompt
         results: DeferredToolResults | None = None
         while True:
@@ -183,6 +183,20 @@ class _Turn:
         else:
             denied = outcome == "denied"
             await report.failed(part.model_response_str(), status="denied" if denied else "error")
+
+
+def _with_deferred(agent: AbstractAgent[Any, Any]) -> list[Any] | None:
+    """The agent's output types plus ``DeferredToolRequests``, which approvals need.
+
+    None (the agent's own) when it has them already, or when it has output
+    validators: PydanticAI then refuses a run's ``output_type``, and such an
+    agent must list ``DeferredToolRequests`` itself to use approvals.
+    """
+    declared = agent.output_type
+    kinds = list(declared) if isinstance(declared, Sequence) else [declared]
+    if DeferredToolRequests in kinds or getattr(agent, "_output_validators", None):
+        return None
+    return [*kinds, DeferredToolRequests]
 
 
 def _approval_tools(agent: AbstractAgent[Any, Any]) -> frozenset[str]:
