@@ -691,3 +691,21 @@ async def test__tool_denied__completed_denied_without_executing() -> None:
         ("fw_3", "denied", "not today"),
         ("fw_4", "denied", "the user denied this tool call"),
     ]
+
+
+@pytest.mark.parametrize("call_id", ["has space", "x" * 129, "", "é"])
+async def test__ask_approval_with_an_id_a_client_cannot_send__a_new_id(call_id: str) -> None:
+    runner = Runner()
+    sink = ListSink()
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        decision = await ctx.ask_approval("publish", call_id=call_id)
+        await ctx.say(f"approved: {decision.approved}")
+
+    runner.start("u1", "t1", FuncAgent("agent", run), "prompt", "run_a", sink)
+    request = await wait_for_event(sink, ToolApprovalRequired)
+    assert request.tool_call_id.startswith("call_")
+    assert runner.resolve_approval("run_a", request.tool_call_id, True)
+    async with asyncio.timeout(SAFETY):
+        outcome = await runner.wait("run_a")
+    assert outcome.text == "approved: True"

@@ -18,6 +18,7 @@ Runs are started by :class:`~agentsocket.agents.runner.Runner`.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -46,6 +47,9 @@ from agentsocket.protocol.server_messages import (
 
 #: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
 DEFAULT_CHUNK = 24
+
+#: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
+_ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class Agent(Protocol):
@@ -202,10 +206,17 @@ class RunContext:
         adapters whose framework pauses for approval itself; tools run by
         :meth:`tool` with ``requires_approval`` are asked for automatically.
 
+        Args:
+            call_id: the framework's own id for the call. One a client cannot
+                send back in ``tool_approval`` (more than 128 characters, or
+                others than letters, digits and ``_.:-``) is replaced by a new one.
+
         Returns:
             The decision; ``approved`` False with a reason when refused or timed out.
         """
-        return await self._approval(call_id or new_id("call_"), tool_name, dict(arguments or {}))
+        if call_id is None or not _ANSWERABLE.fullmatch(call_id):
+            call_id = new_id("call_")
+        return await self._approval(call_id, tool_name, dict(arguments or {}))
 
     async def tool_denied(
         self,
