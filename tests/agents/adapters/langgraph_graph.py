@@ -142,4 +142,4 @@ def build_graph(**compile_kwargs: Any) -> CompiledStateGraph[Any, Any, Any, Any]
     builder.add_edge(START, "model")
     builder.add_conditional_edges("model", tools_condition)
     builder.add_edge("tools", "model")
-    return builder.compile(name="calc", **compile_kwargs)
+    return builder.compile(name="langgraph-calc", **compile_kwargs)

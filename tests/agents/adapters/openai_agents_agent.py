@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from openai import AsyncOpenAI
 
@@ -46,10 +47,15 @@ def build_agent(base_url: str) -> Agent[None]:
     model = OpenAIChatCompletionsModel(model="stand-in", openai_client=client)
     helper = Agent(name="helper", instructions="Help.", model=model, tools=[add, nap])
     return Agent(
-        name="calc",
+        name="sdk-calc",
         instructions="Calculate.",
         handoff_description="Adds numbers.",
         model=model,
         tools=[add, nap, delete],
         handoffs=[helper],
     )
+
+
+def from_env() -> Agent[None]:
+    """The agent on the stand-in at ``OPENAI_BASE_URL`` (for ``serve --agent ...:from_env``)."""
+    return build_agent(os.environ["OPENAI_BASE_URL"])

@@ -54,7 +54,7 @@ async def scripted(
 
 
 def build_agent() -> Agent[None, str]:
-    agent = Agent(FunctionModel(stream_function=scripted), name="calc")
+    agent = Agent(FunctionModel(stream_function=scripted), name="pydantic-calc")
 
     @agent.tool_plain
     def add(a: int, b: int) -> int:

@@ -53,7 +53,7 @@ def _agent(**compile_kwargs: object) -> LangGraphAgent:
 
 async def test__adapt__a_compiled_graph__wrapped_with_its_name() -> None:
     agent = _agent()
-    assert agent.name == "calc"
+    assert agent.name == "langgraph-calc"
     named = adapt(build_graph(), name="maths", description="Adds numbers.")
     assert isinstance(named, LangGraphAgent)
     assert (named.name, named.description) == ("maths", "Adds numbers.")

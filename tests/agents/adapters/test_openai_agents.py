@@ -79,7 +79,7 @@ async def test__adapt__an_sdk_agent__wrapped_with_its_name_and_description(
     standin: StandIn,
 ) -> None:
     agent = _agent(standin)
-    assert (agent.name, agent.description) == ("calc", "Adds numbers.")
+    assert (agent.name, agent.description) == ("sdk-calc", "Adds numbers.")
 
 
 async def test__question_with_a_tool__tool_events_then_streamed_answer(standin: StandIn) -> None:
@@ -177,7 +177,11 @@ async def test__handoff__a_sub_run_of_the_target_agent(standin: StandIn) -> None
     sink, outcome = await Thread().ask(_agent(standin), "ask the helper")
 
     root, sub = (e for e in sink.of_type(AgentStarted))
-    assert (root.agent_name, sub.agent_name, sub.parent_run_id) == ("calc", "helper", root.run_id)
+    assert (root.agent_name, sub.agent_name, sub.parent_run_id) == (
+        "sdk-calc",
+        "helper",
+        root.run_id,
+    )
     assert types(sink, sub.run_id) == TOOL_RUN
     assert sink.of_type(ToolExecuting)[0].run_id == sub.run_id
     answers = {m.run_id: m.content for m in sink.of_type(AgentMessage)}
@@ -214,5 +218,5 @@ async def test__stop_mid_tool_of_a_handed_to_agent__both_runs_cancelled(standin:
     sink, _ = await Thread().cancel_mid_tool(_agent(standin), "nap", lambda: "nap" in CALLS)
 
     ends = [(e.agent_name, e.TYPE) for e in sink.events if e.TYPE == "agent_cancelled"]
-    assert ends == [("helper", "agent_cancelled"), ("calc", "agent_cancelled")]
+    assert ends == [("helper", "agent_cancelled"), ("sdk-calc", "agent_cancelled")]
     await until(lambda: CALLS == ["nap", "nap cancelled"])

@@ -60,7 +60,7 @@ def _agent() -> PydanticAIAgent:
 
 async def test__adapt__a_pydantic_ai_agent__wrapped_not_taken_as_ours() -> None:
     agent = _agent()
-    assert agent.name == "calc"
+    assert agent.name == "pydantic-calc"
     named = adapt(build_agent(), name="maths", description="Adds numbers.")
     assert isinstance(named, PydanticAIAgent)
     assert (named.name, named.description) == ("maths", "Adds numbers.")
