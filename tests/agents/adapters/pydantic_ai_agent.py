@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from pydantic_ai import Agent, CallDeferred
+from pydantic_ai.exceptions import ModelRateLimitError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
 
@@ -42,6 +43,8 @@ async def scripted(
     prompt = _prompts(messages)[-1]
     if "crash" in prompt:
         raise RuntimeError("the model broke")
+    if "busy" in prompt:
+        raise ModelRateLimitError("scripted", "slow down")
     if "history" in prompt:
         yield "You asked: " + " | ".join(_prompts(messages))
         return

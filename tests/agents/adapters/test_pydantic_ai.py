@@ -138,6 +138,15 @@ async def test__external_tool__failed_for_the_model_and_the_run_goes_on() -> Non
     assert outcome.text.startswith("The tool said ")
 
 
+async def test__model_api_error__typed_upstream_code() -> None:
+    sink, outcome = await Thread().ask(_agent(), "are you busy?")
+
+    error = sink.of_type(AgentError)[0]
+    assert (error.code, error.retryable) == (AgentErrorCode.UPSTREAM_RATE_LIMITED, True)
+    assert error.message == "model API error: slow down"
+    assert outcome.status == "error"
+
+
 async def test__framework_raises__agent_error_without_traceback() -> None:
     sink, outcome = await Thread().ask(_agent(), "crash now")
 

@@ -45,6 +45,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt
 
+from agentsocket.agents.adapters._errors import model_errors
 from agentsocket.agents.adapters._text import Replies
 from agentsocket.agents.runtime import RunContext, ToolCallReport
 from agentsocket.agents.state import Decision
@@ -112,6 +113,13 @@ class _Turn:
                 graph_input, cast(RunnableConfig, config), stream_mode=["messages", "updates"]
             ),
         )
+        with model_errors():
+            await self._drain(stream, interrupts)
+        return interrupts
+
+    async def _drain(
+        self, stream: AsyncGenerator[tuple[str, Any], None], interrupts: list[Interrupt]
+    ) -> None:
         # aclosing: a cancelled run closes the stream, which cancels the graph's tasks.
         async with aclosing(stream) as chunks:
             async for mode, data in chunks:
@@ -122,7 +130,6 @@ class _Turn:
                     for update in data.values():
                         for message in _messages_of(update):
                             await self._message(message)
-        return interrupts
 
     async def _token(self, message: BaseMessage) -> None:
         if not isinstance(message, AIMessage | AIMessageChunk):

@@ -25,11 +25,9 @@ the model API become ``upstream_*`` codes, anything else ``agent_failed``.
 from __future__ import annotations
 
 import json
-import logging
 from contextlib import AsyncExitStack
 from typing import Any
 
-import openai
 from agents.items import (
     HandoffOutputItem,
     MessageOutputItem,
@@ -40,12 +38,9 @@ from agents.items import (
 from agents.stream_events import AgentUpdatedStreamEvent, RawResponsesStreamEvent, StreamEvent
 
 from agents import Agent, RunConfig, Runner, RunResultStreaming
+from agentsocket.agents.adapters._errors import model_errors
 from agentsocket.agents.adapters._text import Replies
-from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.runtime import RunContext, ToolCallReport
-from agentsocket.protocol.codes import AgentErrorCode
-
-logger = logging.getLogger("agentsocket.agents")
 
 _TEXT_DELTA = "response.output_text.delta"
 _REASONING_DELTAS = frozenset(
@@ -108,10 +103,9 @@ class OpenAIAgentsAgent:
 async def _drain(result: RunResultStreaming, turn: _Turn) -> None:
     """Hand each stream event to ``turn``; stop the SDK's run if we stop first."""
     try:
-        async for event in result.stream_events():
-            await turn.handle(event)
-    except openai.APIError as exc:
-        raise _upstream_failure(exc) from exc
+        with model_errors():
+            async for event in result.stream_events():
+                await turn.handle(event)
     finally:
         if not result.is_complete:
             result.cancel()  # cancels the SDK's background run task and its tools
@@ -254,18 +248,3 @@ def _text(output: Any) -> str:
         return output
     dump = getattr(output, "model_dump", None)
     return json.dumps(dump(mode="json") if callable(dump) else output, default=str)
-
-
-def _upstream_failure(exc: openai.APIError) -> AgentFailure:
-    """The model API's error as a typed failure; its traceback goes to the log."""
-    logger.warning("model API error in an OpenAI Agents SDK run", exc_info=exc)
-    message = f"model API error: {exc.message}"[:500]
-    if isinstance(exc, openai.APITimeoutError):
-        return AgentFailure(AgentErrorCode.UPSTREAM_TIMEOUT, message, retryable=True)
-    if isinstance(exc, openai.RateLimitError):
-        return AgentFailure(AgentErrorCode.UPSTREAM_RATE_LIMITED, message, retryable=True)
-    if isinstance(exc, openai.APIStatusError):
-        return AgentFailure(AgentErrorCode.UPSTREAM_ERROR, message, exc.status_code >= 500)
-    if isinstance(exc, openai.APIConnectionError):
-        return AgentFailure(AgentErrorCode.UPSTREAM_ERROR, message, retryable=True)
-    return AgentFailure(AgentErrorCode.UPSTREAM_MALFORMED, message, retryable=False)

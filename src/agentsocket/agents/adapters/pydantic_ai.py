@@ -48,6 +48,7 @@ from pydantic_ai.run import AgentRunResultEvent
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_core import to_jsonable_python
 
+from agentsocket.agents.adapters._errors import model_errors
 from agentsocket.agents.adapters._text import Replies
 from agentsocket.agents.runtime import RunContext, ToolCallReport
 
@@ -88,13 +89,14 @@ class PydanticAIAgent:
                 deferred_tool_results=results,
                 output_type=output_type,
             )
-            async with stream as events:
-                # Leaving the block (also by cancellation) cancels the agent's run task.
-                async for event in events:
-                    if isinstance(event, AgentRunResultEvent):
-                        output, history = event.result.output, event.result.all_messages()
-                    else:
-                        await turn.handle(event)
+            # Leaving the block (also by cancellation) cancels the agent's run task.
+            with model_errors():
+                async with stream as events:
+                    async for event in events:
+                        if isinstance(event, AgentRunResultEvent):
+                            output, history = event.result.output, event.result.all_messages()
+                        else:
+                            await turn.handle(event)
             if not isinstance(output, DeferredToolRequests):
                 break
             user_prompt, results = None, await turn.ask(output)
