@@ -1,7 +1,8 @@
 """Serve agents built with other frameworks: recognise the object, wrap it.
 
-:func:`adapt` takes whatever ``agentsocket serve --agent module:attr`` found
-and returns an agentsocket :class:`~agentsocket.agents.runtime.Agent`:
+:func:`adapt` is what ``agentsocket serve --agent module:attribute`` and
+``create_app(settings, agents=[...])`` call on each object they are given; it
+returns an agentsocket :class:`~agentsocket.agents.runtime.Agent`:
 
 - an agentsocket agent as it is;
 - a LangGraph compiled graph (``pip install 'agentsocket[langgraph]'``);
