@@ -1,4 +1,4 @@
-"""The framework examples of docs/agents.md ("Serve an agent built with a framework") run."""
+"""The framework examples of docs/agents.md ("An agent built with a framework") run."""
 
 from __future__ import annotations
 
