@@ -119,11 +119,11 @@ def serve(
     Every option can also be set as an environment variable AGENTSOCKET_<NAME>;
     an option given on the command line wins.
     """
-    import os
     import secrets
 
     from pydantic import ValidationError
 
+    from agentsocket.server.auth.dev import dev_mode_refusal
     from agentsocket.server.serve import run
     from agentsocket.server.settings import Settings
 
@@ -141,16 +141,28 @@ def serve(
         },
     )
     overrides |= _agent_overrides(agent, ag_ui_agent, ag_ui_header, default_agent)
-    if dev:
-        overrides |= {"dev_mode": True, "validate_outbound": True}
-        if not (
-            os.environ.get("AGENTSOCKET_JWT_SECRET") or os.environ.get("AGENTSOCKET_JWKS_FILE")
-        ):
-            overrides["jwt_secret"] = secrets.token_urlsafe(48)
-    elif "dev" in _given(ctx, {"dev": dev}):  # --no-dev beats AGENTSOCKET_DEV_MODE
+    if "dev" in _given(ctx, {"dev": dev}) and not dev:  # --no-dev beats AGENTSOCKET_DEV_MODE
         overrides["dev_mode"] = False
     try:
         settings = Settings(**overrides)
+        if dev or settings.dev_mode:
+            # Dev mode mints tokens for anyone: never with the deployment's own keys.
+            refusal = dev_mode_refusal(
+                settings.environment,
+                configured_secret=bool(
+                    settings.jwt_secret and settings.jwt_secret.get_secret_value()
+                ),
+                configured_jwks=bool(settings.jwks_file or settings.jwks_url),
+            )
+            if refusal is not None:
+                typer.echo(f"agentsocket serve --dev: {refusal}", err=True)
+                raise typer.Exit(2)
+            settings = Settings(
+                **overrides,
+                dev_mode=True,
+                validate_outbound=True,
+                jwt_secret=secrets.token_urlsafe(48),
+            )
     except ValidationError as exc:
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None

@@ -43,6 +43,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: Started with --dev: it made its own secret, so tokens come from /auth/dev-token.
+    dev: bool = False
 
     @property
     def http(self) -> str:
@@ -53,7 +55,15 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def token(self, user_id: str, **kwargs: Any) -> str:
-        return issue_token(SECRET, user_id, **kwargs)
+        """A valid token for ``user_id`` (``kwargs`` as :func:`issue_token`'s; not with --dev)."""
+        if not self.dev:
+            return issue_token(SECRET, user_id, **kwargs)
+        if kwargs:
+            raise ValueError("a --dev gateway signs its own tokens: no token options")
+        answer = httpx.post(f"{self.http}/auth/dev-token", json={"user_id": user_id}, timeout=10)
+        answer.raise_for_status()
+        token: str = answer.json()["token"]
+        return token
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -90,6 +100,9 @@ def run_server(
         "AGENTSOCKET_SHUTDOWN_GRACE": "2",
         **(env or {}),
     }
+    dev = "--dev" in args
+    if dev:  # dev mode refuses a configured secret: it makes one for the run
+        environment["AGENTSOCKET_JWT_SECRET"] = ""
     log_path = tmp / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -99,7 +112,7 @@ def run_server(
             stderr=subprocess.STDOUT,
             cwd=cwd,
         )
-    server = ServerProcess(port, process, log_path, environment)
+    server = ServerProcess(port, process, log_path, environment, dev=dev)
     try:
         wait_ready(server, ready_path)
         yield server
@@ -147,6 +160,8 @@ async def client(
         additional_headers=all_headers,
         max_size=None,
         open_timeout=10,
+        # A test that stops reading must not wait out the default 10 s close handshake.
+        close_timeout=1,
     ) as websocket:
         yield websocket
 

@@ -151,19 +151,16 @@ async def test__binary_frame__handled_like_text(server: ServerProcess) -> None:
     assert "binary frame" in GATEWAY_DOC
 
 
-async def test__last_seq_not_a_number__ignored_no_replay(server: ServerProcess) -> None:
-    async with client(server, "resume-abc") as ws:
-        await recv_json(ws)
-        await ws.send(json.dumps({"type": "create_thread", "data": {}}))
-        await recv_until(ws, lambda f: f["type"] == "thread_created")
-    async with client(server, "resume-abc", query="last_seq=abc") as ws:
-        welcome = await recv_json(ws)
-        await ws.send(json.dumps({"type": "ping", "correlation_id": "p"}))
-        first = await recv_json(ws)
+async def test__last_seq_not_a_number__closed_1008_before_the_welcome(
+    server: ServerProcess,
+) -> None:
+    with pytest.raises(ConnectionClosed) as closed:
+        async with client(server, "resume-abc", query="last_seq=abc") as ws:
+            await recv_json(ws)
 
-    assert welcome["type"] == "connection_established"
-    assert first["type"] == "pong"  # nothing was replayed before it
-    assert "(`?last_seq=abc`) is ignored without an error" in protocol_reference("v3")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.POLICY_VIOLATION
+    assert "(`?last_seq=abc`) closes the connection with 1008" in protocol_reference("v3")
     assert "`?last_seq=abc`" in GATEWAY_DOC
 
 

@@ -10,6 +10,7 @@ explicit ``stream_gap`` when the log no longer has them.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from redis import Redis
 
 from tests.e2e.cluster import StreamClient
-from tests.e2e.harness import ServerProcess, body, run_server, tag
+from tests.e2e.harness import ServerProcess, body, client, recv_json, run_server, tag
 from tests.services import require_redis
 
 pytestmark = pytest.mark.e2e
@@ -313,3 +314,23 @@ async def test_resume_from_the_head_gets_only_live_traffic(
     finally:
         await c.close()
         await other.close()
+
+
+@pytest.mark.parametrize("how", ["query", "resume"])
+async def test__position_far_past_the_head__stream_gap_without_a_traceback(
+    server: ServerProcess, user: str, how: str
+) -> None:
+    huge = 10**18 - 1
+    query = f"last_seq={huge}" if how == "query" else ""
+    async with client(server, user, query=query) as ws:
+        await recv_json(ws)
+        if how == "resume":
+            await ws.send(json.dumps({"type": "resume", "data": {"last_seq": huge}}))
+        gap = await recv_json(ws)
+        # Past 64 bits the frame itself is refused (a typed error), the connection stays.
+        await ws.send('{"type": "resume", "data": {"last_seq": 100000000000000000000000}}')
+        refused = await recv_json(ws)
+    assert tag(refused) == "error"
+    assert tag(gap) == "stream_gap"
+    assert body(gap)["reason"] == "epoch_changed"
+    assert "Traceback" not in server.log()

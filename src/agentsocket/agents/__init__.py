@@ -33,7 +33,7 @@ from agentsocket.agents.specialists import (
     UnitsAgent,
 )
 from agentsocket.agents.state import Decision
-from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus
+from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus, ToolTimeoutError
 from agentsocket.agents.tools import (
     ANNOUNCE,
     CALCULATE,
@@ -82,6 +82,7 @@ __all__ = [
     "ToolContext",
     "ToolResult",
     "ToolStatus",
+    "ToolTimeoutError",
     "UnitError",
     "UnitsAgent",
     "adapt",

@@ -7,6 +7,12 @@ Both brokers share this class; a broker only has to
 * answer ``read()`` with an atomic snapshot of the log (``LogRead``),
 * call ``_resync()`` after an outage, and ``_end()`` when it closes.
 
+A consumer that wants live entries without a task switch registers a
+listener (``listen()``): while the consumer waits in ``__anext__`` with
+nothing pending, the next contiguous live entry is handed to the listener
+right inside ``_deliver()``, in the publisher's call. Anything else (a
+backlog, a gap, a consumer that is busy) goes through iteration as before.
+
 The subscription trusts the live feed only while it is contiguous. Whenever
 it cannot be sure (start, a skipped seq, an overflowing buffer, a reconnect,
 an entry from another epoch) it reads the log from its last seq and drops
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -93,6 +100,8 @@ class Subscription:
         self._epoch_changed = False  # the next item must be an epoch_changed gap
         self._stalled = False  # the log is unreachable; wait for _resync()
         self._closed = False
+        self._idle = False  # the consumer waits in __anext__ with nothing pending
+        self._listener: Callable[[Entry], None] | None = None
         self._wakeup = asyncio.Event()
 
     @property
@@ -111,6 +120,15 @@ class Subscription:
             return
         self._end()
         await self._source.detach(self)
+
+    def listen(self, listener: Callable[[Entry], None] | None) -> None:
+        """Hand live entries to ``listener`` directly while the consumer is idle.
+
+        The listener runs inside the publisher's call, so it must not block
+        and must not raise (an exception would reach the publisher). Entries
+        it gets count as yielded: ``position`` moves past them.
+        """
+        self._listener = listener
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -152,7 +170,11 @@ class Subscription:
                 self._pos_epoch = self._epoch
                 return entry
             self._wakeup.clear()
-            await self._wakeup.wait()
+            self._idle = True
+            try:
+                await self._wakeup.wait()
+            finally:
+                self._idle = False
 
     # -- called by the broker -------------------------------------------------
 
@@ -179,6 +201,19 @@ class Subscription:
     def _deliver(self, epoch: str, entry: Entry) -> None:
         """Take one live entry; never blocks (a full buffer is dropped and re-read)."""
         if self._closed:
+            return
+        if (
+            self._idle
+            and self._listener is not None
+            and not self._live
+            and not self._ready
+            and not self._needs_sync
+            and epoch == self._epoch
+            and entry.seq == self._last + 1
+        ):
+            self._last = self._pos_seq = entry.seq
+            self._pos_epoch = epoch
+            self._listener(entry)
             return
         if len(self._live) >= self._buffer_size:
             self._live.clear()

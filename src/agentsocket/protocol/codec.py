@@ -5,9 +5,10 @@ back as a :class:`ProtocolError`, never raised) and :func:`encode_server`
 writes a message in the client's version. Client side (the SDK):
 :func:`encode_client` and :func:`decode_server`.
 
-:func:`encode_server_many` converts one outbound message for several
-versions, reusing each step: the head frame is built once and each older
-version is derived from the next newer one.
+:func:`encode_frame_many` is the one down-conversion loop: it converts one
+outbound frame for several versions, reusing each step (each older version
+is derived from the next newer one); :func:`encode_server` and
+:func:`encode_server_many` go through it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agentsocket.protocol.client_messages import CLIENT_MESSAGES
 from agentsocket.protocol.codes import ErrorCode
 from agentsocket.protocol.envelope import ClientEnvelope, ServerEnvelope
 from agentsocket.protocol.errors import FieldIssue, ProtocolError, UnsupportedVersionError
+from agentsocket.protocol.limits import scan_frame
 from agentsocket.protocol.server_messages import SERVER_MESSAGES
 from agentsocket.protocol.versions import VERSIONS, Frame, NotInVersion, Version, get_version
 
@@ -72,6 +74,12 @@ def decode_client(
         kind = type(raw).__name__ if raw is not None else "null"
         return ProtocolError(ErrorCode.NOT_AN_OBJECT, f"frame must be a JSON object, got {kind}")
     correlation_id, issues = _correlation_id(raw)
+    # Before anything recursive (version changes, models) sees the frame.
+    breaches = scan_frame(raw)
+    if breaches:
+        known = {issue.path for issue in issues}
+        issues.extend(issue for issue in breaches if issue.path not in known)
+        return _invalid(issues, correlation_id)
     tag = raw.get("type")
     if not isinstance(tag, str):
         reason = "required" if tag is None else "must be a string"
@@ -125,12 +133,7 @@ def encode_server(envelope: ServerEnvelope, version: Version | str) -> bytes | N
         message (a declared drop: count it, do not send it).
     """
     target = resolve(version)
-    frame: Frame | None = head_frame(envelope)
-    for newer in _STEPS[target.name]:
-        frame = _versions.server_step_down(frame, newer)  # type: ignore[arg-type]
-        if frame is None:
-            return None
-    return orjson.dumps(frame)
+    return encode_frame_many(head_frame(envelope), (target,))[target.name]
 
 
 def encode_server_many(
@@ -207,9 +210,8 @@ def decode_server(frame: bytes | str, version: Version | str) -> ServerEnvelope 
 # --- helpers ----------------------------------------------------------------------
 
 
-#: For each version, the one just newer; and the versions to step down through from head.
+#: For each version, the one just newer (the one to step down from).
 _NEWER = {older.name: newer for newer, older in pairwise(VERSIONS)}
-_STEPS = {version.name: VERSIONS[:index] for index, version in enumerate(VERSIONS)}
 
 
 def _size(frame: bytes | str, limit: int) -> int:
@@ -222,9 +224,9 @@ def _correlation_id(raw: dict[str, Any]) -> tuple[str | None, list[FieldIssue]]:
     value = raw.get("correlation_id")
     if value is None:
         return None, []
-    if isinstance(value, str) and 0 < len(value) <= _MAX_CORRELATION_ID:
+    if isinstance(value, str) and 0 < len(value) <= _MAX_CORRELATION_ID and "\x00" not in value:
         return value, []
-    reason = f"must be a string of 1 to {_MAX_CORRELATION_ID} characters"
+    reason = f"must be a string of 1 to {_MAX_CORRELATION_ID} characters, without U+0000"
     return None, [FieldIssue("$.correlation_id", reason)]
 
 

@@ -400,8 +400,8 @@ def _connecting_section(version: Version, entries: list[MessageEntry]) -> list[s
         "stream message after the last `seq` you saw: on the handshake with "
         f"`{CHANNEL}?last_seq=N&epoch=E` (no `epoch`: the current one)"
         + (", or with a [resume](#resume) message sent first" if "resume" in names else "")
-        + ". `N` is a decimal number of 0 or more; any other value (`?last_seq=abc`) is "
-        "ignored without an error: the connection starts live, with nothing replayed.",
+        + ". `N` is a decimal number of 0 or more (at most 18 digits); any other value "
+        "(`?last_seq=abc`) closes the connection with 1008 before the welcome.",
     ]
     if has_stream:
         lines.append("The welcome's `stream` gives the current `epoch` and `seq`.")

@@ -191,8 +191,9 @@ class QueueExecutor:
             retryable=True,
         )
         await self._on_lost(info)
-        await self._publish(info.user_id, event)
+        # The slot is free before the client can see the end (it may send again at once).
         await self.queue.finished(info.run_id, info.user_id)
+        await self._publish(info.user_id, event)
 
 
 _LOST_MESSAGES = {

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from agentsocket.protocol import ServerEnvelope, ServerMessage, head_frame
+from agentsocket.protocol import ServerMessage
 from agentsocket.protocol.server_messages import AgentEvent
 
 #: ``publish(user_id, message) -> seq``: append a stream message to the user's stream.
@@ -17,9 +17,16 @@ Publish = Callable[[str, ServerMessage], Awaitable[int]]
 def stream_payload(
     message: ServerMessage, server_id: str | None, correlation_id: str | None = None
 ) -> bytes:
-    """The bytes published into a user's stream: the head frame, without its seq."""
-    envelope = ServerEnvelope(message, time.time(), server_id, correlation_id)
-    return orjson.dumps(head_frame(envelope))
+    """The bytes published into a user's stream: the head frame, without ``seq``.
+
+    The same JSON as ``head_frame`` of the envelope, serialized by the model's
+    own (compiled) JSON serializer instead of through a dict.
+    """
+    data = message.__pydantic_serializer__.to_json(message)
+    rest = orjson.dumps(
+        {"timestamp": time.time(), "server_id": server_id, "correlation_id": correlation_id}
+    )
+    return b'{"type":"%s","data":%s,%s' % (message.TYPE.encode(), data, rest[1:])
 
 
 class StreamSink:

@@ -3,7 +3,6 @@
 Standalone::
 
     app = create_app(Settings())          # uvicorn serves it; lifespan opens backends
-    app = create_app(Settings(), agents=[MyAgent()])   # your agents instead of the demo
 
 Inside a FastAPI app (a mounted app's lifespan is not run by its host, so
 hand it over)::
@@ -18,32 +17,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from agentsocket.protocol import CloseCode
-from agentsocket.protocol import server_messages as s
+from agentsocket.aio import cancel_and_wait
+from agentsocket.looplag import watch_loop_lag
+from agentsocket.runs import build_agent_set, history_search
 from agentsocket.server.auth import AuthenticationFailed, issue_token
+from agentsocket.server.auth.throttle import ThrottleMiddleware
 from agentsocket.server.docs_routes import docs_routes
 from agentsocket.server.endpoint import websocket_endpoint
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.metrics import CONTENT_TYPE_LATEST
-from agentsocket.server.router import Router
+from agentsocket.server.security_headers import SecurityHeadersMiddleware
 from agentsocket.server.settings import Settings
+from agentsocket.server.transport import TransportAccess
 from agentsocket.web import static_dir
 
 log = logging.getLogger("agentsocket.app")
 
 
 def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
-    """Build the gateway's ASGI app for ``settings``.
+    """Build the gateway's ASGI app for ``settings``; its lifespan opens the :class:`Gateway`.
 
     Args:
         agents: agents to serve besides those ``settings`` name (objects with a
@@ -51,44 +53,60 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
             :func:`agentsocket.agents.adapters.adapt` wraps).
 
     Raises:
-        AgentSpecError: an agent cannot be loaded, is not an agent, or names clash.
+        AgentSpecError: an agent cannot be loaded, is not an agent, or names clash
+            (here, before anything is served).
     """
-    gateway = Gateway(settings, agents)
-    router = Router(gateway)
+    opened: list[Gateway] = []
+
+    def gateway() -> Gateway:
+        if not opened:
+            raise RuntimeError("the gateway is not open (the app's lifespan did not run)")
+        return opened[0]
+
+    async def search(user_id: str, query: str) -> list[str]:
+        return await history_search(gateway().get_store())(user_id, query)
+
+    agent_set = build_agent_set(settings, agents, search=search)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        await gateway.start()
-        try:
-            yield
-        finally:
-            await drain(gateway)
-            await gateway.stop()
+        async with Gateway.open(settings, agent_set) as open_gateway:
+            opened.append(open_gateway)
+            app.state.gateway = open_gateway
+            lag = asyncio.create_task(watch_loop_lag(open_gateway.metrics.loop_lag))
+            try:
+                yield
+            finally:
+                await cancel_and_wait(lag)
+                opened.clear()
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
+        if not opened:
+            return JSONResponse({"ready": False, "store": False}, status_code=503)
         body = {
-            "ready": gateway.ready,
-            "store": gateway.store is not None,
-            "broker": gateway.broker.healthy,
-            "shutting_down": gateway.shutting_down,
+            "ready": opened[0].ready,
+            "store": True,
+            "broker": opened[0].broker.healthy,
+            "shutting_down": opened[0].shutting_down,
         }
-        return JSONResponse(body, status_code=200 if gateway.ready else 503)
+        return JSONResponse(body, status_code=200 if opened[0].ready else 503)
 
     async def metrics(_: Request) -> Response:
-        return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(gateway().metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def ticket(request: Request) -> Response:
+        gateway_ = gateway()
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return JSONResponse({"error": "missing_token"}, status_code=401)
         try:
-            principal = await gateway.verifier.verify(token.strip())
+            principal = await gateway_.verifier.verify(token.strip())
         except AuthenticationFailed as failed:
             return JSONResponse({"error": failed.failure.value}, status_code=401)
-        issued = await gateway.tickets.issue(principal)
+        issued = await gateway_.tickets.issue(principal)
         return JSONResponse({"ticket": issued, "expires_in": settings.ticket_ttl})
 
     async def dev_token(request: Request) -> Response:
@@ -99,7 +117,7 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
         return JSONResponse({"token": token, "user_id": user_id, "expires_in": 3600})
 
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint(gateway, router)),
+        WebSocketRoute("/ws", websocket_endpoint(gateway)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -110,28 +128,13 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
         routes.append(Route("/auth/dev-token", dev_token, methods=["POST"]))
     # Last, so every route above wins: the web chat page and its files.
     routes.append(Mount("/", app=StaticFiles(directory=static_dir(), html=True), name="web"))
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.gateway = gateway
-    app.state.router = router
+    middleware = [
+        Middleware(TransportAccess),
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(ThrottleMiddleware, paths={"/auth/ticket"}),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     return app
-
-
-async def drain(gateway: Gateway) -> None:
-    """Tell every client to reconnect elsewhere, flush, close with 1001; idempotent."""
-    if gateway.shutting_down:
-        return
-    gateway.shutting_down = True
-    settings = gateway.settings
-    # Local runs end first, so their agent_cancelled reaches the clients before the close.
-    await gateway.runs.shutdown()
-    notice = s.ServerShutdown(reason="shutdown", reconnect_after=settings.reconnect_after)
-    for connection in gateway.registry:
-        connection.reply(notice)
-        connection.close_soon(CloseCode.GOING_AWAY, "server shutdown")
-    deadline = time.monotonic() + settings.shutdown_grace
-    # Sessions end on their own tasks; polling the registry is the simplest join.
-    while len(gateway.registry) and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

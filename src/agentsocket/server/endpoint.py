@@ -8,8 +8,8 @@ code. The subprotocol echoed is only ever a version entry, never a token.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from agentsocket.delivery import BrokerUnavailable
-from agentsocket.protocol import CloseCode
+from agentsocket.protocol import CloseCode, Version
 from agentsocket.protocol.negotiation import SUBPROTOCOL_PREFIX, Refused, negotiate
 from agentsocket.server.auth import (
     AuthenticationFailed,
@@ -28,8 +28,9 @@ from agentsocket.server.auth import (
     safe_subprotocols,
 )
 from agentsocket.server.connection import Connection
+from agentsocket.server.core import ConnectionCore, close_reason
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.router import Router
+from agentsocket.server.ratelimit import TokenBucket
 from agentsocket.server.session import Session
 
 log = logging.getLogger("agentsocket.endpoint")
@@ -40,6 +41,11 @@ _AUTH_CLOSE = {
 }
 
 
+#: A stream position in the query: ASCII digits only (``str.isdigit`` accepts "²"),
+#: at most 18 of them so it fits every backend's 64-bit integers.
+_SEQ = re.compile(r"[0-9]{1,18}")
+
+
 class Refusal(Exception):  # noqa: N818 - a handshake outcome, not a failure of ours
     def __init__(self, code: CloseCode, reason: str) -> None:
         super().__init__(reason)
@@ -48,64 +54,77 @@ class Refusal(Exception):  # noqa: N818 - a handshake outcome, not a failure of 
 
 
 def websocket_endpoint(
-    gateway: Gateway, router: Router
+    gateway: Callable[[], Gateway],
 ) -> Callable[[WebSocket], Coroutine[Any, Any, None]]:
-    """The ``/ws`` handler bound to one gateway."""
+    """The ``/ws`` handler; ``gateway()`` returns the app's open gateway."""
 
     async def endpoint(websocket: WebSocket) -> None:
-        await serve_connection(gateway, router, websocket)
+        await serve_connection(gateway(), websocket)
 
     return endpoint
 
 
-async def serve_connection(gateway: Gateway, router: Router, websocket: WebSocket) -> None:
+async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
     """Serve one WebSocket connection from handshake to close."""
     offered = list(websocket.scope.get("subprotocols", []))
     echo = _version_entry(safe_subprotocols(offered))
     try:
         principal, version_subprotocol, version_name = await _handshake(gateway, websocket, offered)
+        resume = _resume_position(websocket)
     except Refusal as refusal:
-        gateway.metrics.handshake_refusals.labels(refusal.code.name.lower()).inc()
-        gateway.metrics.closes.labels(str(int(refusal.code))).inc()
+        metrics = gateway.metrics
+        metrics.child(metrics.handshake_refusals, refusal.code.name.lower()).inc()
+        metrics.child(metrics.closes, str(int(refusal.code))).inc()
+        log.debug("handshake refused", extra={"code": int(refusal.code)})
         await websocket.accept(subprotocol=echo)
-        await websocket.close(int(refusal.code), refusal.reason[:120])
+        await websocket.close(int(refusal.code), close_reason(refusal.reason))
         return
     version = gateway.versions[version_name]
     await websocket.accept(subprotocol=version_subprotocol)
+    connection = attach(gateway, websocket, principal.user_id, version)
+    metrics = gateway.metrics
+    connection.log.info("connected", extra={"user_id": principal.user_id, "version": version.name})
+    try:
+        await Session(gateway, connection, principal).run(resume)
+    finally:
+        detach(gateway, connection)
+
+
+def attach(gateway: Gateway, websocket: WebSocket, user_id: str, version: Version) -> Connection:
+    """A new connection of ``user_id`` on an accepted ``websocket``, registered and counted."""
+    settings, metrics = gateway.settings, gateway.metrics
+    user = gateway.registry.user(user_id)
+    core = ConnectionCore(
+        version,
+        bucket=TokenBucket(settings.rate_per_connection, settings.burst_per_connection),
+        user_bucket=user.bucket,
+        max_frame_size=settings.max_frame_size,
+        abuse_threshold=settings.abuse_threshold,
+    )
     connection = Connection(
         websocket,
+        core,
         connection_id=f"conn_{uuid.uuid4().hex}",
-        user_id=principal.user_id,
-        version=version,
-        server_id=gateway.settings.server_id,
-        queue_size=gateway.settings.outbound_queue_size,
-        metrics=gateway.metrics,
-        validate_outbound=gateway.settings.validate_outbound,
+        user_id=user_id,
+        server_id=settings.server_id,
+        queue_size=settings.outbound_queue_size,
+        metrics=metrics,
+        send_timeout=settings.send_timeout,
+        validate_outbound=settings.validate_outbound,
     )
     gateway.registry.add(connection)
-    gateway.metrics.connections.labels(version.name).inc()
-    gateway.metrics.connections_total.labels(version.name).inc()
-    log.info(
-        "connected",
-        extra={
-            "connection_id": connection.id,
-            "user_id": principal.user_id,
-            "version": version.name,
-        },
-    )
-    try:
-        await Session(gateway, router, connection, principal).run(_resume_position(websocket))
-    except BrokerUnavailable:
-        log.warning("broker lost during connect", extra={"connection_id": connection.id})
-        with contextlib.suppress(RuntimeError, OSError):
-            await websocket.close(int(CloseCode.NOT_READY), "backend unavailable")
-    finally:
-        gateway.registry.remove(connection)
-        gateway.metrics.connections.labels(version.name).dec()
-        if gateway.registry.count_for(principal.user_id) == 0:
-            gateway.frames.forget(principal.user_id)
-            router.forget_user(principal.user_id)
-        log.info("disconnected", extra={"connection_id": connection.id})
+    metrics.child(metrics.connections, version.name).inc()
+    metrics.child(metrics.connections_total, version.name).inc()
+    return connection
+
+
+def detach(gateway: Gateway, connection: Connection) -> None:
+    """Unregister a closed connection and count what it sent."""
+    metrics, version = gateway.metrics, connection.version.name
+    gateway.registry.remove(connection)
+    metrics.child(metrics.connections, version).dec()
+    metrics.child(metrics.frames_out, version).inc(connection.frames_sent)
+    connection.log.info("disconnected")
 
 
 async def _handshake(
@@ -146,9 +165,17 @@ def _version_entry(offered: list[str]) -> str | None:
 
 
 def _resume_position(websocket: WebSocket) -> tuple[str | None, int] | None:
-    """``?last_seq=N[&epoch=E]`` from the handshake; no epoch means the current one."""
+    """``?last_seq=N[&epoch=E]`` from the handshake; no epoch means the current one.
+
+    Raises:
+        Refusal: ``last_seq`` is present but not a plain decimal seq.
+    """
     query = websocket.query_params
-    last_seq = query.get("last_seq", "")
-    if not last_seq.isdigit():
+    last_seq = query.get("last_seq")
+    if last_seq is None or last_seq == "":
         return None
+    if not _SEQ.fullmatch(last_seq):
+        raise Refusal(
+            CloseCode.POLICY_VIOLATION, "last_seq must be a decimal seq of 1 to 18 digits"
+        )
     return query.get("epoch") or None, int(last_seq)

@@ -1,54 +1,141 @@
-"""Stream entries as text frames, encoded once per protocol version per node.
+"""Stream entries as wire frames: encoded once per protocol version per node.
 
-A stream message is published once as head-frame bytes; every connection of
-the user on this node asks for it in its own version. The first asker pays
-for the conversion of all versions the user's connections speak; the rest
-reuse the text.
+A stream message is published as its head (v3) frame without ``seq``
+(:func:`agentsocket.runs.stream.stream_payload`). When an entry reaches this node, the user's
+:class:`FrameEncoder` turns it into one frame per version the user's
+connections here speak, and every connection of that version is handed the
+same text. The head frame is never parsed: ``seq`` is written into the
+published bytes. Older versions parse the payload once and convert it.
+
+``FrameEncoder.encodes`` counts (entry, version) encodings, so tests can
+check that the work is entries x versions, whatever the number of
+connections or the size of a burst.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Collection
 
 import orjson
 
-from agentsocket.protocol import Version, encode_frame_many
-from agentsocket.runs.stream import stream_payload
+from agentsocket.protocol import (
+    HEAD,
+    ServerEnvelope,
+    Version,
+    decode_server,
+    encode_frame_many,
+)
 
-__all__ = ["FrameCache", "stream_payload"]
+log = logging.getLogger("agentsocket.frames")
 
-_PER_USER = 64
+#: Entries kept per user. The live path hands one entry to every connection
+#: before the next is published, so a few suffice; catch-up re-encodes.
+_RECENT = 8
+_NULL_SEQ = b',"seq":null}'
+_MISSING = object()
 
 
-class FrameCache:
-    """Recently encoded stream entries, per user, seq and version."""
+def with_seq(payload: bytes, seq: int) -> bytes:
+    """The head frame of ``payload`` at ``seq``: written into the bytes, never re-parsed."""
+    if payload.endswith(_NULL_SEQ):  # published by an older node: drop its null seq
+        payload = payload[: -len(_NULL_SEQ)] + b"}"
+    return b'%s,"seq":%d}' % (payload[:-1], seq)
 
-    def __init__(self, versions_of: Callable[[str], Iterable[Version]]) -> None:
-        self._versions_of = versions_of
-        self._users: dict[str, OrderedDict[int, tuple[bytes, str, dict[str, str | None]]]] = {}
 
-    def text(
-        self, user_id: str, seq: int, payload: bytes, version: Version
-    ) -> tuple[str, str | None]:
-        """The head type of stream entry ``seq`` and its frame in ``version``.
+VersionsOf = Callable[[], Collection[Version]]
+"""The versions a user's connections on this node speak, right now."""
 
-        The frame is ``None`` when ``version`` cannot express the message.
-        """
-        recent = self._users.setdefault(user_id, OrderedDict())
-        cached = recent.get(seq)
+Frames = dict[str, str | None]
+"""One entry's text by version name; ``None`` where the version cannot express it."""
+
+
+class FrameEncoder:
+    """One user's recently encoded stream entries on this node.
+
+    Args:
+        versions: the versions the user's connections here speak, right now.
+        validate: re-read every encoded frame with the client codec (dev and
+            test); a frame that fails is logged, counted and dropped.
+        on_dropped: called with (version name, type) for each entry a version
+            cannot express (a declared drop), once per entry and version.
+        on_invalid: called with (version name, type) for each dropped invalid frame.
+    """
+
+    def __init__(
+        self,
+        versions: VersionsOf,
+        *,
+        validate: bool = False,
+        on_dropped: Callable[[str, str], None] | None = None,
+        on_invalid: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._versions = versions
+        self._validate = validate
+        self._on_dropped = on_dropped
+        self._on_invalid = on_invalid
+        self._recent: dict[int, tuple[bytes, Frames]] = {}
+        self.encodes = 0
+
+    def frame(self, seq: int, payload: bytes, version: Version) -> str | None:
+        """Entry ``seq`` as text in ``version``; ``None`` when not expressible (or invalid)."""
+        cached = self._recent.get(seq)
         # Comparing payloads guards against a seq reused by a new epoch.
-        if cached is None or version.name not in cached[2] or cached[0] != payload:
+        if cached is not None and (cached[0] is payload or cached[0] == payload):
+            frames = cached[1]
+            text = frames.get(version.name, _MISSING)
+            if text is not _MISSING:
+                return text  # type: ignore[return-value]
+        else:
+            frames = {}
+            self._recent[seq] = (payload, frames)
+            self._recent.pop(seq - _RECENT, None)
+            if len(self._recent) > 2 * _RECENT:  # seqs out of order (a resume): start over
+                self._recent = {seq: (payload, frames)}
+        versions = self._versions()
+        if version is HEAD and len(versions) <= 1:  # the usual case: no parse, no conversion
+            self.encodes += 1
+            text = with_seq(payload, seq).decode()
+            if self._validate and not self._valid(text, HEAD.name):
+                text = None
+            frames[HEAD.name] = text
+            return text
+        wanted = {v for v in versions if v.name not in frames}
+        wanted.add(version)
+        frames.update(self._encode(seq, payload, wanted))
+        return frames[version.name]
+
+    def _encode(self, seq: int, payload: bytes, versions: set[Version]) -> Frames:
+        self.encodes += len(versions)
+        encoded: dict[str, bytes | None] = {}
+        older = [v for v in versions if v is not HEAD]
+        if HEAD in versions:
+            encoded[HEAD.name] = with_seq(payload, seq)
+        kind = ""
+        if older:
             frame = orjson.loads(payload)
             frame["seq"] = seq
-            versions = {version, *self._versions_of(user_id)}
-            encoded = encode_frame_many(frame, versions)
-            texts = {name: None if raw is None else raw.decode() for name, raw in encoded.items()}
-            cached = recent[seq] = (payload, frame["type"], texts)
-            while len(recent) > _PER_USER:
-                recent.popitem(last=False)
-        return cached[1], cached[2][version.name]
+            kind = str(frame.get("type"))
+            encoded.update(encode_frame_many(frame, older))
+        texts: Frames = {}
+        for name, raw in encoded.items():
+            if raw is None and self._on_dropped is not None:
+                self._on_dropped(name, kind)
+            text = None if raw is None else raw.decode()
+            if text is not None and self._validate and not self._valid(text, name):
+                text = None
+            texts[name] = text
+        return texts
 
-    def forget(self, user_id: str) -> None:
-        """Drop a user's entries (their last connection on this node closed)."""
-        self._users.pop(user_id, None)
+    def _valid(self, text: str, version_name: str) -> bool:
+        decoded = decode_server(text, version_name)
+        if isinstance(decoded, ServerEnvelope):
+            return True
+        kind = orjson.loads(text).get("type", "?")
+        log.error(
+            "outbound frame fails validation; dropped",
+            extra={"version": version_name, "type": kind, "error": decoded.message},
+        )
+        if self._on_invalid is not None:
+            self._on_invalid(version_name, str(kind))
+        return False

@@ -1,24 +1,33 @@
-"""The gateway's services, built once per app from :class:`Settings`.
+"""The gateway's services, opened once per app from :class:`Settings`.
 
-Everything a connection handler needs hangs off one :class:`Gateway`:
-settings, metrics, the connection registry, the broker (stream log and
-fan-out), the store, the run service and authentication.
+Everything a connection needs hangs off one :class:`Gateway`: settings,
+metrics, the connection registry, the broker (stream log and fan-out), the
+emitter, the store, the run service and authentication::
+
+    async with Gateway.open(settings) as gateway:
+        ...                       # gateway.store is open; delivery starts or retries
+
+:meth:`Gateway.drain` is the one place that ends runs and tells clients to
+go; leaving the ``async with`` drains (if not done yet) and closes the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncIterator, Iterable
 from datetime import date
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker, run_queue
-from agentsocket.protocol import ServerMessage, Status, Version, get_version
-from agentsocket.runs import stream_payload
+from agentsocket.protocol import CloseCode, ServerMessage, Status, Version, get_version
+from agentsocket.protocol import server_messages as s
+from agentsocket.runs import AgentSet
 from agentsocket.server.auth import (
     AuthSettings,
     MemoryTicketStore,
@@ -26,8 +35,10 @@ from agentsocket.server.auth import (
     TicketStore,
     TokenVerifier,
 )
-from agentsocket.server.frames import FrameCache
+from agentsocket.server.emitter import Emitter
+from agentsocket.server.frames import FrameEncoder, VersionsOf
 from agentsocket.server.metrics import Metrics
+from agentsocket.server.ratelimit import TokenBucket
 from agentsocket.server.registry import Registry
 from agentsocket.server.runs import RunService
 from agentsocket.server.settings import Settings
@@ -37,22 +48,29 @@ log = logging.getLogger("agentsocket.gateway")
 
 
 class Gateway:
-    """Services shared by every connection of one gateway process."""
+    """Services shared by every connection of one gateway process. Use :meth:`open`."""
 
-    def __init__(self, settings: Settings, agents: Iterable[object] = ()) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, agents: AgentSet | Iterable[object] = ()
+    ) -> None:
         self.settings = settings
+        self.store = store
         self.metrics = Metrics()
-        self.registry = Registry()
-        self.frames = FrameCache(self._versions_of)
         self.versions: dict[str, Version] = {
             name: get_version(name) for name in settings.enabled_versions
         }
         self.default_version = self.versions[settings.default_version]
+        self.registry = Registry(
+            self._user_bucket,
+            self._frame_encoder,
+            # A bucket left alone this long is full again: dropping it then changes nothing.
+            linger=settings.burst_per_user / settings.rate_per_user,
+        )
         self.verifier = TokenVerifier(self._auth_settings())
         self._redis: Redis | None = None  # the ticket store's client, with broker=redis
         self.broker: Broker = self._broker()
+        self.emitter = Emitter(self.broker, settings.server_id)
         self.tickets: TicketStore = self._tickets()
-        self.store: Store | None = None
         self.runs = RunService(self, agents)
         self.shutting_down = False
         self._broker_started = False
@@ -61,14 +79,52 @@ class Gateway:
 
     # --- lifecycle ---------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the store, then the broker and runs; stays not-ready while Redis is down."""
-        self.store = await Store.open(self.settings.database_url)
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls, settings: Settings, agents: AgentSet | Iterable[object] = ()
+    ) -> AsyncIterator[Gateway]:
+        """Open the store, then start delivery (retried in the background while Redis is down).
+
+        Args:
+            agents: the agent set, or agents given in code besides those the settings name.
+
+        Raises:
+            AgentSpecError: an agent cannot be loaded, or names clash.
+        """
+        gateway = cls(settings, await Store.open(settings.database_url), agents)
         try:
-            await self._start_delivery()
-        except BrokerUnavailable as exc:
-            log.error("not ready: %s; retrying in the background", exc)
-            self._starting = asyncio.create_task(self._retry_delivery(), name="delivery-start")
+            try:
+                await gateway._start_delivery()
+            except BrokerUnavailable as exc:
+                log.error("not ready: %s; retrying in the background", exc)
+                gateway._starting = asyncio.create_task(
+                    gateway._retry_delivery(), name="delivery-start"
+                )
+            yield gateway
+        finally:
+            await gateway.drain()
+            await gateway._close()
+
+    async def drain(self) -> None:
+        """End local runs, tell every client to reconnect elsewhere, close with 1001.
+
+        Idempotent. Local runs end first, so their ``agent_cancelled`` reaches
+        the clients before the close.
+        """
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        await self.runs.shutdown()
+        settings = self.settings
+        notice = s.ServerShutdown(reason="shutdown", reconnect_after=settings.reconnect_after)
+        for connection in self.registry:
+            connection.reply(notice)
+            connection.close(CloseCode.GOING_AWAY, "server shutdown")
+        deadline = time.monotonic() + settings.shutdown_grace
+        # Sessions end on their own tasks; polling the registry is the simplest join.
+        while len(self.registry) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _start_delivery(self) -> None:
         if not self._broker_started:
@@ -95,38 +151,26 @@ class Gateway:
                 delay = min(delay * 2, 10.0)
                 log.warning("still not ready: %s", exc)
 
-    async def stop(self) -> None:
+    async def _close(self) -> None:
         if self._starting is not None:
             self._starting.cancel()
-        await self.runs.shutdown()
+        await self.runs.shutdown()  # a no-op after drain(); here for a failed open
         await self.broker.close()
-        if self.store is not None:
-            await self.store.close()
+        await self.store.close()
         if self._redis is not None:
             await self._redis.aclose()
 
     @property
     def ready(self) -> bool:
-        return (
-            self.store is not None
-            and self._delivery_started
-            and self.broker.healthy
-            and not self.shutting_down
-        )
+        return self._delivery_started and self.broker.healthy and not self.shutting_down
 
     # --- messages ----------------------------------------------------------------------
 
     async def publish(
         self, user_id: str, message: ServerMessage, correlation_id: str | None = None
     ) -> int:
-        """Append a stream message to the user's stream; every connection of theirs gets it.
-
-        Returns:
-            The message's seq.
-        """
-        payload = stream_payload(message, self.settings.server_id, correlation_id)
-        entry = await self.broker.publish(user_id, payload)
-        return entry.seq
+        """Append a stream message to the user's stream (the runs' ``Publish``); returns its seq."""
+        return await self.emitter.publish(user_id, message, correlation_id)
 
     def sunset_of(self, version: Version) -> date | None:
         """When ``version`` will be refused: the operator's setting, else the registry's."""
@@ -136,42 +180,49 @@ class Gateway:
         return version.sunset if version.status is Status.DEPRECATED else None
 
     def get_store(self) -> Store:
-        if self.store is None:
-            raise RuntimeError("the gateway is not started")
         return self.store
 
     # --- construction --------------------------------------------------------------
 
-    def _versions_of(self, user_id: str) -> set[Version]:
-        return {c.version for c in self.registry.connections_of(user_id)}
+    def _user_bucket(self) -> TokenBucket:
+        return TokenBucket(self.settings.rate_per_user, self.settings.burst_per_user)
+
+    def _frame_encoder(self, versions: VersionsOf) -> FrameEncoder:
+        metrics = self.metrics
+        return FrameEncoder(
+            versions,
+            validate=self.settings.validate_outbound,
+            on_dropped=lambda v, t: metrics.child(metrics.dropped, v, t).inc(),
+            on_invalid=lambda v, t: metrics.child(metrics.invalid_outbound, v, t).inc(),
+        )
 
     def _auth_settings(self) -> AuthSettings:
-        s = self.settings
+        s_ = self.settings
         return AuthSettings(
-            secret=s.jwt_secret.get_secret_value() if s.jwt_secret else None,
-            jwks_file=s.jwks_file,
-            jwks_url=s.jwks_url,
-            audience=s.jwt_audience,
-            issuer=s.jwt_issuer,
-            ticket_ttl_seconds=s.ticket_ttl,
+            secret=s_.jwt_secret.get_secret_value() if s_.jwt_secret else None,
+            jwks_file=s_.jwks_file,
+            jwks_url=s_.jwks_url,
+            audience=s_.jwt_audience,
+            issuer=s_.jwt_issuer,
+            ticket_ttl_seconds=s_.ticket_ttl,
         )
 
     def _broker(self) -> Broker:
-        s = self.settings
-        if s.broker == "redis":
+        s_ = self.settings
+        if s_.broker == "redis":
             return RedisBroker(
-                s.redis_url,
-                prefix=s.redis_prefix,
-                max_entries=s.stream_max_entries,
-                max_age_seconds=s.stream_max_age,
+                s_.redis_url,
+                prefix=s_.redis_prefix,
+                max_entries=s_.stream_max_entries,
+                max_age_seconds=s_.stream_max_age,
             )
-        return MemoryBroker(max_entries=s.stream_max_entries, max_age_seconds=s.stream_max_age)
+        return MemoryBroker(max_entries=s_.stream_max_entries, max_age_seconds=s_.stream_max_age)
 
     def _tickets(self) -> TicketStore:
-        s = self.settings
-        if s.broker == "redis":
-            self._redis = run_queue.connect(s.redis_url)
+        s_ = self.settings
+        if s_.broker == "redis":
+            self._redis = run_queue.connect(s_.redis_url)
             return RedisTicketStore(
-                self._redis, prefix=f"{s.redis_prefix}:ticket:", ttl_seconds=s.ticket_ttl
+                self._redis, prefix=f"{s_.redis_prefix}:ticket:", ttl_seconds=s_.ticket_ttl
             )
-        return MemoryTicketStore(ttl_seconds=s.ticket_ttl)
+        return MemoryTicketStore(ttl_seconds=s_.ticket_ttl)

@@ -2,12 +2,21 @@
 
 Each app gets its own :class:`Metrics` (and registry) so several apps can
 live in one process (tests, a FastAPI host) without clashing.
+
+Nothing on the per-frame path looks up a labelled child or observes a
+histogram: frames are counted per connection and added to the counters in
+one step when it closes (:meth:`Metrics.add_frames_out`), and the children
+used per request are looked up once and cached (:meth:`Metrics.child`).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from agentsocket.looplag import loop_lag_gauge
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -34,7 +43,10 @@ class Metrics:
             "agentsocket_frames_in", "Inbound frames by message type.", ["type"], registry=r
         )
         self.frames_out = Counter(
-            "agentsocket_frames_out", "Outbound frames by message type.", ["type"], registry=r
+            "agentsocket_frames_out",
+            "Outbound frames by protocol version (counted when a connection closes).",
+            ["version"],
+            registry=r,
         )
         self.errors = Counter(
             "agentsocket_errors", "Error replies by error code.", ["code"], registry=r
@@ -48,15 +60,31 @@ class Metrics:
         self.closes = Counter(
             "agentsocket_closes", "Connections closed by the server, by code.", ["code"], registry=r
         )
-        self.queue_depth = Histogram(
-            "agentsocket_outbound_queue_depth",
-            "Outbound queue depth seen when a frame is queued.",
-            buckets=(0, 1, 4, 16, 64, 256, 1024, 4096),
+        self.connection_failures = Counter(
+            "agentsocket_connection_failures",
+            "Connections closed with 1011 after an unexpected failure of ours.",
+            registry=r,
+        )
+        self.invalid_outbound = Counter(
+            "agentsocket_invalid_outbound",
+            "Outbound frames that failed validation and were dropped (validate_outbound).",
+            ["version", "type"],
             registry=r,
         )
         self.runs = Counter(
             "agentsocket_runs", "Finished agent runs by status.", ["status"], registry=r
         )
+        self.loop_lag = loop_lag_gauge(r)
+
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Counter | Gauge, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set."""
+        key = (metric._name, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
 from agentsocket.delivery.run_queue import RunInfo, RunRequest
-from agentsocket.protocol import ErrorCode, FieldIssue, ProtocolError
+from agentsocket.protocol import ErrorCode, FieldIssue
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.runs import (
@@ -30,11 +29,9 @@ from agentsocket.runs import (
     persist_outcome,
     thread_history,
 )
-from agentsocket.server.router import thread_info
-
-if TYPE_CHECKING:
-    from agentsocket.server.gateway import Gateway
-    from agentsocket.server.session import Session
+from agentsocket.server.context import Request
+from agentsocket.server.services import Services
+from agentsocket.server.views import thread_info
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -45,18 +42,22 @@ class RunService:
     """Accepts, stops and answers approvals for the runs of this node's users.
 
     Args:
-        agents: agents given in code, besides those the settings name
-            (:func:`agentsocket.runs.build_agent_set`).
+        agents: the agent set, or agents given in code to serve besides those
+            the settings name (:func:`agentsocket.runs.build_agent_set`).
 
     Raises:
         AgentSpecError: an agent cannot be loaded, or names clash.
     """
 
-    def __init__(self, gateway: Gateway, agents: Iterable[object] = ()) -> None:
+    def __init__(self, gateway: Services, agents: AgentSet | Iterable[object] = ()) -> None:
         self.gateway = gateway
         settings = gateway.settings
         self._started = False
-        self.agents: AgentSet = build_agent_set(settings, agents, search=self._search)
+        self.agents: AgentSet = (
+            agents
+            if isinstance(agents, AgentSet)
+            else build_agent_set(settings, agents, search=self._search)
+        )
         #: What the welcome says about them.
         self.available = [
             s.AvailableAgent(name=info.name, description=info.description)
@@ -92,23 +93,23 @@ class RunService:
             self._started = False
             await self.executor.close()
 
-    async def submit(self, session: Session, message: c.UserMessage, cid: str | None) -> None:
+    async def submit(self, request: Request, message: c.UserMessage) -> None:
         """Store a user message with its run, acknowledge it and start the run (once per
         client_message_id)."""
-        gateway, user = self.gateway, session.user_id
+        gateway, user = self.gateway, request.user_id
         agent = message.agent or self.agents.default
         if agent not in self.agents:
             available = self.agents.listing()
-            path = f"{session.connection.version.data_path}.agent"
-            issue = FieldIssue(path, f"unknown agent; available: {available}")
-            why = f"no agent {agent!r}; available: {available}"
-            session.router.send_error(
-                session, ProtocolError(ErrorCode.NOT_FOUND, why, (issue,), cid)
+            issue = FieldIssue(
+                f"{request.data_path}.agent", f"unknown agent; available: {available}"
+            )
+            request.error(
+                ErrorCode.NOT_FOUND, f"no agent {agent!r}; available: {available}", issues=(issue,)
             )
             return
         limit = gateway.settings.max_runs_per_user
         if await self.executor.running_count(user) >= limit:
-            self._refuse(session, ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once", cid)
+            request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
         started = await gateway.get_store().start_run_with_message(
             user,
@@ -121,42 +122,33 @@ class RunService:
         )
         run = started.run
         if started.new_thread and started.thread is not None:
-            await gateway.publish(user, s.ThreadCreated(thread=thread_info(started.thread)), cid)
-        session.connection.reply(
+            await request.send(s.ThreadCreated(thread=thread_info(started.thread)))
+        await request.send(
             s.MessageReceived(
                 message_id=started.message.id if started.message else "",
                 thread_id=run.thread_id,
                 run_id=run.id,
                 client_message_id=message.client_message_id,
                 duplicate=not started.created,
-            ),
-            cid,
+            )
         )
         if not started.created:
             return
-        log.info(
-            "run accepted",
-            extra={
-                "connection_id": session.connection.id,
-                "correlation_id": cid,
-                "run_id": run.id,
-                "thread_id": run.thread_id,
-            },
-        )
+        request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
         await self.executor.launch(RunRequest(run.id, user, run.thread_id, agent, message.content))
 
-    async def stop(self, session: Session, message: c.StopAgent, cid: str | None) -> None:
+    async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""
-        if not await self.executor.cancel(session.user_id, message.run_id):
-            self._refuse(session, ErrorCode.NOT_FOUND, "no such running run", cid)
+        if not await self.executor.cancel(request.user_id, message.run_id):
+            request.error(ErrorCode.NOT_FOUND, "no such running run")
 
-    async def approve(self, session: Session, message: c.ToolApproval, cid: str | None) -> None:
+    async def approve(self, request: Request, message: c.ToolApproval) -> None:
         """Answer a pending tool approval of this user's run."""
         resolved = await self.executor.approve(
-            session.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
+            request.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
         )
         if not resolved:
-            self._refuse(session, ErrorCode.NOT_FOUND, "no such pending approval", cid)
+            request.error(ErrorCode.NOT_FOUND, "no such pending approval")
 
     async def _finished(self, outcome: RunOutcome) -> None:
         self.gateway.metrics.runs.labels(outcome.status).inc()
@@ -171,9 +163,6 @@ class RunService:
 
     async def _search(self, user_id: str, query: str) -> list[str]:
         return await history_search(self.gateway.get_store())(user_id, query)
-
-    def _refuse(self, session: Session, code: ErrorCode, text: str, cid: str | None) -> None:
-        session.router.send_error(session, ProtocolError(code, text, (), cid))
 
 
 def _title(content: str) -> str:

@@ -7,9 +7,9 @@ import socket
 import uvicorn
 from starlette.applications import Starlette
 
-from agentsocket.server.app import create_app, drain
+from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.logs import configure
+from agentsocket.server.logs import configure, quiet_peer_errors
 from agentsocket.server.settings import Settings
 
 
@@ -20,17 +20,19 @@ class GatewayServer(uvicorn.Server):
     lifespan shutdown runs, so clients would get no reconnect hint.
     """
 
-    def __init__(self, config: uvicorn.Config, gateway: Gateway) -> None:
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
         super().__init__(config)
-        self.gateway = gateway
+        self.app = app
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await drain(self.gateway)
+        gateway: Gateway | None = getattr(self.app.state, "gateway", None)
+        if gateway is not None:
+            await gateway.drain()
         await super().shutdown(sockets)
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -45,10 +47,12 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
+    quiet_peer_errors()  # uvicorn configured its loggers just now
+    return config
 
 
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM."""
     configure(settings.log_level, settings.log_json)
     app = create_app(settings)
-    GatewayServer(uvicorn_config(app, settings), app.state.gateway).run()
+    GatewayServer(uvicorn_config(app, settings), app).run()

@@ -1,50 +1,62 @@
-"""A connection's life after the handshake: welcome, reader, writer, stream, expiry.
+"""A connection's life after the handshake: welcome, requests, stream, expiry — supervised.
 
-The welcome is queued before the reader starts, and frames the client sent
-before that wait in the server's receive buffer: nothing is dropped. The
-user's stream is delivered by one subscription per connection; resuming
-replaces it and never re-sends a seq this connection already sent.
+The welcome goes out before anything is read, and frames the client sent
+before that wait in the server's receive buffer: nothing is dropped.
+
+The user's stream reaches the connection two ways. Live entries are handed
+over inside the publisher's call (``Subscription.listen``) and written at
+once; a backlog (connect, ``resume``, a slow moment) is paged from the log by
+a catch-up task that waits for the socket to drain. Either way the frames
+come from the user's :class:`~agentsocket.server.frames.FrameEncoder`,
+encoded once per version, and :class:`ConnectionCore` drops every seq this
+connection already sent.
+
+All of a connection's tasks run in one task group. An unexpected failure in
+any of them — or in the live path — is logged with the connection id,
+counted (``agentsocket_connection_failures``) and closes the socket with 1011,
+so the client reconnects and resumes without loss.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import Any
 
-from agentsocket.delivery import Entry, Gap, Position, Subscription
-from agentsocket.protocol import CloseCode
+from agentsocket.delivery import BrokerUnavailable, Entry, Gap, Position, Subscription
+from agentsocket.protocol import ClientEnvelope, CloseCode, ErrorCode, ProtocolError
+from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.auth import Principal
-from agentsocket.server.connection import Connection
-from agentsocket.server.ratelimit import TokenBucket
+from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
+from agentsocket.server.context import Request
+from agentsocket.server.core import Close, Dispatch, Reply, error_reply
+from agentsocket.server.gateway import Gateway
+from agentsocket.server.logs import ContextLogger
+from agentsocket.server.registry import UserState
+from agentsocket.server.router import dispatch
 
-if TYPE_CHECKING:
-    from agentsocket.server.gateway import Gateway
-    from agentsocket.server.router import Router
-
-log = logging.getLogger("agentsocket.session")
+#: Catch-up frames sent before letting other tasks run.
+_FAIR_SHARE = 100
 
 
 class Session:
     """Runs one ready connection until it closes."""
 
-    def __init__(
-        self, gateway: Gateway, router: Router, connection: Connection, principal: Principal
-    ) -> None:
+    def __init__(self, gateway: Gateway, connection: Connection, principal: Principal) -> None:
         self.gateway = gateway
-        self.router = router
+        self.user: UserState = gateway.registry.user(principal.user_id)
         self.connection = connection
+        self.core = connection.core
         self.principal = principal
         self.user_id = principal.user_id
-        settings = gateway.settings
-        self.bucket = TokenBucket(settings.rate_per_connection, settings.burst_per_connection)
-        self.refusals = 0
+        self.log = connection.log
         self._subscription: Subscription | None = None
-        self._pump: asyncio.Task[None] | None = None
-        self._live_from: int | None = None  # first seq sent on this connection
+        self._catch_up: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._group: asyncio.TaskGroup | None = None
 
     async def run(self, resume: tuple[str | None, int] | None) -> None:
         """Send the welcome, then serve the connection until it ends.
@@ -55,7 +67,7 @@ class Session:
         """
         gateway, connection = self.gateway, self.connection
         position = await gateway.broker.position(self.user_id)
-        resume_from = None if resume is None else Position(resume[0] or position.epoch, resume[1])
+        resume_from = None if resume is None else _within(resume[0], resume[1], position)
         connection.reply(self._welcome(position))
         sunset = gateway.sunset_of(connection.version)
         if sunset is not None:
@@ -68,34 +80,194 @@ class Session:
                     upgrade_to=gateway.default_version.name,
                 )
             )
-        await self._subscribe(resume_from or position)
-        writer = asyncio.create_task(connection.run_writer(), name=f"writer-{connection.id}")
-        reader = asyncio.create_task(self._read(), name=f"reader-{connection.id}")
-        tasks = {writer, reader}
-        if self.principal.expires_at is not None:
-            tasks.add(asyncio.create_task(self._expire(self.principal.expires_at)))
         try:
-            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not writer.done():
-                # The peer left: nothing more can be written.
-                connection.close_soon(CloseCode.NORMAL, "bye", flush=False)
-                await asyncio.wait({writer}, timeout=1.0)
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                self._start(connection.run_writer(), "writer", ends_session=True)
+                # Subscribed before reading, so a `resume` never races the first subscription.
+                await self._subscribe(resume_from or position)
+                self._start(self._read(), "reader", ends_session=True)
+                if self.principal.expires_at is not None:
+                    self._start(self._expire(self.principal.expires_at), "expiry")
+        except* BrokerUnavailable:
+            self.log.warning("broker lost during connect")
+            await self._close_now(CloseCode.NOT_READY, "backend unavailable")
+        except* Exception as failures:
+            for failure in failures.exceptions:
+                self._failure(failure)
+            await self._close_now(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
-            for task in (*tasks, self._pump):
-                if task is not None:
-                    task.cancel()
-            for task in (*tasks, self._pump):
-                if task is not None:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
             if self._subscription is not None:
+                self._subscription.listen(None)
                 await self._subscription.close()
 
-    async def resume(self, position: Position) -> None:
-        """Deliver the user's stream from ``position`` instead (the ``resume`` message)."""
-        await self._subscribe(position)
+    # --- tasks ----------------------------------------------------------------------
 
-    # --- internals ---------------------------------------------------------------------
+    def _start(
+        self, work: Coroutine[Any, Any, None], name: str, *, ends_session: bool = False
+    ) -> None:
+        assert self._group is not None
+        if ends_session:
+            work = self._ending(work)
+        task = self._group.create_task(work, name=f"{name}-{self.connection.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _ending(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the writer or the reader; when either ends, every task of the connection ends."""
+        await work
+        self._stop_all()
+
+    def _stop_all(self) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        if self._catch_up is not None and self._catch_up is not current:
+            self._catch_up.cancel()
+
+    def _failure(self, exc: BaseException) -> None:
+        """Log and count an unexpected failure of ours; the connection closes with 1011."""
+        self.gateway.metrics.connection_failures.inc()
+        self.log.error("connection failed", exc_info=exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """A failure outside the connection's tasks (the live path): close with 1011."""
+        self._failure(exc)
+        if self._subscription is not None:
+            self._subscription.listen(None)
+        self.connection.close(CloseCode.INTERNAL_ERROR, "internal error", flush=False)
+
+    async def _close_now(self, code: CloseCode, reason: str) -> None:
+        """Close after the writer is gone (a failure stopped it)."""
+        self.connection.close(code, reason, flush=False)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.connection.send_close(), CLOSE_TIMEOUT * 2)
+
+    # --- inbound ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        receive, core = self.connection.websocket.receive, self.core
+        frames_in, metrics = self.gateway.metrics.frames_in, self.gateway.metrics
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                self.connection.gone()
+                return
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            for action in core.receive_frame(frame):
+                if isinstance(action, Dispatch):
+                    metrics.child(frames_in, action.envelope.type).inc()
+                    await self._handle(action.envelope)
+                elif isinstance(action, Reply):
+                    metrics.child(frames_in, "refused").inc()
+                    self._count_error(action)
+                    self.connection.reply(action.message, action.correlation_id)
+                elif isinstance(action, Close):
+                    self.connection.start_close(action)
+
+    async def _handle(self, envelope: ClientEnvelope) -> None:
+        message = envelope.message
+        if isinstance(message, c.Resume):
+            try:
+                current = await self.gateway.broker.position(self.user_id)
+                await self._subscribe(_within(message.epoch, message.last_seq, current))
+            except BrokerUnavailable:
+                unavailable = ProtocolError(
+                    ErrorCode.UNAVAILABLE,
+                    "the message stream is unavailable; retry shortly",
+                    (),
+                    envelope.correlation_id,
+                )
+                self._error(unavailable, 1.0)
+            return
+        request = Request(
+            user_id=self.user_id,
+            connection_id=self.connection.id,
+            correlation_id=envelope.correlation_id,
+            data_path=self.connection.version.data_path,
+            emitter=self.gateway.emitter,
+            reply=self.connection.reply,
+            error=self._error,
+            log=ContextLogger(
+                self.log.logger,
+                {"connection_id": self.connection.id, "correlation_id": envelope.correlation_id},
+            ),
+        )
+        await dispatch(self.gateway, request, message)
+
+    def _error(self, error: ProtocolError, retry_after: float | None) -> None:
+        reply = error_reply(error, retry_after)
+        self._count_error(reply)
+        self.connection.reply(reply.message, reply.correlation_id)
+
+    def _count_error(self, reply: Reply) -> None:
+        metrics = self.gateway.metrics
+        assert isinstance(reply.message, s.Error)
+        metrics.child(metrics.errors, reply.message.code.value).inc()
+
+    # --- the user's stream ------------------------------------------------------------
+
+    async def _subscribe(self, position: Position) -> None:
+        """Deliver the user's stream from ``position`` (connect, or ``resume``)."""
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catch_up
+        if self._subscription is not None:
+            self._subscription.listen(None)
+            await self._subscription.close()
+        subscription = await self.gateway.broker.subscribe(self.user_id, position)
+        self._subscription = subscription
+        self.core.stream_from(position.seq)
+        subscription.listen(self._live)
+        assert self._group is not None
+        self._catch_up = self._group.create_task(
+            self._pump(subscription), name=f"catch-up-{self.connection.id}"
+        )
+
+    def _live(self, entry: Entry) -> None:
+        """A live entry, inside the publisher's call: written now, or queued."""
+        try:
+            if self.core.take_seq(entry.seq):
+                text = self.user.frames.frame(entry.seq, entry.payload, self.connection.version)
+                if text is not None:
+                    self.connection.push(text)
+        except Exception as exc:  # never into the publisher: this connection fails alone
+            self._fail(exc)
+
+    async def _pump(self, subscription: Subscription) -> None:
+        """Page a backlog through the connection at the pace the socket drains."""
+        connection, core = self.connection, self.core
+        sent = 0
+        async for item in subscription:
+            if isinstance(item, Gap):
+                core.take_gap(item.to_seq)
+                gap = s.StreamGap(
+                    epoch=item.epoch, from_seq=item.from_seq, to_seq=item.to_seq, reason=item.reason
+                )
+                text = connection.encode(gap)
+            elif core.take_seq(item.seq):
+                # The user's encoder is read each time: it is replaced when they had left.
+                text = self.user.frames.frame(item.seq, item.payload, connection.version)
+            else:
+                continue
+            if text is not None:
+                await connection.put(text)
+            if connection.closing:
+                return
+            sent += 1
+            if sent % _FAIR_SHARE == 0:
+                await asyncio.sleep(0)
+
+    async def _expire(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        self.log.info("token expired")
+        self.connection.close(CloseCode.TOKEN_EXPIRED, "token expired")
+
+    # --- the welcome ------------------------------------------------------------------
 
     def _welcome(self, position: Position) -> s.ConnectionEstablished:
         settings = self.gateway.settings
@@ -112,55 +284,12 @@ class Session:
             default_agent=self.gateway.runs.agents.default,
         )
 
-    async def _read(self) -> None:
-        websocket = self.connection.websocket
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            frame = message.get("text")
-            if frame is None:
-                frame = message.get("bytes") or b""
-            await self.router.handle(self, frame)
 
-    async def _subscribe(self, position: Position) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-        if self._subscription is not None:
-            await self._subscription.close()
-        self._subscription = await self.gateway.broker.subscribe(self.user_id, position)
-        self._pump = asyncio.create_task(self._deliver(self._subscription, position.seq))
+def _within(epoch: str | None, last_seq: int, head: Position) -> Position:
+    """A client's position, its seq bounded just past the stream's head.
 
-    async def _deliver(self, subscription: Subscription, after: int) -> None:
-        connection, frames = self.connection, self.gateway.frames
-        already = (self._live_from, connection.last_seq) if self._live_from else None
-        if self._live_from is None or after + 1 < self._live_from:
-            self._live_from = after + 1
-        async for item in subscription:
-            if isinstance(item, Gap):
-                connection.reply(
-                    s.StreamGap(
-                        epoch=item.epoch,
-                        from_seq=item.from_seq,
-                        to_seq=item.to_seq,
-                        reason=item.reason,
-                    )
-                )
-                connection.last_seq = item.to_seq
-                continue
-            assert isinstance(item, Entry)
-            if already is not None and already[0] <= item.seq <= already[1]:
-                continue  # this connection sent it before the resume
-            kind, text = frames.text(self.user_id, item.seq, item.payload, connection.version)
-            if text is None:
-                self.gateway.metrics.dropped.labels(connection.version.name, kind).inc()
-            else:
-                connection.enqueue(text, kind)
-            connection.last_seq = max(connection.last_seq, item.seq)
-
-    async def _expire(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        log.info("token expired", extra={"connection_id": self.connection.id})
-        self.connection.close_soon(CloseCode.TOKEN_EXPIRED, "token expired")
+    Anything past the head means the same (a position of another history:
+    ``stream_gap`` ``epoch_changed``), and a bounded number stays a valid
+    stream id for every backend (Redis refuses 10^23).
+    """
+    return Position(epoch or head.epoch, min(last_seq, head.seq + 1))

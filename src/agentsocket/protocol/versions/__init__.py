@@ -159,16 +159,6 @@ def server_step_down(frame: Frame, newer: Version) -> Frame | None:
     return frame
 
 
-def server_down(frame: Frame, target: Version) -> Frame | None:
-    """Convert a head server frame to ``target``; ``None`` if it cannot be expressed."""
-    converted: Frame | None = frame
-    for version in VERSIONS:
-        if version is target or converted is None:
-            break
-        converted = server_step_down(converted, version)
-    return converted
-
-
 def server_up(frame: Frame, source: Version) -> Frame:
     """Convert a server frame of ``source`` to head."""
     for changes in reversed(_steps_down(source)):

@@ -1,0 +1,55 @@
+"""What the gateway needs from the ASGI server beyond ASGI: the raw send, and abort.
+
+:class:`TransportAccess` is the app's first middleware (Starlette's error
+middleware passes WebSocket sends through untouched). For each WebSocket it
+puts into the scope
+
+* ``agentsocket.send``: the server's own ``send`` callable, so a data frame
+  skips the framework's wrappers (they only re-check state the gateway tracks);
+* ``agentsocket.abort``: drops the TCP connection at once, when the server
+  exposes its transport (uvicorn's protocols do, as ``.transport``).
+
+A peer that stops reading would otherwise keep its socket, with everything
+queued for it, for as long as the kernel keeps retrying: a close frame queued
+behind megabytes it never reads is never read either. Under a server without
+a transport, the gateway still releases the connection and leaves the socket
+to the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+SEND_KEY = "agentsocket.send"
+ABORT_KEY = "agentsocket.abort"
+
+
+class TransportAccess:
+    """ASGI middleware: expose the raw send and an abort for each WebSocket."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SEND_KEY] = send
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            abort = getattr(transport, "abort", None)
+            if callable(abort):
+                scope[ABORT_KEY] = abort
+        await self.app(scope, receive, send)
+
+
+def raw_send(websocket: WebSocket) -> Send:
+    """The server's own send for ``websocket`` (the framework's when not wrapped)."""
+    send: Send | None = websocket.scope.get(SEND_KEY)
+    return send if send is not None else websocket.send
+
+
+def abort_of(websocket: WebSocket) -> Callable[[], None] | None:
+    """A callable that drops ``websocket``'s TCP connection, if the server allows it."""
+    abort: Callable[[], None] | None = websocket.scope.get(ABORT_KEY)
+    return abort
