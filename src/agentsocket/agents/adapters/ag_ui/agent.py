@@ -78,6 +78,8 @@ SKIPPED_EVENTS = Counter(
 for _label in EVENT_LABELS:
     SKIPPED_EVENTS.labels(event_type=_label)
 
+#: Seconds to read on after ``RUN_FINISHED``, for events that break the order.
+AFTER_FINISH = 2.0
 #: Characters of an error body or message shown to the user.
 _MAX_DETAIL = 300
 #: Bytes of an error response read to show its start.
@@ -206,19 +208,7 @@ class AGUIAgent:
                 if response.status_code >= 400:
                     raise await _http_failure(response)
                 _check_content_type(response)
-                try:
-                    async for chunk in response.aiter_bytes():
-                        for sse in parser.feed(chunk):
-                            interrupts = await session.handle(parse_event(sse.data))
-                            if session.mapper.finished:
-                                return interrupts
-                except httpx.TimeoutException as exc:
-                    raise _timeout(self._timeout.read, "sent nothing for", exc) from exc
-                except httpx.DecodingError as exc:
-                    raise UpstreamProtocolError(f"the body could not be decoded: {exc}") from exc
-                except httpx.TransportError as exc:
-                    raise _disconnected(f"{type(exc).__name__}: {exc}") from exc
-                raise _disconnected("the stream ended")
+                return await self._read(response, parser, session)
         except httpx.ConnectError as exc:
             raise AgentFailure(
                 AgentErrorCode.UPSTREAM_UNREACHABLE,
@@ -245,6 +235,40 @@ class AGUIAgent:
             raise AgentFailure(
                 AgentErrorCode.UPSTREAM_MALFORMED, f"the AG-UI server broke the protocol: {exc}"
             ) from exc
+
+    async def _read(
+        self, response: httpx.Response, parser: SSEParser, session: _Session
+    ) -> list[Interrupt]:
+        """Carry out the events of one response; the interrupts its run finished with.
+
+        After ``RUN_FINISHED`` the body is read on to its end, at most
+        :data:`AFTER_FINISH` seconds, so events after it are caught as errors.
+        """
+        result: list[Interrupt] | None = None
+        try:
+            async with asyncio.timeout(None) as deadline:
+                async for chunk in response.aiter_bytes():
+                    for sse in parser.feed(chunk):
+                        interrupts = await session.handle(parse_event(sse.data))
+                        if result is None and session.mapper.finished:
+                            result = interrupts
+                            loop = asyncio.get_running_loop()
+                            deadline.reschedule(loop.time() + AFTER_FINISH)
+        except TimeoutError:
+            if result is None:
+                raise  # not the deadline's: cannot happen, but never hide it
+            logger.debug("the AG-UI server kept its stream open after RUN_FINISHED")
+        except httpx.TimeoutException as exc:
+            if result is None:
+                raise _timeout(self._timeout.read, "sent nothing for", exc) from exc
+        except httpx.DecodingError as exc:
+            raise UpstreamProtocolError(f"the body could not be decoded: {exc}") from exc
+        except httpx.TransportError as exc:
+            if result is None:
+                raise _disconnected(f"{type(exc).__name__}: {exc}") from exc
+        if result is None:
+            raise _disconnected("the stream ended")
+        return result
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
