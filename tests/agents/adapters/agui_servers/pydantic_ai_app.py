@@ -1,0 +1,88 @@
+"""PydanticAI's AG-UI server (``AGUIAdapter``) around an agent with a scripted ``FunctionModel``.
+
+Run: ``python -m tests.agents.adapters.agui_servers.pydantic_ai_app PORT RECORD_FILE``;
+the agent is at ``POST /agent``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.ui.ag_ui import AGUIAdapter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.agents.adapters.agui_servers.common import (
+    TOOL_ARGS,
+    TOOL_NAME,
+    answer,
+    arguments,
+    multiply,
+    record,
+)
+
+
+def build_app(record_file: Path) -> Starlette:
+    """The ASGI app serving the scripted agent over AG-UI."""
+
+    async def model(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        prompts = [
+            str(part.content)
+            for message in messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, UserPromptPart)
+        ]
+        answers = [
+            part.content
+            for message in messages
+            if isinstance(message, ModelResponse)
+            for part in message.parts
+            if isinstance(part, TextPart)
+        ]
+        last = messages[-1]
+        returned = (
+            [p for p in last.parts if isinstance(p, ToolReturnPart)]
+            if isinstance(last, ModelRequest)
+            else []
+        )
+        if returned:
+            text = answer(str(returned[0].content), prompts)
+            for start in range(0, len(text), 8):
+                yield text[start : start + 8]
+            return
+        record(record_file, prompts, answers)
+        call = DeltaToolCall(
+            TOOL_NAME, json.dumps(TOOL_ARGS), tool_call_id=f"call_pai_{len(prompts)}"
+        )
+        yield {0: call}
+
+    agent = Agent(FunctionModel(stream_function=model), name="calculator")
+    agent.tool_plain(multiply)
+
+    async def run(request: Request) -> Response:
+        return await AGUIAdapter.dispatch_request(request, agent=agent)
+
+    return Starlette(routes=[Route("/agent", run, methods=["POST"])])
+
+
+if __name__ == "__main__":
+    port, record_file = arguments()
+    uvicorn.run(build_app(record_file), host="127.0.0.1", port=port, log_level="warning")
