@@ -8,6 +8,7 @@ thread must reach the model together with the first question and answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -17,22 +18,27 @@ from agentsocket.agents.adapters.ag_ui import AGUIAgent
 from agentsocket.protocol.server_messages import (
     AgentMessage,
     AgentMessageDelta,
+    ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
 )
 from tests.agents.adapters.agui_servers.launch import SERVERS, AGUIServer, run_agui_server
-from tests.agents.helpers import assert_well_formed
+from tests.agents.helpers import assert_well_formed, wait_for_event
 
 SAFETY = 60.0  # seconds; a safety net against hangs, never a performance threshold
 FIRST, SECOND = "What is 6 times 7?", "And once more, please?"
 
 
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AGUIServer]:
-    with run_agui_server(request.param, tmp_path_factory.mktemp("agui")) as running:
-        yield running
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, AGUIServer]]:
+    tmp = tmp_path_factory.mktemp("agui")
+    with contextlib.ExitStack() as stack:
+        yield {kind: stack.enter_context(run_agui_server(kind, tmp)) for kind in sorted(SERVERS)}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def server(request: pytest.FixtureRequest, servers: dict[str, AGUIServer]) -> AGUIServer:
+    return servers[request.param]
 
 
 class Thread:
@@ -103,3 +109,34 @@ async def test__tool_question_twice_in_one_thread__tool_then_text_and_the_second
     # LangGraph also keeps the thread in its checkpointer, so it has the first answer twice:
     # its own copy and ours (the store keeps no upstream message ids to match).
     assert first.text in seen[-1]["answers"]
+
+
+@pytest.mark.parametrize("approved", [True, False])
+async def test__pydantic_ai_deferred_tool__approve_runs_it_deny_does_not(
+    servers: dict[str, AGUIServer], approved: bool
+) -> None:
+    server = servers["pydantic_ai"]
+    runner, sink = Runner(), ListSink()
+    agent = AGUIAgent("janitor", server.url.replace("/agent", "/approval"))
+    before = len(server.deleted())
+    try:
+        runner.start("u1", "thread-9", agent, "Delete /tmp/x", f"run_{approved}", sink)
+        async with asyncio.timeout(SAFETY):
+            request = await wait_for_event(sink, ToolApprovalRequired)
+            reason = None if approved else "keep it"
+            assert runner.resolve_approval(request.run_id, request.tool_call_id, approved, reason)
+            outcome = await runner.wait(f"run_{approved}")
+    finally:
+        await agent.aclose()
+
+    assert_well_formed(sink.events)
+    assert outcome.status == "completed", outcome
+    assert (request.tool_name, request.arguments) == ("delete_file", {"path": "/tmp/x"})
+    [done] = sink.of_type(ToolCompleted)
+    if approved:
+        assert (done.status, done.result) == ("success", "deleted /tmp/x")
+        assert outcome.text == "Result: deleted /tmp/x"
+        assert server.deleted()[before:] == ["/tmp/x"]
+    else:
+        assert (done.status, done.error) == ("denied", "keep it")
+        assert server.deleted()[before:] == []

@@ -40,7 +40,14 @@ class AGUIServer:
         if not self.record_file.exists():
             return []
         lines = self.record_file.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
+        return [record for record in map(json.loads, lines) if "prompts" in record]
+
+    def deleted(self) -> list[str]:
+        """The paths the approval server's ``delete_file`` tool was run on."""
+        if not self.record_file.exists():
+            return []
+        lines = self.record_file.read_text(encoding="utf-8").splitlines()
+        return [record["deleted"] for record in map(json.loads, lines) if "deleted" in record]
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
-from pydantic_ai import Agent
+from pydantic_ai import Agent, DeferredToolRequests
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -77,10 +77,48 @@ def build_app(record_file: Path) -> Starlette:
     agent = Agent(FunctionModel(stream_function=model), name="calculator")
     agent.tool_plain(multiply)
 
+    async def guarded(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        last = messages[-1]
+        returned = (
+            [p for p in last.parts if isinstance(p, ToolReturnPart)]
+            if isinstance(last, ModelRequest)
+            else []
+        )
+        if returned:
+            yield f"Result: {returned[0].content}"
+            return
+        yield {
+            0: DeltaToolCall("delete_file", json.dumps({"path": "/tmp/x"}), tool_call_id="call_del")
+        }
+
+    approving = Agent(
+        FunctionModel(stream_function=guarded),
+        name="janitor",
+        output_type=[str, DeferredToolRequests],
+    )
+
+    @approving.tool_plain(requires_approval=True)
+    def delete_file(path: str) -> str:
+        """Delete a file (pretend): needs the user's approval."""
+        with record_file.open("a", encoding="utf-8") as file:
+            file.write(json.dumps({"deleted": path}) + "\n")
+        return f"deleted {path}"
+
     async def run(request: Request) -> Response:
         return await AGUIAdapter.dispatch_request(request, agent=agent)
 
-    return Starlette(routes=[Route("/agent", run, methods=["POST"])])
+    async def run_approving(request: Request) -> Response:
+        return await AGUIAdapter.dispatch_request(request, agent=approving)
+
+    return Starlette(
+        routes=[
+            Route("/agent", run, methods=["POST"]),
+            # A tool that requires approval: a deferred tool, an AG-UI interrupt.
+            Route("/approval", run_approving, methods=["POST"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

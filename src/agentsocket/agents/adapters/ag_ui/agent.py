@@ -311,7 +311,10 @@ class _Session:
                 self._calls[ident] = await ctx.tool_call(name, arguments, call_id=ident)
             case FinishTool(ident, result):
                 report = self._calls.pop(ident, None)
-                if report is not None:
+                if report is not None and ident in self._denied:
+                    # The server's result for a denied call is its note about the denial.
+                    await report.failed(self._denied.pop(ident), status="denied")
+                elif report is not None:
                     await report.succeeded(result)
             case Finish(interrupts):
                 return list(interrupts)
