@@ -140,3 +140,31 @@ async def test__pydantic_ai_deferred_tool__approve_runs_it_deny_does_not(
     else:
         assert (done.status, done.error) == ("denied", "keep it")
         assert server.deleted()[before:] == []
+
+
+async def test__stop_mid_tool__cancelled_and_the_pydantic_ai_server_cancels_its_tool(
+    servers: dict[str, AGUIServer],
+) -> None:
+    server = servers["pydantic_ai"]
+    runner, sink = Runner(), ListSink()
+    agent = AGUIAgent("researcher", server.url.replace("/agent", "/slow"))
+    try:
+        runner.start("u1", "thread-7", agent, "Research x", "run_slow", sink)
+        async with asyncio.timeout(SAFETY):
+            await wait_for_event(sink, ToolExecuting)
+            while True:  # the server runs the tool after streaming the call: wait until it does
+                if "slow_search" in server.started():
+                    break
+                await asyncio.sleep(0.02)
+            assert runner.cancel("run_slow", user_id="u1")
+            outcome = await runner.wait("run_slow")
+            # The server noticed the closed request and cancelled its own run and tool.
+            while True:  # another process: poll its record file
+                if "slow_search" in server.cancelled():
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        await agent.aclose()
+
+    assert outcome.status == "cancelled"
+    assert sink.types()[-1] == "agent_cancelled"

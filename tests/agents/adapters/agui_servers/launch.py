@@ -44,10 +44,20 @@ class AGUIServer:
 
     def deleted(self) -> list[str]:
         """The paths the approval server's ``delete_file`` tool was run on."""
+        return [record["deleted"] for record in self._records() if "deleted" in record]
+
+    def started(self) -> list[str]:
+        """The tools of the slow server that started."""
+        return [record["started"] for record in self._records() if "started" in record]
+
+    def cancelled(self) -> list[str]:
+        """The tools of the slow server that were cancelled mid-call."""
+        return [record["cancelled"] for record in self._records() if "cancelled" in record]
+
+    def _records(self) -> list[dict[str, Any]]:
         if not self.record_file.exists():
             return []
-        lines = self.record_file.read_text(encoding="utf-8").splitlines()
-        return [record["deleted"] for record in map(json.loads, lines) if "deleted" in record]
+        return [json.loads(line) for line in self.record_file.read_text("utf-8").splitlines()]
 
 
 def _free_port() -> int:

@@ -6,6 +6,7 @@ the agent is at ``POST /agent``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -106,8 +107,33 @@ def build_app(record_file: Path) -> Starlette:
             file.write(json.dumps({"deleted": path}) + "\n")
         return f"deleted {path}"
 
+    async def stalling(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        yield {
+            0: DeltaToolCall("slow_search", json.dumps({"query": "x"}), tool_call_id="call_slow")
+        }
+
+    slow = Agent(FunctionModel(stream_function=stalling), name="researcher")
+
+    @slow.tool_plain
+    async def slow_search(query: str) -> str:
+        """Search for a long time: until the run is cancelled (recorded)."""
+        with record_file.open("a", encoding="utf-8") as file:
+            file.write(json.dumps({"started": "slow_search"}) + "\n")
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            with record_file.open("a", encoding="utf-8") as file:
+                file.write(json.dumps({"cancelled": "slow_search"}) + "\n")
+            raise
+        return "never"
+
     async def run(request: Request) -> Response:
         return await AGUIAdapter.dispatch_request(request, agent=agent)
+
+    async def run_slow(request: Request) -> Response:
+        return await AGUIAdapter.dispatch_request(request, agent=slow)
 
     async def run_approving(request: Request) -> Response:
         return await AGUIAdapter.dispatch_request(request, agent=approving)
@@ -117,6 +143,8 @@ def build_app(record_file: Path) -> Starlette:
             Route("/agent", run, methods=["POST"]),
             # A tool that requires approval: a deferred tool, an AG-UI interrupt.
             Route("/approval", run_approving, methods=["POST"]),
+            # A tool that never ends: stopping the run must reach it.
+            Route("/slow", run_slow, methods=["POST"]),
         ]
     )
 
