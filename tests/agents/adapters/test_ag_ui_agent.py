@@ -280,9 +280,14 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize(
-    "url", [f"http://127.0.0.1:{_free_port()}/agent", "http://agentsocket-test.invalid/agent"]
+    "url",
+    [
+        f"http://127.0.0.1:{_free_port()}/agent",
+        f"http://me:pa55word@127.0.0.1:{_free_port()}/agent?key=k3y",
+        "http://agentsocket-test.invalid/agent",
+    ],
 )
-async def test__server_unreachable__upstream_unreachable(url: str) -> None:
+async def test__server_unreachable__upstream_unreachable_without_credentials(url: str) -> None:
     sink, outcome = await _run(url)
 
     assert (outcome.status, outcome.error_code, outcome.retryable) == (
@@ -291,6 +296,31 @@ async def test__server_unreachable__upstream_unreachable(url: str) -> None:
         True,
     )
     assert sink.types() == ["agent_started", "agent_error"]
+    message = outcome.error_message or ""
+    assert "/agent" in message
+    assert not any(secret in message for secret in ("pa55word", "k3y", "s3cret"))
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"url": "ftp://x/agent"}, "http"),
+        ({"connect_timeout": 0}, "positive"),
+        ({"max_event_bytes": 10, "max_stream_bytes": 5}, "max_event_bytes"),
+        ({"max_resumes": -1}, "max_resumes"),
+    ],
+)
+def test__bad_options__value_error(options: dict[str, Any], fragment: str) -> None:
+    url = options.pop("url", "http://127.0.0.1:1/agent")
+    with pytest.raises(ValueError, match=fragment):
+        AGUIAgent("remote", url, **options)
+
+
+def test__repr__never_the_headers() -> None:
+    agent = AGUIAgent("remote", "http://127.0.0.1:1/agent", {"Authorization": SECRET})
+
+    assert "s3cret" not in repr(agent)
+    assert agent.description == "An AG-UI agent at 127.0.0.1"
 
 
 @pytest.mark.parametrize(

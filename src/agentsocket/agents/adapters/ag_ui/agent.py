@@ -43,6 +43,7 @@ from prometheus_client import Counter
 from agentsocket.agents.adapters.ag_ui.errors import EventTooLargeError, UpstreamProtocolError
 from agentsocket.agents.adapters.ag_ui.mapping import (
     EVENT_LABELS,
+    UNKNOWN,
     Action,
     CloseMessage,
     Fail,
@@ -114,8 +115,8 @@ class AGUIAgent:
         *,
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
-        max_event_bytes: int = 1024 * 1024,
-        max_stream_bytes: int = 64 * 1024 * 1024,
+        max_event_bytes: int = 4 * 1024 * 1024,
+        max_stream_bytes: int = 256 * 1024 * 1024,
         max_resumes: int = 8,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -130,11 +131,9 @@ class AGUIAgent:
         self.name = name
         self.url = url
         self.description = description or f"An AG-UI agent at {httpx.URL(url).host}"
-        self._headers = {
-            **dict(headers or {}),
-            "Accept": "text/event-stream",
-            "Content-Type": "application/json",
-        }
+        self._headers = httpx.Headers(headers or {})
+        self._headers["Accept"] = "text/event-stream"
+        self._headers["Content-Type"] = "application/json"
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=connect_timeout
         )
@@ -212,7 +211,7 @@ class AGUIAgent:
         except httpx.ConnectError as exc:
             raise AgentFailure(
                 AgentErrorCode.UPSTREAM_UNREACHABLE,
-                f"could not connect to the AG-UI server {self.url}: {exc}",
+                f"could not connect to the AG-UI server {_safe_url(self.url)}: {exc}",
                 retryable=True,
             ) from exc
         except httpx.ConnectTimeout as exc:
@@ -326,7 +325,7 @@ class _Session:
                     retryable=True,
                 )
             case Skip(label):
-                if label != "UNKNOWN":
+                if label != UNKNOWN:
                     logger.debug("skipping an AG-UI %s event", label)
                 SKIPPED_EVENTS.labels(event_type=label).inc()
         return []
@@ -355,6 +354,12 @@ class _Session:
             else:
                 await report.failed("the AG-UI server sent no result for this tool call")
         self._calls.clear()
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without credentials or query, which may hold secrets, for messages."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
 
 
 def _check_content_type(response: httpx.Response) -> None:
