@@ -331,6 +331,7 @@ def test__repr__never_the_headers() -> None:
         (401, False, "upstream_error"),
         (404, False, "upstream_error"),
         (429, True, "upstream_rate_limited"),
+        (307, False, "upstream_error"),
     ],
 )
 async def test__http_error_status__typed_error_with_the_status_and_a_truncated_body(
@@ -341,7 +342,7 @@ async def test__http_error_status__typed_error_with_the_status_and_a_truncated_b
     assert (outcome.error_code, outcome.retryable) == (expected, retryable)
     message = outcome.error_message or ""
     assert f"HTTP {code}" in message
-    assert "server says no" in message
+    assert "server says no" in message or code == 307
     assert len(message) < 500
     assert "s3cret" not in message
 

@@ -22,7 +22,7 @@ connection refused, DNS failure             ``upstream_unreachable``    yes
 no connection, byte or answer in time       ``upstream_timeout``        yes
 HTTP 429                                    ``upstream_rate_limited``   yes
 HTTP 5xx; ``RUN_ERROR`` from the server     ``upstream_error``          yes
-HTTP 4xx                                    ``upstream_error``          no
+HTTP 4xx, 3xx (a redirect)                  ``upstream_error``          no
 malformed SSE, invalid event, bad order     ``upstream_malformed``      no
 an event (or the stream) over its byte cap  ``upstream_too_large``      no
 connection lost before ``RUN_FINISHED``     ``upstream_disconnected``   yes
@@ -204,7 +204,7 @@ class AGUIAgent:
             async with client.stream(
                 "POST", self.url, content=body, headers=self._headers, timeout=self._timeout
             ) as response:
-                if response.status_code >= 400:
+                if not response.is_success:
                     raise await _http_failure(response)
                 _check_content_type(response)
                 return await self._read(response, parser, session)
@@ -383,6 +383,12 @@ async def _http_failure(response: httpx.Response) -> AgentFailure:
             AgentErrorCode.UPSTREAM_RATE_LIMITED,
             f"the AG-UI server is rate limiting requests (HTTP 429): {detail}",
             retryable=True,
+        )
+    if 300 <= status < 400:
+        where = _safe_url(response.headers.get("location", "elsewhere"))
+        return AgentFailure(
+            AgentErrorCode.UPSTREAM_ERROR,
+            f"the AG-UI server redirects (HTTP {status}) to {where}: configure that URL",
         )
     retryable = status >= 500
     verb = "failed" if retryable else "refused the request"
