@@ -6,6 +6,7 @@ import asyncio
 import socket
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -476,3 +477,24 @@ async def test__stop_mid_stream__cancelled_and_the_upstream_request_closed() -> 
     assert outcome.status == "cancelled"
     assert sink.types()[-1] == "agent_cancelled"
     assert not sink.of_type(AgentError)
+
+
+async def test__no_free_pooled_connection__upstream_timeout_saying_so() -> None:
+    runner, holding, waiting = Runner(), ListSink(), ListSink()
+    items = [*run_events()[:1], {"type": "STEP_STARTED", "stepName": "hold"}]
+    async with (
+        AGUIStandin([Events(items, end="hang")]) as server,
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as http,
+    ):
+        holder = AGUIAgent("holder", server.url, http_client=http)
+        waiter = AGUIAgent("waiter", server.url, read_timeout=0.3, http_client=http)
+        runner.start("u1", "t1", holder, "hi", "run_1", holding)
+        async with asyncio.timeout(SAFETY):
+            await wait_for_event(holding, AgentThinking)  # the holder has the only connection
+            runner.start("u1", "t1", waiter, "hi", "run_2", waiting)
+            outcome = await runner.wait("run_2")
+            runner.cancel("run_1")
+            await runner.wait("run_1")
+
+    assert outcome.error_code == "upstream_timeout"
+    assert "no free connection within 0.3 s" in (outcome.error_message or "")

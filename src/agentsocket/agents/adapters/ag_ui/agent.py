@@ -134,8 +134,9 @@ class AGUIAgent:
         self._headers = httpx.Headers(headers or {})
         self._headers["Accept"] = "text/event-stream"
         self._headers["Content-Type"] = "application/json"
+        # Waiting for a free pooled connection (many runs at once) counts as reading.
         self._timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=connect_timeout
+            connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=read_timeout
         )
         self._max_event_bytes = max_event_bytes
         self._max_stream_bytes = max_stream_bytes
@@ -214,6 +215,8 @@ class AGUIAgent:
                 f"could not connect to the AG-UI server {_safe_url(self.url)}: {exc}",
                 retryable=True,
             ) from exc
+        except httpx.PoolTimeout as exc:
+            raise _timeout(self._timeout.pool, "had no free connection within", exc) from exc
         except httpx.ConnectTimeout as exc:
             raise _timeout(
                 self._timeout.connect, "did not accept the connection within", exc
