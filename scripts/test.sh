@@ -14,9 +14,7 @@ echo "== lint and types"
 .venv/bin/mypy tests
 
 echo "== generated artefacts are up to date"
-.venv/bin/agentsocket protocol golden
-.venv/bin/agentsocket docs build --check
-scripts/build-web.sh --check
+.venv/bin/agentsocket generate --check   # every file in GENERATED.md, web build included
 
 echo "== breaking-change gate"
 .venv/bin/agentsocket schema check

@@ -7,7 +7,8 @@ which act during the run once every line before them has been handled.
 
 The output shows the run as it happens: thinking lines dimmed, tool calls with
 their arguments, results and durations, sub-agent runs indented, the answer
-streamed.
+streamed. A sub-agent's own answer is not printed: the agent that delegated
+answers the user.
 """
 
 from __future__ import annotations
@@ -63,8 +64,12 @@ def dev_token_url(ws_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, f"{base}/auth/dev-token", "", ""))
 
 
-async def dev_token(ws_url: str, user: str) -> str:
+async def dev_token(ws_url: str, user: str | None = None) -> str:
     """A token for ``user`` from a dev-mode gateway (``POST /auth/dev-token``).
+
+    Args:
+        ws_url: The gateway's WebSocket URL.
+        user: The user id; None lets the gateway choose its default user.
 
     Raises:
         RuntimeError: the gateway does not offer dev tokens, or cannot be reached.
@@ -72,11 +77,14 @@ async def dev_token(ws_url: str, user: str) -> str:
     url = dev_token_url(ws_url)
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(url, json={"user_id": user})
+            response = await http.post(url, json={} if user is None else {"user_id": user})
     except httpx.HTTPError as exc:
         raise RuntimeError(f"cannot reach {url}: {exc}") from None
     if response.status_code in (404, 405):  # no such route: not in dev mode
-        raise RuntimeError("the gateway has no dev tokens (start it with --dev); use --token")
+        raise RuntimeError(
+            "the gateway has no dev tokens (start it with --dev); give --token or set "
+            "AGENTSOCKET_TOKEN"
+        )
     if not response.is_success:
         raise RuntimeError(f"{url} answered HTTP {response.status_code}")
     token: str = response.json()["token"]
@@ -139,6 +147,10 @@ class Renderer:
             if event.parent_run_id is not None:
                 self._line(Text(f"↳ {event.agent_name}", "cyan"), event)
             return
+        if isinstance(event, s.AgentMessageDelta | s.AgentMessage) and event.parent_run_id:
+            # A sub-agent answers the agent that delegated, which words the reply the
+            # user reads: its text would be shown twice. Its steps still show above.
+            return
         if isinstance(event, s.AgentMessageDelta):
             self._delta(event)
             return
@@ -188,8 +200,8 @@ class Renderer:
         self.console.print(Text(indent).append_text(text))
 
     def _speaker(self, event: s.AgentEvent) -> Text:
-        """The root run's answer is labelled with its agent; a sub-run's is indented."""
-        return Text(f"{event.agent_name}: ", "bold") if event.parent_run_id is None else Text()
+        """The answer is labelled with its agent (only top-level runs' answers are shown)."""
+        return Text(f"{event.agent_name}: ", "bold")
 
     def _indent(self, event: s.AgentEvent) -> str:
         return "  " * self.depth.get(event.run_id, 0)
@@ -417,17 +429,21 @@ def main(
     version: str = "v3",
     thread_id: str | None = None,
 ) -> int:
-    """The ``agentsocket chat`` command: get a token if needed, then chat."""
+    """The ``agentsocket chat`` command: get a token if needed, then chat.
+
+    Without ``token``, a dev-mode gateway is asked for one (for ``user``, or
+    for its default user when ``user`` is None).
+    """
     err = Console(stderr=True, highlight=False)
-    if (token is None) == (user is None):
-        err.print("give --token, or --user NAME on a gateway started with --dev")
+    if token is not None and user is not None:
+        err.print("give --token or --user, not both")
         return 2
     if version not in supported_versions():
         err.print(f"unknown protocol version {version}; choose {', '.join(supported_versions())}")
         return 2
 
     async def go() -> int:
-        credential = token if token is not None else await dev_token(url, user or "")
+        credential = token if token is not None else await dev_token(url, user)
         return await chat(url, credential, version=version, thread_id=thread_id)
 
     try:

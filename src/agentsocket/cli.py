@@ -13,7 +13,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-app = typer.Typer(help="agentsocket: a WebSocket gateway for AI-agent chat.", no_args_is_help=True)
+app = typer.Typer(
+    help="agentsocket: a WebSocket gateway for AI-agent chat.",
+    no_args_is_help=True,
+    # Every option shows its default in --help.
+    context_settings={"show_default": True},
+    # Click's plain help: flags read as `--dev / --no-dev`, not as `--dev <bool>`.
+    rich_markup_mode=None,
+)
 schema_app = typer.Typer(help="JSON Schema of the protocol.", no_args_is_help=True)
 protocol_app = typer.Typer(help="Protocol artefacts: golden frames.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
@@ -21,6 +28,40 @@ app.add_typer(protocol_app, name="protocol")
 
 docs_app = typer.Typer(help="Generated protocol docs (docs/protocol/).", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from agentsocket import __version__
+
+        typer.echo(f"agentsocket {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """agentsocket: a WebSocket gateway for AI-agent chat."""
+
+
+def _given(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options the user typed: the rest keep their ``Settings`` value (env or default).
+
+    The CLI shows each setting's default in --help but must not pass it on, or it
+    would override an ``AGENTSOCKET_<NAME>`` environment variable.
+    """
+    # By name: typer carries its own copy of click, so click's enum is not typer's.
+    return {
+        name: value
+        for name, value in values.items()
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
 
 
 @docs_app.command("build")
@@ -42,24 +83,37 @@ def docs_build(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     dev: Annotated[
-        bool, typer.Option("--dev", help="Dev mode: /auth/dev-token and outbound validation.")
+        bool,
+        typer.Option(
+            "--dev/--no-dev",
+            help="Dev mode: /auth/dev-token, a secret made for this run, outbound validation.",
+        ),
     ] = False,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
-    broker: Annotated[str | None, typer.Option(help="memory or redis.")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL (broker=redis).")] = None,
-    server_id: Annotated[str | None, typer.Option(help="This node's id.")] = None,
-    environment: Annotated[str | None, typer.Option(help="Shown in the welcome.")] = None,
+    database_url: Annotated[
+        str, typer.Option(help="SQLAlchemy URL of the store.")
+    ] = "sqlite+aiosqlite:///agentsocket.db",
+    broker: Annotated[str, typer.Option(help="memory or redis.")] = "memory",
+    redis_url: Annotated[
+        str, typer.Option(help="Redis URL (broker=redis).")
+    ] = "redis://127.0.0.1:6379/0",
+    server_id: Annotated[
+        str | None, typer.Option(help="This node's id.", show_default="the host name")
+    ] = None,
+    environment: Annotated[str, typer.Option(help="Shown in the welcome.")] = "development",
     log_json: Annotated[
-        bool, typer.Option("--log-json", help="One JSON object per log line.")
+        bool, typer.Option("--log-json/--no-log-json", help="One JSON object per log line.")
     ] = False,
 ) -> None:
     """Run the gateway. Without options: the embedded default (memory broker, SQLite, demo agent).
 
-    Every option can also be set as an environment variable AGENTSOCKET_<NAME>.
+    Every option can also be set as an environment variable AGENTSOCKET_<NAME>;
+    an option given on the command line wins.
     """
+    import os
     import secrets
 
     from pydantic import ValidationError
@@ -67,9 +121,9 @@ def serve(
     from agentsocket.server.serve import run
     from agentsocket.server.settings import Settings
 
-    overrides: dict[str, Any] = {
-        key: value
-        for key, value in {
+    overrides = _given(
+        ctx,
+        {
             "host": host,
             "port": port,
             "database_url": database_url,
@@ -77,19 +131,17 @@ def serve(
             "redis_url": redis_url,
             "server_id": server_id,
             "environment": environment,
-        }.items()
-        if value is not None
-    }
-    if log_json:
-        overrides["log_json"] = True
+            "log_json": log_json,
+        },
+    )
     if dev:
         overrides |= {"dev_mode": True, "validate_outbound": True}
-        import os
-
         if not (
             os.environ.get("AGENTSOCKET_JWT_SECRET") or os.environ.get("AGENTSOCKET_JWKS_FILE")
         ):
             overrides["jwt_secret"] = secrets.token_urlsafe(48)
+    elif "dev" in _given(ctx, {"dev": dev}):  # --no-dev beats AGENTSOCKET_DEV_MODE
+        overrides["dev_mode"] = False
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -109,10 +161,17 @@ def serve(
 
 @app.command()
 def worker(
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL (queue and broker).")] = None,
-    worker_id: Annotated[str | None, typer.Option(help="This worker's id.")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Runs at once.")] = None,
+    ctx: typer.Context,
+    database_url: Annotated[
+        str, typer.Option(help="SQLAlchemy URL of the store.")
+    ] = "sqlite+aiosqlite:///agentsocket.db",
+    redis_url: Annotated[
+        str, typer.Option(help="Redis URL (queue and broker).")
+    ] = "redis://127.0.0.1:6379/0",
+    worker_id: Annotated[
+        str | None, typer.Option(help="This worker's id.", show_default="worker-<host>-<pid>")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 16,
 ) -> None:
     """Execute agent runs queued by gateways started with AGENTSOCKET_RUNS=queue."""
     from pydantic import ValidationError
@@ -121,15 +180,18 @@ def worker(
     from agentsocket.server.settings import Settings
     from agentsocket.worker import run_worker
 
-    overrides: dict[str, Any] = {"broker": "redis", "runs": "queue"}
-    for key, value in {
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "worker_id": worker_id,
-        "worker_concurrency": concurrency,
-    }.items():
-        if value is not None:
-            overrides[key] = value
+    given = _given(
+        ctx,
+        {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "worker_id": worker_id,
+            "concurrency": concurrency,
+        },
+    )
+    if "concurrency" in given:
+        given["worker_concurrency"] = given.pop("concurrency")
+    overrides: dict[str, Any] = {"broker": "redis", "runs": "queue", **given}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -145,16 +207,40 @@ def _print_dev_help(settings: object) -> None:
 
     assert isinstance(settings, Settings)
     assert settings.jwt_secret is not None
-    base = f"http://{settings.host}:{settings.port}"
-    token = issue_token(settings.jwt_secret.get_secret_value(), "dev-user")
-    typer.echo(
+    token = issue_token(settings.jwt_secret.get_secret_value(), DEV_USER)
+    typer.echo(dev_banner(settings.host, settings.port, token, sys.argv[0]), err=True)
+
+
+#: The user ``POST /auth/dev-token`` issues a token for when the body names none.
+DEV_USER = "dev-user"
+
+
+def dev_banner(host: str, port: int, token: str, program: str) -> str:
+    """What ``serve --dev`` prints first: where to chat, and how to get tokens.
+
+    Args:
+        host, port: Where the gateway listens.
+        token: A token for :data:`DEV_USER`, signed with this run's secret.
+        program: How this process was started (``sys.argv[0]``); the chat
+            command is printed the same way, so it can be pasted.
+    """
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: loopback reaches it
+        host = "127.0.0.1"
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    base = f"http://{address}"
+    ws = f"ws://{address}/ws"
+    name = Path(program).name
+    command = program if name == "agentsocket" else f"{sys.executable} -m agentsocket"
+    chat = f"{command} chat" + ("" if ws == "ws://127.0.0.1:8765/ws" else f" {ws}")
+    return (
         "agentsocket dev mode: tokens are signed with a secret made for this run.\n"
-        f"  a token for 'dev-user' (1 h): {token}\n"
+        f"  chat in your browser:  {base}/\n"
+        f"  chat in a terminal:    {chat}\n"
+        f"  a token for '{DEV_USER}' (1 h): {token}\n"
         f"  another user: curl -s -X POST {base}/auth/dev-token "
         "-H 'content-type: application/json' -d '{\"user_id\": \"alice\"}'\n"
-        f"  connect: ws://{settings.host}:{settings.port}/ws "
-        "with header 'Authorization: Bearer <token>'",
-        err=True,
+        f"  from a program: {ws} with header 'Authorization: Bearer <token>' "
+        "and subprotocol agentsocket.v3"
     )
 
 
@@ -254,11 +340,32 @@ def _sync_generated(
     Checking exits 1 listing missing, stale and extra files, so CI fails when
     someone changed the models without regenerating.
     """
-    found = {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in (directory.rglob("*") if directory.is_dir() else ())
-        if path.is_file()
-    }
+    if not _sync(directory, expected, write=write, what=what, whole=True):
+        typer.echo(f"run `agentsocket {command}` and review the diff", err=True)
+        raise typer.Exit(1)
+
+
+def _sync(
+    directory: Path, expected: dict[str, bytes], *, write: bool, what: str, whole: bool
+) -> bool:
+    """Write or check one set of generated files; False when a check found problems.
+
+    Args:
+        whole: every file under ``directory`` is generated, so others are
+            reported (and, when writing, deleted) as not generated.
+    """
+    if whole:
+        found = {
+            path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in (directory.rglob("*") if directory.is_dir() else ())
+            if path.is_file()
+        }
+    else:
+        found = {
+            name: (directory / name).read_bytes()
+            for name in expected
+            if (directory / name).is_file()
+        }
     if write:
         for relative, content in expected.items():
             if found.get(relative) != content:
@@ -268,7 +375,7 @@ def _sync_generated(
         for extra in set(found) - set(expected):
             (directory / extra).unlink()
         typer.echo(f"wrote {len(expected)} {what} to {directory}")
-        return
+        return True
     problems = [f"missing: {directory / n}" for n in sorted(set(expected) - set(found))]
     problems += [f"not generated: {directory / n}" for n in sorted(set(found) - set(expected))]
     problems += [
@@ -278,10 +385,43 @@ def _sync_generated(
     ]
     for problem in problems:
         typer.echo(problem, err=True)
-    if problems:
-        typer.echo(f"run `agentsocket {command}` and review the diff", err=True)
+    if not problems:
+        typer.echo(f"{len(expected)} {what} in {directory} up to date")
+    return not problems
+
+
+@app.command()
+def generate(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only compare; exit 1 listing stale, missing or stray files."),
+    ] = False,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Also run scripts/build-web.sh (needs npm ci).")
+    ] = True,
+    root: Annotated[Path, typer.Option(help="The repository root.")] = Path("."),
+) -> None:
+    """Write (or check) every generated file listed in GENERATED.md."""
+    import subprocess
+
+    from agentsocket.generate import TARGETS
+
+    ok = True
+    for target in TARGETS:
+        ok &= _sync(
+            root / target.path,
+            target.files(),
+            write=not check,
+            what=f"generated files ({target.command})",
+            whole=target.whole,
+        )
+    if web:
+        script = root / "scripts" / "build-web.sh"
+        done = subprocess.run([str(script), *(["--check"] if check else [])], check=False)
+        ok &= done.returncode == 0
+    if not ok:
+        typer.echo("run `agentsocket generate` and review the diff", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{len(expected)} {what} in {directory} up to date")
 
 
 @app.command()
@@ -290,19 +430,37 @@ def chat(
         str, typer.Argument(help="The gateway's WebSocket URL.")
     ] = "ws://127.0.0.1:8765/ws",
     token: Annotated[
-        str | None, typer.Option(help="A JWT for the gateway.", envvar="AGENTSOCKET_TOKEN")
+        str | None,
+        typer.Option(
+            help="A JWT for the gateway. Without it (and without --user), a gateway "
+            "started with --dev is asked for a token for its default user.",
+            envvar="AGENTSOCKET_TOKEN",
+            show_default=False,
+        ),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option(help="Dev mode: get a token for this user from POST /auth/dev-token."),
+        typer.Option(
+            help="Dev mode: get a token for this user from POST /auth/dev-token.",
+            show_default="the gateway's default user, dev-user",
+        ),
     ] = None,
-    version: Annotated[str, typer.Option(help="Protocol version: v1, v2 or v3.")] = "v3",
-    thread: Annotated[str | None, typer.Option(help="Continue this thread.")] = None,
+    protocol: Annotated[str, typer.Option(help="Protocol version: v1, v2 or v3.")] = "v3",
+    legacy_version: Annotated[
+        str | None,
+        typer.Option("--version", hidden=True, help="Deprecated: use --protocol."),
+    ] = None,
+    thread: Annotated[
+        str | None, typer.Option(help="Continue this thread.", show_default="a new thread")
+    ] = None,
 ) -> None:
     """Chat with the gateway's agent in the terminal: one line per message, /help for commands."""
     from agentsocket.chat import main as chat_main
 
-    raise typer.Exit(chat_main(url, token=token, user=user, version=version, thread_id=thread))
+    if legacy_version is not None:
+        typer.echo("chat --version is deprecated: use --protocol", err=True)
+        protocol = legacy_version
+    raise typer.Exit(chat_main(url, token=token, user=user, version=protocol, thread_id=thread))
 
 
 def main() -> None:  # pragma: no cover - console entry point

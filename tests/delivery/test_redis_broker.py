@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +71,17 @@ async def kill_connections(admin: Redis, node: RedisBroker) -> int:
     for client_id in victims:
         await admin.client_kill_filter(_id=client_id)
     return len(victims)
+
+
+async def test__start_and_close__emit_no_warnings(redis_url: str, prefix: str) -> None:
+    # redis-py warns (UserWarning) when its asyncio client gets a synchronous Retry.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        node = RedisBroker(redis_url, prefix=prefix)
+        await node.start()
+        await node.close()
+
+    assert [str(w.message) for w in caught] == []
 
 
 async def test__two_nodes__subscriber_on_b__gets_what_a_publishes(make_node: NodeFactory) -> None:

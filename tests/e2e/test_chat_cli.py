@@ -41,7 +41,7 @@ def test__piped_question__tool_calls_answer_and_thread_list(
         dev_server.ws,
         "--user",
         user,
-        "--version",
+        "--protocol",
         version,
         lines="what is 17*23 in hex?\n/threads\n/quit\n",
     )
@@ -55,6 +55,7 @@ def test__piped_question__tool_calls_answer_and_thread_list(
     assert '  ⚙ convert_base(number=391, base="hex")' in out
     assert '  ✓ convert_base → "0x187" (' in out
     assert "demo: 17*23 = 391, which is 0x187 in hexadecimal." in out
+    assert out.count("17*23 = 391, which is 0x187 in hexadecimal.") == 1  # not the sub-agent's too
     threads = [line for line in out.splitlines() if line.startswith("* thr_")]
     assert len(threads) == 1
     assert "what is 17*23 in hex?" in threads[0]
@@ -105,13 +106,38 @@ def test__user_without_dev_mode__explains_exit_1(server: ServerProcess) -> None:
     assert "start it with --dev" in done.stderr
 
 
-def test__neither_token_nor_user__usage_exit_2() -> None:
-    done = chat("ws://127.0.0.1:1/ws")
-    assert done.returncode == 2
+def test__no_options__dev_gateway__streams_an_answer_for_the_default_user(
+    dev_server: ServerProcess,
+) -> None:
+    # The README's terminal step: `agentsocket chat` with nothing but the question piped in.
+    done = chat(dev_server.ws, lines="what is 17*23 in hex?\n")
+    assert done.returncode == 0, done.stderr
+    assert "connected as dev-user (protocol v3)" in done.stdout
+    assert "demo: 17*23 = 391, which is 0x187 in hexadecimal." in done.stdout
+    assert "done in" in done.stdout
+
+
+def test__no_options__gateway_without_dev_mode__explains_exit_1(server: ServerProcess) -> None:
+    done = chat(server.ws)
+    assert done.returncode == 1
+    assert "start it with --dev" in done.stderr
     assert "--token" in done.stderr
 
 
-def test__unknown_version__usage_exit_2() -> None:
-    done = chat("ws://127.0.0.1:1/ws", "--token", "t", "--version", "v9")
+def test__token_and_user__usage_exit_2() -> None:
+    done = chat("ws://127.0.0.1:1/ws", "--token", "t", "--user", "bob")
+    assert done.returncode == 2
+    assert "not both" in done.stderr
+
+
+def test__unknown_protocol__usage_exit_2() -> None:
+    done = chat("ws://127.0.0.1:1/ws", "--token", "t", "--protocol", "v9")
     assert done.returncode == 2
     assert "choose v3, v2, v1" in done.stderr
+
+
+def test__deprecated_version_option__still_picks_the_protocol(dev_server: ServerProcess) -> None:
+    done = chat(dev_server.ws, "--version", "v2", lines="/threads\n")
+    assert done.returncode == 0, done.stderr
+    assert "(protocol v2)" in done.stdout
+    assert "chat --version is deprecated: use --protocol" in done.stderr

@@ -204,3 +204,61 @@ def test__docs_modules__import_no_io_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+# --- issue 16: what an outside developer found wrong ---------------------------------
+
+
+def _step(guide: str, older: str, newer: str) -> str:
+    start = guide.index(f"## {older} → {newer}\n")
+    end = guide.find("\n## ", start + 1)
+    return guide[start : end if end != -1 else None]
+
+
+def test__migration_guide__v1_to_v2__names_the_system_message_wrap_of_the_welcome() -> None:
+    step = _step(migration_guide(), "v1", "v2")
+
+    assert (
+        '`msg["type"] == "system_message" and msg["data"]["event"] == "connection_established"`'
+        in step
+    )
+    assert 'checks `msg["type"] == "connection_established"` never recognises it' in step
+
+
+@pytest.mark.parametrize(("older", "newer"), [("v1", "v2"), ("v2", "v3")])
+def test__migration_guide__each_step__shows_welcome_and_agent_event_before_and_after(
+    older: str, newer: str
+) -> None:
+    step = _step(migration_guide(), older, newer)
+    for message in ("connection_established", "tool_executing"):
+        for version in (older, newer):
+            frame = (ROOT / "golden" / version / "server" / f"{message}.json").read_text()
+            assert f"```json\n{frame}```" in step, f"{message} in {version}"
+
+
+def _rows(markdown_text: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip("|").split(" | ")]
+        for line in markdown_text.splitlines()
+        if line.startswith("| `")
+    ]
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test__reference__a_date_time_field_is_not_described_as_unix_time(version: Version) -> None:
+    for row in _rows(protocol_reference(version)):
+        if "string (date-time)" in row[1]:
+            assert "Unix" not in row[-1], row
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test__reference__missing_messages__speak_of_this_version_only(version: Version) -> None:
+    reference = protocol_reference(version)
+    if "## Not in this version" not in reference:
+        return
+    section = reference[reference.index("## Not in this version") :]
+    for line in section.splitlines():
+        for other in VERSIONS:
+            if other != version and f"{other.name} clients" in line:
+                # Another version's reason is quoted only with the version it is about.
+                assert f"not in {other.name} (so not in {version.name} either): " in line

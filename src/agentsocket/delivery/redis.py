@@ -25,12 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import BlockingConnectionPool, Connection, parse_url
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
-from redis.retry import Retry
 
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery._redis_lua import PUBLISH, READ, stream_keys
@@ -166,7 +166,8 @@ class RedisBroker:
             socket_timeout=self._socket_timeout,
             socket_connect_timeout=self._socket_timeout,
             socket_keepalive=True,
-            # A retried script could append the same payload twice.
+            # A retried script could append the same payload twice. The asyncio Retry:
+            # redis-py converts a synchronous one with a warning on every pool.
             retry=Retry(NoBackoff(), 0),
             # While enabled ("auto" by default), redis-py skips its check for
             # pooled connections the server has closed.

@@ -39,7 +39,7 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         ws_ping_interval=settings.heartbeat_interval,
         ws_ping_timeout=settings.heartbeat_timeout,
         # Frames up to 4x the limit get a typed `too_large` error; larger ones close with 1009.
-        ws_max_size=max(4 * settings.max_frame_size, 1 << 20),
+        ws_max_size=4 * settings.max_frame_size,
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,

@@ -37,8 +37,11 @@ class WrapMessagesInEnvelope(VersionChange):
     description = (
         "Every frame is an envelope `{type, data, timestamp, server_id, correlation_id}` "
         "instead of a flat object; server frames are tagged by `type` instead of `event`, and "
-        "timestamps are Unix seconds instead of ISO 8601. The welcome keeps the seed's v1 "
-        "fields exactly: event, connection_ready, user_id, server_time, environment."
+        "timestamps are Unix seconds instead of ISO 8601. System events (the welcome "
+        "connection_established, deprecation_notice, server_shutdown, stream_gap) arrive as "
+        '`{"type": "system_message", "data": {"event": "<name>", ...}}`. The welcome keeps the '
+        "seed's v1 fields exactly, inside `data`: event, connection_ready, user_id, server_time, "
+        "environment."
     )
     mapped: ClassVar[dict[str, str]] = {
         _WELCOME: "v1's welcome has no connection_id, timestamp or server_id; read from v1, "
@@ -226,8 +229,9 @@ def _time_schemas(schema: Any) -> Any:
 
 def _as_iso(schema: Schema) -> Schema:
     if schema.get("type") in ("number", "integer"):
-        kept = {k: v for k, v in schema.items() if k in ("description", "title", "default")}
-        return {**kept, **ISO_SCHEMA}
+        # Not the head's description: it says "Unix time in seconds", which this is not.
+        kept = {k: v for k, v in schema.items() if k in ("title", "default")}
+        return {**kept, **ISO_SCHEMA, "description": "ISO 8601 date and time (UTC)."}
     if "anyOf" in schema:
         return {**schema, "anyOf": [_as_iso(option) for option in schema["anyOf"]]}
     return schema
