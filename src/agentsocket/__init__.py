@@ -7,6 +7,9 @@ so ``agentsocket.protocol`` stays free of I/O):
 - ``agentsocket.server``: the gateway (``create_app``, ``Settings``);
 - ``agentsocket.client``: the Python SDK (``connect``);
 - ``agentsocket.agents``: the agent runtime and the built-in agents;
+- ``agentsocket.runs``: the agents served, run execution and outcomes, shared
+  by the gateway and ``agentsocket worker`` (``agentsocket.worker``);
+- ``agentsocket.settings``: every setting (``Settings``), for gateway and worker;
 - ``agentsocket.delivery`` and ``agentsocket.store``: streams and persistence.
 """
 

@@ -47,6 +47,7 @@ commands:
   /new [TITLE]      start a new thread
   /thread ID        continue thread ID
   /history          show the current thread's messages
+  /agent [NAME]     list the agents (* marks yours), or talk to NAME from now on
   /stop             stop the running answer
   /approve, /deny   answer the pending tool approval (v3)
   /quit             leave (also: end of input)
@@ -266,12 +267,18 @@ class ChatSession:
     """One chat: reads lines, sends messages and commands, waits for each run to end."""
 
     def __init__(
-        self, conn: Connection, renderer: Renderer, console: Console, thread_id: str | None
+        self,
+        conn: Connection,
+        renderer: Renderer,
+        console: Console,
+        thread_id: str | None,
+        agent: str | None = None,
     ) -> None:
         self.conn = conn
         self.renderer = renderer
         self.console = console
         self.thread_id = thread_id
+        self.agent = agent  # None: the server's default
         self.later: deque[str | None] = deque()
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
@@ -297,7 +304,7 @@ class ChatSession:
                 self.console.print(Text(f"refused: {refused}", "red"))
 
     async def ask(self, content: str, lines: asyncio.Queue[str | None]) -> None:
-        received = await self.conn.send_message(content, thread_id=self.thread_id)
+        received = await self.conn.send_message(content, thread_id=self.thread_id, agent=self.agent)
         if received.thread_id != self.thread_id:
             self.thread_id = received.thread_id
             self.console.print(Text(f"(thread {received.thread_id})", "dim"))
@@ -325,6 +332,8 @@ class ChatSession:
             self.console.print(Text(f"now in thread {argument}", "dim"))
         elif name == "/history":
             await self.history()
+        elif name == "/agent":
+            self.choose_agent(argument or None)
         elif name == "/stop":
             await self.stop(run_id)
         elif name in ("/approve", "/deny"):
@@ -333,6 +342,22 @@ class ChatSession:
             self.console.print(Text(HELP))
         else:
             self.console.print(Text(f"unknown command {name}; /help lists them", "yellow"))
+
+    def choose_agent(self, name: str | None) -> None:
+        """List the agents the welcome named, or pick one (the server checks the name)."""
+        welcome = self.conn.welcome
+        if name is not None:
+            self.agent = name
+            self.console.print(Text(f"talking to {name}", "dim"))
+            return
+        if welcome.agents is None:
+            self.console.print(Text("this protocol version does not list agents (v3 does)", "dim"))
+            return
+        current = self.agent or welcome.default_agent
+        for agent in welcome.agents:
+            mark = "*" if agent.name == current else " "
+            about = f"  {agent.description}" if agent.description else ""
+            self.console.print(Text(f"{mark} {agent.name}{about}"))
 
     async def threads(self) -> None:
         page = await self.conn.list_threads(limit=20)
@@ -383,6 +408,7 @@ async def chat(
     *,
     version: str = "v3",
     thread_id: str | None = None,
+    agent: str | None = None,
     stdin: TextIO | None = None,
     console: Console | None = None,
 ) -> int:
@@ -397,7 +423,7 @@ async def chat(
         async with connect(url, token=token, version=version, on_state=renderer.state) as conn:
             out.print(Text(f"connected as {conn.user_id} (protocol {conn.version}); /help", "dim"))
             reading = asyncio.create_task(_render(conn, renderer))
-            session = ChatSession(conn, renderer, out, thread_id)
+            session = ChatSession(conn, renderer, out, thread_id, agent)
             try:
                 await session.run(read_lines(stdin or sys.stdin))
             finally:
@@ -428,6 +454,7 @@ def main(
     user: str | None,
     version: str = "v3",
     thread_id: str | None = None,
+    agent: str | None = None,
 ) -> int:
     """The ``agentsocket chat`` command: get a token if needed, then chat.
 
@@ -444,7 +471,7 @@ def main(
 
     async def go() -> int:
         credential = token if token is not None else await dev_token(url, user)
-        return await chat(url, credential, version=version, thread_id=thread_id)
+        return await chat(url, credential, version=version, thread_id=thread_id, agent=agent)
 
     try:
         return asyncio.run(go())

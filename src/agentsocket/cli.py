@@ -6,7 +6,9 @@ schema export`` starts fast and works without a server stack.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,6 +109,10 @@ def serve(
     log_json: Annotated[
         bool, typer.Option("--log-json/--no-log-json", help="One JSON object per log line.")
     ] = False,
+    agent: _AgentOpt = None,
+    ag_ui_agent: _AgUiAgentOpt = None,
+    ag_ui_header: _AgUiHeaderOpt = None,
+    default_agent: _DefaultAgentOpt = None,
 ) -> None:
     """Run the gateway. Without options: the embedded default (memory broker, SQLite, demo agent).
 
@@ -134,6 +140,7 @@ def serve(
             "log_json": log_json,
         },
     )
+    overrides |= _agent_overrides(agent, ag_ui_agent, ag_ui_header, default_agent)
     if dev:
         overrides |= {"dev_mode": True, "validate_outbound": True}
         if not (
@@ -156,7 +163,8 @@ def serve(
         raise typer.Exit(2)
     if settings.dev_mode:
         _print_dev_help(settings)
-    run(settings)
+    with _agent_errors():
+        run(settings)
 
 
 @app.command()
@@ -172,12 +180,19 @@ def worker(
         str | None, typer.Option(help="This worker's id.", show_default="worker-<host>-<pid>")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 16,
+    agent: _AgentOpt = None,
+    ag_ui_agent: _AgUiAgentOpt = None,
+    ag_ui_header: _AgUiHeaderOpt = None,
+    default_agent: _DefaultAgentOpt = None,
 ) -> None:
-    """Execute agent runs queued by gateways started with AGENTSOCKET_RUNS=queue."""
+    """Execute agent runs queued by gateways started with AGENTSOCKET_RUNS=queue.
+
+    Give it the same agents as the gateways (the same --agent options or environment).
+    """
     from pydantic import ValidationError
 
     from agentsocket.server.logs import configure
-    from agentsocket.server.settings import Settings
+    from agentsocket.settings import Settings
     from agentsocket.worker import run_worker
 
     given = _given(
@@ -192,13 +207,88 @@ def worker(
     if "concurrency" in given:
         given["worker_concurrency"] = given.pop("concurrency")
     overrides: dict[str, Any] = {"broker": "redis", "runs": "queue", **given}
+    overrides |= _agent_overrides(agent, ag_ui_agent, ag_ui_header, default_agent)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     configure(settings.log_level, settings.log_json)
-    run_worker(settings)
+    with _agent_errors():
+        run_worker(settings)
+
+
+# --- agents to serve: the options `serve` and `worker` share (docs/agents.md) --------------
+
+_AgentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--agent",
+        help="Serve this agent: module:attribute (an agent, an agent class or a zero-argument "
+        "factory); repeatable. Env: AGENTSOCKET_AGENTS (comma-separated).",
+    ),
+]
+_AgUiAgentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ag-ui-agent",
+        help="Serve a remote AG-UI agent: NAME=URL; repeatable. Env: AGENTSOCKET_AG_UI_AGENTS.",
+    ),
+]
+_AgUiHeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ag-ui-header",
+        help="An HTTP header for an AG-UI agent: 'NAME=Header: value'; repeatable. "
+        'Env: AGENTSOCKET_AG_UI_HEADERS=\'{"NAME": {"Header": "value"}}\'.',
+    ),
+]
+_DefaultAgentOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Agent for messages that name none (default: the first). "
+        "Env: AGENTSOCKET_DEFAULT_AGENT."
+    ),
+]
+
+
+def _agent_overrides(
+    agent: list[str] | None,
+    ag_ui_agent: list[str] | None,
+    ag_ui_header: list[str] | None,
+    default_agent: str | None,
+) -> dict[str, Any]:
+    """Settings for the agent options that were given (they replace the environment's)."""
+    overrides: dict[str, Any] = {}
+    if agent:
+        overrides["agents"] = tuple(agent)
+    if ag_ui_agent:
+        overrides["ag_ui_agents"] = tuple(ag_ui_agent)
+    if default_agent is not None:
+        overrides["default_agent"] = default_agent
+    headers: dict[str, dict[str, str]] = {}
+    for spec in ag_ui_header or ():
+        name, _, header = spec.partition("=")
+        key, colon, value = header.partition(":")
+        if not name.strip() or not colon or not key.strip():
+            typer.echo(f"--ag-ui-header {spec!r}: expected 'NAME=Header: value'", err=True)
+            raise typer.Exit(2)
+        headers.setdefault(name.strip(), {})[key.strip()] = value.strip()
+    if headers:
+        overrides["ag_ui_headers"] = headers
+    return overrides
+
+
+@contextlib.contextmanager
+def _agent_errors() -> Iterator[None]:
+    """A bad agent stops the command with one line naming the problem (exit 2)."""
+    from agentsocket.runs import AgentSpecError
+
+    try:
+        yield
+    except AgentSpecError as exc:
+        typer.echo(f"cannot serve the agents: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _print_dev_help(settings: object) -> None:
@@ -453,6 +543,10 @@ def chat(
     thread: Annotated[
         str | None, typer.Option(help="Continue this thread.", show_default="a new thread")
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Talk to this agent; /agent lists them.", show_default="the gateway's"),
+    ] = None,
 ) -> None:
     """Chat with the gateway's agent in the terminal: one line per message, /help for commands."""
     from agentsocket.chat import main as chat_main
@@ -460,7 +554,9 @@ def chat(
     if legacy_version is not None:
         typer.echo("chat --version is deprecated: use --protocol", err=True)
         protocol = legacy_version
-    raise typer.Exit(chat_main(url, token=token, user=user, version=protocol, thread_id=thread))
+    raise typer.Exit(
+        chat_main(url, token=token, user=user, version=protocol, thread_id=thread, agent=agent)
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

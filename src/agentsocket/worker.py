@@ -25,9 +25,8 @@ import os
 import signal
 import socket
 import time
-from typing import Any
+from collections.abc import Iterable
 
-import orjson
 from redis.asyncio import Redis
 
 from agentsocket.agents import Runner, RunOutcome
@@ -41,15 +40,21 @@ from agentsocket.protocol.server_messages import (
     AgentCompleted,
     AgentError,
     AgentEvent,
+    ToolApprovalRequired,
+    ToolCompleted,
 )
-from agentsocket.server.frames import stream_payload
-from agentsocket.server.runs import (
-    build_agents,
+from agentsocket.runs import (
+    Approve,
+    BadCommand,
+    Cancel,
+    build_agent_set,
     history_search,
+    parse_command,
     persist_outcome,
+    stream_payload,
     thread_history,
 )
-from agentsocket.server.settings import Settings
+from agentsocket.settings import Settings
 from agentsocket.store import Store
 
 log = logging.getLogger("agentsocket.worker")
@@ -58,10 +63,20 @@ _TERMINAL = (AgentCompleted, AgentError, AgentCancelled)
 
 
 class Worker:
-    """One worker process: claims runs, runs them, reports them."""
+    """One worker process: claims runs, runs them, reports them.
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        agents: agents given in code, besides those the settings name; give a
+            worker the same agents as the gateways (a run for an agent it
+            lacks ends with ``agent_error`` ``unknown_agent``).
+
+    Raises:
+        AgentSpecError: an agent cannot be loaded, or names clash.
+    """
+
+    def __init__(self, settings: Settings, agents: Iterable[object] = ()) -> None:
         self.settings = settings
+        self.agents = build_agent_set(settings, agents, search=self._search)
         self.id = settings.worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._runs: set[str] = set()  # runs executing here
@@ -86,11 +101,12 @@ class Worker:
         self.queue = RunQueue(redis, settings.redis_prefix)
         await self.queue.ensure_group()
         self.store, self.broker = store, broker
-        self.agents = build_agents(settings, history_search(store), thread_history(store))
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
+            cancel_grace=settings.agent_cancel_grace,
             on_finish=self._finished,
+            history=thread_history(store),
         )
         log.info("worker started", extra={"worker_id": self.id})
         tasks = [
@@ -116,6 +132,9 @@ class Worker:
     async def publish(self, user_id: str, message: ServerMessage) -> int:
         entry = await self.broker.publish(user_id, stream_payload(message, self.id))
         return entry.seq
+
+    async def _search(self, user_id: str, query: str) -> list[str]:
+        return await history_search(self.store)(user_id, query)
 
     async def _consume(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -145,19 +164,7 @@ class Worker:
     async def _start(self, request: RunRequest) -> None:
         agent = self.agents.get(request.agent)
         if agent is None:
-            await self.publish(
-                request.user_id,
-                s.AgentError(
-                    run_id=request.run_id,
-                    thread_id=request.thread_id,
-                    agent_name=request.agent,
-                    code=AgentErrorCode.UNKNOWN_AGENT.value,
-                    message=f"this worker has no agent {request.agent!r}",
-                    retryable=False,
-                ),
-            )
-            await self.queue.finished(request.run_id, request.user_id)
-            self._slots.release()
+            await self._refuse_unknown(request)
             return
         self._runs.add(request.run_id)
         sink = _RunSink(self, request)
@@ -166,6 +173,41 @@ class Worker:
         )
         if await self.queue.cancel_requested(request.run_id):
             self.runner.cancel(request.run_id)
+
+    async def _refuse_unknown(self, request: RunRequest) -> None:
+        """End a run for an agent this worker lacks: stored, then ``unknown_agent``."""
+        log.error(
+            "no agent %r here (agents: %s); give workers the gateways' agents",
+            request.agent,
+            self.agents.listing(),
+            extra={"run_id": request.run_id, "worker_id": self.id},
+        )
+        message = f"this worker has no agent {request.agent!r}"
+        code = AgentErrorCode.UNKNOWN_AGENT.value
+        outcome = RunOutcome(
+            run_id=request.run_id,
+            user_id=request.user_id,
+            thread_id=request.thread_id,
+            agent_name=request.agent,
+            status="error",
+            text="",
+            duration_ms=0.0,
+            error_code=code,
+            error_message=message,
+        )
+        await persist_outcome(self.store, outcome)
+        # agent_started first: every run's events start with it (the Runner's guarantee).
+        fields = {
+            "run_id": request.run_id,
+            "thread_id": request.thread_id,
+            "agent_name": request.agent,
+        }
+        await self.publish(request.user_id, s.AgentStarted(**fields))
+        await self.publish(
+            request.user_id, s.AgentError(**fields, code=code, message=message, retryable=False)
+        )
+        await self.queue.finished(request.run_id, request.user_id)
+        self._slots.release()
 
     async def holds(self, run_id: str) -> bool:
         """Whether ``run_id`` is still this worker's to run (renewing first if in doubt)."""
@@ -253,27 +295,30 @@ class Worker:
                     await pubsub.subscribe(self.queue.channel)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self._obey(orjson.loads(message["data"]))
+                            self._obey(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("control channel lost; resubscribing")
                 await asyncio.sleep(1.0)
 
-    def _obey(self, command: dict[str, Any]) -> None:
-        run_id, user_id = command.get("run_id"), command.get("user_id")
-        if not isinstance(run_id, str):
+    def _obey(self, payload: bytes) -> None:
+        try:
+            command = parse_command(payload)
+        except BadCommand as exc:
+            log.warning("%s; ignored", exc, extra={"worker_id": self.id})
             return
-        if command.get("op") == "cancel":
-            self.runner.cancel(run_id, user_id=user_id)
-        elif command.get("op") == "approve":
-            self.runner.resolve_approval(
-                run_id,
-                str(command.get("tool_call_id")),
-                bool(command.get("approved")),
-                command.get("reason"),
-                user_id=user_id,
-            )
+        match command:
+            case Cancel(run_id=run_id, user_id=user_id):
+                self.runner.cancel(run_id, user_id=user_id)
+            case Approve():
+                self.runner.resolve_approval(
+                    command.run_id,
+                    command.tool_call_id,
+                    command.approved,
+                    command.reason,
+                    user_id=command.user_id,
+                )
 
 
 class _RunSink:
@@ -287,6 +332,7 @@ class _RunSink:
     async def emit(self, event: AgentEvent) -> None:
         try:
             if await self._worker.holds(self._run_id):
+                await self._track_approval(event)
                 await self._worker.publish(self._user_id, event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so
@@ -296,15 +342,30 @@ class _RunSink:
             if event.run_id == self._run_id and isinstance(event, _TERMINAL):
                 self._worker.forget(self._run_id)  # the run's last event (Runner's guarantee)
 
+    async def _track_approval(self, event: AgentEvent) -> None:
+        # Recorded before it is announced, so gateways can tell a pending
+        # approval from an unknown one (answered with not_found).
+        queue = self._worker.queue
+        if isinstance(event, ToolApprovalRequired):
+            ttl = event.timeout_seconds + self._worker.settings.worker_ttl
+            await queue.approval_opened(event.run_id, event.tool_call_id, self._user_id, ttl)
+        elif isinstance(event, ToolCompleted):
+            await queue.approval_closed(event.run_id, event.tool_call_id)
 
-def run_worker(settings: Settings) -> None:
-    """Run a worker until SIGINT or SIGTERM."""
+
+def run_worker(settings: Settings, agents: Iterable[object] = ()) -> None:
+    """Run a worker until SIGINT or SIGTERM.
+
+    Raises:
+        AgentSpecError: before starting, if an agent cannot be loaded.
+    """
+    worker = Worker(settings, agents)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Worker(settings).run(stop)
+        await worker.run(stop)
 
     asyncio.run(main())

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from agentsocket.delivery.run_queue import EXPIRED, GROUP, RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol.server_messages import AgentError
-from agentsocket.server.executors import QueueExecutor, lost_run_outcome
+from agentsocket.runs import Approve, QueueExecutor, lost_run_outcome, parse_command
 
 pytestmark = pytest.mark.redis
 
@@ -214,3 +214,36 @@ async def test_gateway_reapers_end_a_run_no_worker_took_once_with_no_worker(
     assert (message.run_id, message.code, message.retryable) == ("run-1", "no_worker", True)
     assert await redis_admin.scard(f"{prefix}:user-runs:alice") == 0
     assert not await redis_admin.exists(f"{prefix}:run:run-1")
+
+
+async def test_approve_answers_only_an_approval_a_worker_waits_for(
+    redis_url: str, prefix: str, redis_admin: Redis
+) -> None:
+    """Unknown run or call, or another user's: False (not_found); a pending one: a typed command."""
+
+    async def publish(user_id: str, message: ServerMessage) -> int:
+        return 0
+
+    async def on_lost(info: RunInfo) -> None:
+        return None
+
+    node = QueueExecutor(redis_url, prefix, publish, on_lost)
+    await node.start()
+    try:
+        async with redis_admin.pubsub() as pubsub:
+            await pubsub.subscribe(node.queue.channel)
+            await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+            assert not await node.approve("alice", "run-1", "call-1", True, None)
+            await node.queue.approval_opened("run-1", "call-1", "alice", ttl_seconds=60)
+            assert not await node.approve("bob", "run-1", "call-1", True, None)
+            assert not await node.approve("alice", "run-1", "call-2", True, None)
+            assert await node.approve("alice", "run-1", "call-1", False, "no")
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+            await node.queue.approval_closed("run-1", "call-1")
+            assert not await node.approve("alice", "run-1", "call-1", True, None)
+    finally:
+        await node.close()
+    assert message is not None
+    assert parse_command(message["data"]) == Approve(
+        run_id="run-1", user_id="alice", tool_call_id="call-1", approved=False, reason="no"
+    )

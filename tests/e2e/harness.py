@@ -76,6 +76,7 @@ def run_server(
     args: Sequence[str] = (),
     module: Sequence[str] = ("-m", "agentsocket", "serve"),
     ready_path: str = "/readyz",
+    cwd: Path | None = None,
 ) -> Iterator[ServerProcess]:
     """Start a gateway, wait until it is ready, stop it afterwards."""
     port = free_port()
@@ -96,6 +97,7 @@ def run_server(
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
     server = ServerProcess(port, process, log_path, environment)
     try:

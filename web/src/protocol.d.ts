@@ -81,6 +81,8 @@ export interface ConnectionEstablishedFrame {
     heartbeat_interval: number | null;
     max_frame_size: number | null;
     stream: StreamPosition | null;
+    agents: AvailableAgent[] | null;
+    default_agent: string | null;
   };
   /**
    * Unix time in seconds.
@@ -96,6 +98,13 @@ export interface ConnectionEstablishedFrame {
 export interface StreamPosition {
   epoch: string;
   seq: number;
+}
+/**
+ * An agent this gateway serves: pick it with ``user_message.agent``.
+ */
+export interface AvailableAgent {
+  name: string;
+  description: string | null;
 }
 /**
  * Answer to ``ping``; carries the ping's correlation id.

@@ -1,8 +1,9 @@
 """A thread's earlier turns, for agents that continue the conversation.
 
 A :data:`HistoryLoader` returns a thread's stored messages, oldest first, as
-``(role, content, run_id)`` tuples; :func:`earlier_turns` picks the ones to
-send a model before the current prompt.
+``(role, content, run_id)`` tuples; :func:`before_run` turns them into the
+chat turns an agent sees (``RunContext.history()``), ``{"role", "content"}``
+dicts as chat APIs take them; :func:`newest_turns` keeps what fits a budget.
 """
 
 from __future__ import annotations
@@ -20,34 +21,51 @@ HistoryLoader = Callable[[str, str], Awaitable[Sequence[Turn]]]
 _ROLES = frozenset({"user", "assistant"})
 
 
-def earlier_turns(
-    turns: Sequence[Turn], run_id: str, *, max_messages: int, max_chars: int
-) -> list[dict[str, str]]:
-    """The chat messages that came before run ``run_id``, newest kept.
+#: One chat turn as an agent sees it: ``{"role": "user"|"assistant", "content": ...}``.
+ChatTurn = dict[str, str]
+
+
+def before_run(turns: Sequence[Turn], run_id: str) -> list[ChatTurn]:
+    """The chat turns that came before run ``run_id``, oldest first.
 
     Messages of run ``run_id`` (its own prompt, stored before it started) and
     everything after the first of them (messages of later runs) are left out,
-    so the current prompt is sent once, last. Of the rest, the newest
-    ``max_messages`` whose contents fit in ``max_chars`` characters are kept.
+    and so are roles other than ``user`` and ``assistant`` and empty messages.
+    """
+    before: list[ChatTurn] = []
+    for role, content, turn_run in turns:
+        if turn_run == run_id:
+            break
+        if role in _ROLES and content:
+            before.append({"role": role, "content": content})
+    return before
+
+
+def newest_turns(turns: Sequence[ChatTurn], *, max_messages: int, max_chars: int) -> list[ChatTurn]:
+    """Of ``turns`` (oldest first), the newest ``max_messages`` that fit in ``max_chars``.
 
     Returns:
         ``{"role": ..., "content": ...}`` dicts, oldest first.
     """
-    before: list[Turn] = []
-    for turn in turns:
-        if turn[2] == run_id:
-            break
-        before.append(turn)
-    kept: list[dict[str, str]] = []
+    kept: list[ChatTurn] = []
     budget = max_chars
-    for role, content, _ in reversed(before):
+    for turn in reversed(turns):
         if len(kept) >= max_messages:
             break
-        if role not in _ROLES or not content:
-            continue
-        budget -= len(content)
+        budget -= len(turn["content"])
         if budget < 0:
             break
-        kept.append({"role": role, "content": content})
+        kept.append(dict(turn))
     kept.reverse()
     return kept
+
+
+def earlier_turns(
+    turns: Sequence[Turn], run_id: str, *, max_messages: int, max_chars: int
+) -> list[ChatTurn]:
+    """The chat messages that came before run ``run_id``, newest kept.
+
+    :func:`before_run`, then :func:`newest_turns`: the current prompt is sent
+    once, last, by the caller.
+    """
+    return newest_turns(before_run(turns, run_id), max_messages=max_messages, max_chars=max_chars)

@@ -7,10 +7,11 @@ for run through ``ctx.tool`` (with events and approvals) and go back as
 calling a tool. The last allowed round forbids tools (``tool_choice: none``)
 so the model has to answer.
 
-Given a ``history`` loader, a run first sends the thread's earlier turns
-(user prompts and final answers, newest kept, within ``max_history_messages``
-and ``max_history_chars``), so the model continues the conversation; the
-current prompt is always last, and sent once.
+A run first sends the thread's earlier turns (user prompts and final
+answers, newest kept, within ``max_history_messages`` and
+``max_history_chars``) from :meth:`RunContext.history`, or from its own
+``history`` loader if given one, so the model continues the conversation;
+the current prompt is always last, and sent once.
 
 Failures end the run with ``agent_error``:
 
@@ -43,7 +44,7 @@ from agentsocket.agents.chat_stream import (
     read_completion,
 )
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import HistoryLoader, earlier_turns
+from agentsocket.agents.history import HistoryLoader, earlier_turns, newest_turns
 from agentsocket.agents.runtime import RunContext
 from agentsocket.agents.tool import Tool, ToolResult, describe_error, jsonable
 from agentsocket.protocol.codes import AgentErrorCode
@@ -83,8 +84,9 @@ class OpenAIChatAgent:
         max_rounds: most completions per run, tool rounds included.
         extra_body: more request fields, e.g. ``{"temperature": 0}``.
         history: loads the thread's stored messages (``(role, content,
-            run_id)``, oldest first) to send before the prompt; None sends
-            only the prompt. Not used when the agent runs as a sub-agent.
+            run_id)``, oldest first) to send before the prompt; None uses
+            :meth:`RunContext.history`. Not used when the agent runs as a
+            sub-agent.
         max_history_messages: most earlier messages sent, the newest kept.
         max_history_chars: most characters of earlier messages sent (a rough
             stand-in for tokens); older messages past it are left out.
@@ -158,8 +160,14 @@ class OpenAIChatAgent:
 
     async def _earlier_turns(self, ctx: RunContext) -> list[dict[str, str]]:
         # A sub-agent answers its delegator's prompt, not the thread.
-        if self._history is None or ctx.parent_run_id is not None:
+        if ctx.parent_run_id is not None:
             return []
+        if self._history is None:
+            return newest_turns(
+                await ctx.history(),
+                max_messages=self._max_history_messages,
+                max_chars=self._max_history_chars,
+            )
         try:
             turns = await self._history(ctx.user_id, ctx.thread_id)
         except Exception as exc:

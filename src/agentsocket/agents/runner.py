@@ -127,16 +127,16 @@ class Runner:
         approval_timeout: float = 120.0,
         cancel_grace: float = 5.0,
         on_finish: FinishCallback | None = None,
-        keep_finished: int = 1000,
         history: HistoryLoader | None = None,
+        keep_finished: int = 1000,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._timeout = timeout
         self._approval_timeout = approval_timeout
         self._cancel_grace = cancel_grace
         self._on_finish = on_finish
-        self._keep_finished = keep_finished
         self._history = history
+        self._keep_finished = keep_finished
         self._approvals = Approvals()
         self._active: dict[str, tuple[RunTree, RunHandle]] = {}
         self._finished: OrderedDict[str, RunOutcome] = OrderedDict()
@@ -264,7 +264,8 @@ class Runner:
             await tree.announce(root)
             if tree.stop is None:
                 tree.agent_task = asyncio.create_task(
-                    agent.run(RunContext(tree, root), prompt), name=f"agent {root.run_id}"
+                    _contained(agent, RunContext(tree, root), prompt),
+                    name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
         except asyncio.CancelledError:
@@ -341,6 +342,27 @@ class Runner:
         if isinstance(event, AgentCancelled):
             return replace(outcome, status="cancelled", reason=event.reason)
         return outcome
+
+
+async def _contained(agent: Agent, ctx: RunContext, prompt: str) -> None:
+    """Run an agent so that nothing it raises can stop the process.
+
+    asyncio re-raises ``SystemExit`` (and other non-``Exception`` errors but
+    cancellation and ``KeyboardInterrupt``) from a task into the event loop,
+    which would end the gateway; an agent's becomes an ordinary failure.
+    """
+    try:
+        # Made here, not by the caller: a task cancelled before it starts then
+        # leaves no coroutine that was never awaited.
+        await agent.run(ctx, prompt)
+    except (asyncio.CancelledError, KeyboardInterrupt, Exception):
+        raise
+    except BaseException as exc:
+        raise AgentEscaped(f"the agent raised {type(exc).__name__}: {exc}") from exc
+
+
+class AgentEscaped(RuntimeError):  # noqa: N818 - what happened, not a bug class
+    """An agent raised ``SystemExit`` or another ``BaseException``; its run fails."""
 
 
 def _consume(task: asyncio.Task[None]) -> None:

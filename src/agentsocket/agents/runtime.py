@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
-from agentsocket.agents.history import earlier_turns
+from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.history import ChatTurn, before_run
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -34,6 +35,7 @@ from agentsocket.agents.tool import (
     invoke,
     jsonable,
 )
+from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
     AgentEvent,
     AgentMessage,
@@ -107,6 +109,32 @@ class RunContext:
         """The run's answer so far: its messages, one paragraph each."""
         return self._node.text
 
+    async def history(self) -> list[ChatTurn]:
+        """The thread's earlier turns, oldest first, as ``{"role", "content"}`` dicts.
+
+        ``role`` is ``"user"`` or ``"assistant"``, as chat APIs take them. The turns end before the
+        prompt of this run (the ``prompt`` argument of ``run``), so an agent
+        sends the history, then the prompt. Sub-agents see the same thread.
+        Loaded once per run; empty when the runner was given no history loader.
+
+        Raises:
+            AgentFailure: ``agent_failed`` (retryable) if the history cannot be read.
+        """
+        tree = self._tree
+        if tree.turns is None:
+            if tree.history is None:
+                return []
+            try:
+                turns = await tree.history(tree.user_id, tree.thread_id)
+            except Exception as exc:
+                raise AgentFailure(
+                    AgentErrorCode.AGENT_FAILED,
+                    f"could not load the thread's earlier messages: {describe_error(exc)}",
+                    retryable=True,
+                ) from exc
+            tree.turns = before_run(turns, tree.root.run_id)
+        return [dict(turn) for turn in tree.turns]
+
     async def think(self, text: str) -> None:
         """Show what the agent is working on (``agent_thinking``)."""
         await self._emit(AgentThinking(**self._fields(), content=text))
@@ -154,24 +182,6 @@ class RunContext:
                 call_id, name, started, "error", error=describe_error(exc)
             )
         return await self._tool_completed(call_id, name, started, "success", value=value)
-
-    async def history(
-        self, *, max_messages: int = 20, max_chars: int = 24_000
-    ) -> list[dict[str, str]]:
-        """The thread's earlier turns, oldest first, as ``{"role", "content"}`` dicts.
-
-        Roles are ``user`` and ``assistant``; the current prompt and anything
-        after it are left out, so an agent sends the prompt once, last. Of the
-        rest the newest ``max_messages`` within ``max_chars`` characters are
-        kept. Empty when the runner was given no history loader.
-        """
-        loader = self._tree.history
-        if loader is None:
-            return []
-        turns = await loader(self.user_id, self.thread_id)
-        return earlier_turns(
-            turns, self._tree.root.run_id, max_messages=max_messages, max_chars=max_chars
-        )
 
     async def tool_call(
         self, name: str, arguments: Mapping[str, Any] | None = None, *, call_id: str | None = None

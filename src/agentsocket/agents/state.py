@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import HistoryLoader
+from agentsocket.agents.history import ChatTurn, HistoryLoader
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -140,6 +140,7 @@ class RunTree:
         self.approvals = approvals
         self.approval_timeout = approval_timeout
         self.history = history
+        self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
         self.stop: Stop | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False  # the root's outcome is decided: no more agent events

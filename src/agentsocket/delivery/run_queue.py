@@ -14,6 +14,8 @@ Keys (all under ``prefix``):
   that worker gave the run up, so the reaper ends it);
 * ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL;
 * ``{p}:reaped:{run_id}``: claimed by the one node that ends a lost run;
+* ``{p}:approval:{run_id}:{tool_call_id}``: the user a pending tool approval
+  waits for (a run's or a sub-run's), expiring with the approval;
 * channel ``{p}:control``: cancel and approval commands for the workers.
 
 A worker that dies stops renewing its heartbeat; any gateway node then finds
@@ -236,11 +238,21 @@ class RunQueue:
             worker=fields.get("worker"),
         )
 
-    async def command(self, op: str, **fields: Any) -> None:
-        """Broadcast a control command (``cancel``, ``approve``) to every worker."""
-        if op == "cancel":
-            await self.redis.hset(self._run(fields["run_id"]), "cancelled", "1")
-        await self.redis.publish(self.channel, orjson.dumps({"op": op, **fields}))
+    async def command(self, payload: bytes, *, cancels: str | None = None) -> None:
+        """Broadcast an encoded control command to every worker.
+
+        Args:
+            cancels: the run it cancels, marked so a worker that takes the run
+                later still cancels it.
+        """
+        if cancels is not None:
+            await self.redis.hset(self._run(cancels), "cancelled", "1")
+        await self.redis.publish(self.channel, payload)
+
+    async def approval_owner(self, run_id: str, tool_call_id: str) -> str | None:
+        """The user a pending approval waits for, or None if none is pending."""
+        owner = await self.redis.get(self._approval(run_id, tool_call_id))
+        return None if owner is None else _text(owner)
 
     async def lost_runs(self) -> list[RunInfo]:
         """Running runs whose worker's heartbeat has expired."""
@@ -337,6 +349,17 @@ class RunQueue:
         """
         await self._orphan(keys=[self._active], args=[run_id, worker_id, f"{worker_id}{ORPHANED}"])
 
+    async def approval_opened(
+        self, run_id: str, tool_call_id: str, user_id: str, ttl_seconds: float
+    ) -> None:
+        """Record a pending approval (before it is announced), for ``approval_owner``."""
+        await self.redis.set(
+            self._approval(run_id, tool_call_id), user_id, px=max(1, int(ttl_seconds * 1000))
+        )
+
+    async def approval_closed(self, run_id: str, tool_call_id: str) -> None:
+        await self.redis.delete(self._approval(run_id, tool_call_id))
+
     async def cancel_requested(self, run_id: str) -> bool:
         return await self.redis.hget(self._run(run_id), "cancelled") == b"1"
 
@@ -362,6 +385,9 @@ class RunQueue:
 
     def _reaped(self, run_id: str) -> str:
         return f"{self.prefix}:reaped:{run_id}"
+
+    def _approval(self, run_id: str, tool_call_id: str) -> str:
+        return f"{self.prefix}:approval:{run_id}:{tool_call_id}"
 
 
 def _text(value: bytes | str) -> str:

@@ -38,6 +38,13 @@ SERVER_EXAMPLES: dict[str, ServerEnvelope] = {
                 heartbeat_interval=25.0,
                 max_frame_size=65536,
                 stream=s.StreamPosition(epoch="ep_9c1e", seq=16),
+                agents=[
+                    s.AvailableAgent(
+                        name="demo", description="Calculator, units, clock and search."
+                    ),
+                    s.AvailableAgent(name="research", description=None),
+                ],
+                default_agent="demo",
             )
         ),
         _server(s.Pong(server_time=_T, client_time=_T - 0.5), "req-1"),

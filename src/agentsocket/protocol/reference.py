@@ -727,6 +727,10 @@ def changelog() -> str:
     for version in VERSIONS:
         older = _older(version)
         lines += [f"## {version.name} ({version.status.value})", "", version.summary, ""]
+        if version.additions:
+            lines += ["Compatible additions since its release:", ""]
+            lines += [f"- {markdown(addition)}" for addition in version.additions]
+            lines.append("")
         if older is None:
             lines += ["The first version.", ""]
             continue

@@ -38,6 +38,13 @@ class StreamPosition(Part):
     seq: Annotated[int, Field(ge=0)]
 
 
+class AvailableAgent(Part):
+    """An agent this gateway serves: pick it with ``user_message.agent``."""
+
+    name: str
+    description: str | None = None
+
+
 class ConnectionEstablished(ServerMessage):
     """The welcome: the connection is authenticated and ready for messages."""
 
@@ -52,6 +59,10 @@ class ConnectionEstablished(ServerMessage):
     heartbeat_interval: Seconds | None
     max_frame_size: Annotated[int, Field(gt=0)] | None
     stream: StreamPosition | None
+    #: The agents served, and the one a ``user_message`` without ``agent`` gets
+    #: (None when read from v1, v2, or from a server older than this field).
+    agents: list[AvailableAgent] | None = None
+    default_agent: str | None = None
 
 
 class Pong(ServerMessage):

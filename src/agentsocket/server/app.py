@@ -3,6 +3,7 @@
 Standalone::
 
     app = create_app(Settings())          # uvicorn serves it; lifespan opens backends
+    app = create_app(Settings(), agents=[MyAgent()])   # your agents instead of the demo
 
 Inside a FastAPI app (a mounted app's lifespan is not run by its host, so
 hand it over)::
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,9 +42,18 @@ from agentsocket.web import static_dir
 log = logging.getLogger("agentsocket.app")
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the gateway's ASGI app for ``settings``."""
-    gateway = Gateway(settings)
+def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
+    """Build the gateway's ASGI app for ``settings``.
+
+    Args:
+        agents: agents to serve besides those ``settings`` name (objects with a
+            ``name`` and an async ``run(ctx, prompt)``, or framework agents
+            :func:`agentsocket.agents.adapters.adapt` wraps).
+
+    Raises:
+        AgentSpecError: an agent cannot be loaded, is not an agent, or names clash.
+    """
+    gateway = Gateway(settings, agents)
     router = Router(gateway)
 
     @contextlib.asynccontextmanager

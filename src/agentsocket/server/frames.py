@@ -8,29 +8,17 @@ reuse the text.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import orjson
 
-from agentsocket.protocol import (
-    ServerEnvelope,
-    ServerMessage,
-    Version,
-    encode_frame_many,
-    head_frame,
-)
+from agentsocket.protocol import Version, encode_frame_many
+from agentsocket.runs.stream import stream_payload
+
+__all__ = ["FrameCache", "stream_payload"]
 
 _PER_USER = 64
-
-
-def stream_payload(
-    message: ServerMessage, server_id: str | None, correlation_id: str | None = None
-) -> bytes:
-    """The bytes published into a user's stream: the head frame, without its seq."""
-    envelope = ServerEnvelope(message, time.time(), server_id, correlation_id)
-    return orjson.dumps(head_frame(envelope))
 
 
 class FrameCache:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable
 from datetime import date
 
 from redis.asyncio import Redis
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 
 from agentsocket.delivery import Broker, BrokerUnavailable, MemoryBroker, RedisBroker, run_queue
 from agentsocket.protocol import ServerMessage, Status, Version, get_version
+from agentsocket.runs import stream_payload
 from agentsocket.server.auth import (
     AuthSettings,
     MemoryTicketStore,
@@ -24,7 +26,7 @@ from agentsocket.server.auth import (
     TicketStore,
     TokenVerifier,
 )
-from agentsocket.server.frames import FrameCache, stream_payload
+from agentsocket.server.frames import FrameCache
 from agentsocket.server.metrics import Metrics
 from agentsocket.server.registry import Registry
 from agentsocket.server.runs import RunService
@@ -37,7 +39,7 @@ log = logging.getLogger("agentsocket.gateway")
 class Gateway:
     """Services shared by every connection of one gateway process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, agents: Iterable[object] = ()) -> None:
         self.settings = settings
         self.metrics = Metrics()
         self.registry = Registry()
@@ -51,7 +53,7 @@ class Gateway:
         self.broker: Broker = self._broker()
         self.tickets: TicketStore = self._tickets()
         self.store: Store | None = None
-        self.runs = RunService(self)
+        self.runs = RunService(self, agents)
         self.shutting_down = False
         self._broker_started = False
         self._delivery_started = False

@@ -1,116 +1,67 @@
-"""From ``user_message`` to a finished run: thread, idempotency, limits, events, storage.
+"""From ``user_message`` to a finished run: the gateway's side of :mod:`agentsocket.runs`.
 
-Each accepted message is stored, acknowledged (``message_received``) and
-then run by the executor (in this process, or by a worker); the run's events
-go into the user's stream, so every connection of the user, on any node, sees
-them in order and can resume them. The run and its final answer are stored
-before its terminal event is sent.
+Each accepted message is stored with its run (one transaction), acknowledged
+(``message_received``) and then run by the executor (in this process, or by
+a worker); the run's events go into the user's stream, so every connection
+of the user, on any node, sees them in order and can resume them. The run
+and its final answer are stored before its terminal event is sent.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from agentsocket.agents import (
-    Agent,
-    DemoAgent,
-    OpenAIChatAgent,
-    RunOutcome,
-    SearchFunc,
-    search_history_tool,
-)
-from agentsocket.agents.history import HistoryLoader, Turn
+from agentsocket.agents import RunOutcome
+from agentsocket.agents.history import Turn
 from agentsocket.delivery.run_queue import RunInfo, RunRequest
-from agentsocket.protocol import ErrorCode, ProtocolError
+from agentsocket.protocol import ErrorCode, FieldIssue, ProtocolError
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
-from agentsocket.server.executors import (
+from agentsocket.runs import (
+    AgentSet,
     Executor,
     LocalExecutor,
     QueueExecutor,
+    build_agent_set,
+    history_search,
     lost_run_outcome,
+    persist_outcome,
+    thread_history,
 )
 from agentsocket.server.router import thread_info
-from agentsocket.store import Store
 
 if TYPE_CHECKING:
     from agentsocket.server.gateway import Gateway
     from agentsocket.server.session import Session
-    from agentsocket.server.settings import Settings
 
 log = logging.getLogger("agentsocket.runs")
 
 _TITLE_LENGTH = 60
-#: Seconds between the demo agent's streamed chunks, so streaming is visible.
-_DEMO_CHUNK_DELAY = 0.01
-
-
-def build_agents(
-    settings: Settings, search: SearchFunc, history: HistoryLoader | None = None
-) -> dict[str, Agent]:
-    """The agents offered: the demo always, an OpenAI-compatible one if configured."""
-    agents: dict[str, Agent] = {"demo": DemoAgent(search=search, delay=_DEMO_CHUNK_DELAY)}
-    if settings.openai_base_url:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        agents["openai"] = OpenAIChatAgent(
-            settings.openai_base_url,
-            settings.openai_model,
-            key,
-            tools=[search_history_tool(search)],
-            name="openai",
-            history=history,
-        )
-    return agents
-
-
-def history_search(store: Store) -> SearchFunc:
-    """The demo agent's search over one user's own stored messages."""
-
-    async def search(user_id: str, query: str) -> list[str]:
-        return [m.content for m in await store.search_messages(user_id, query, limit=5)]
-
-    return search
-
-
-def thread_history(store: Store) -> HistoryLoader:
-    """The OpenAI agent's view of a thread: its newest stored messages, oldest first."""
-
-    async def load(user_id: str, thread_id: str) -> list[Turn]:
-        # Room beyond the agent's default cap of 20 for the current and queued prompts.
-        page = await store.history(user_id, thread_id, limit=100)
-        return [(m.role, m.content, m.run_id) for m in page.messages]
-
-    return load
-
-
-async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
-    """Store a finished run and, if it completed, its answer."""
-    try:
-        if outcome.status == "completed" and outcome.text:
-            await store.add_message(
-                outcome.user_id,
-                outcome.thread_id,
-                "assistant",
-                outcome.text,
-                run_id=outcome.run_id,
-            )
-        await store.finish_run(
-            outcome.run_id, outcome.status, outcome.error_code, outcome.error_message
-        )
-    except Exception:
-        log.exception("could not store the end of a run", extra={"run_id": outcome.run_id})
 
 
 class RunService:
-    """Accepts, stops and answers approvals for the runs of this node's users."""
+    """Accepts, stops and answers approvals for the runs of this node's users.
 
-    def __init__(self, gateway: Gateway) -> None:
+    Args:
+        agents: agents given in code, besides those the settings name
+            (:func:`agentsocket.runs.build_agent_set`).
+
+    Raises:
+        AgentSpecError: an agent cannot be loaded, or names clash.
+    """
+
+    def __init__(self, gateway: Gateway, agents: Iterable[object] = ()) -> None:
         self.gateway = gateway
         settings = gateway.settings
         self._started = False
-        self.agent_names = {"demo"} | ({"openai"} if settings.openai_base_url else set())
+        self.agents: AgentSet = build_agent_set(settings, agents, search=self._search)
+        #: What the welcome says about them.
+        self.available = [
+            s.AvailableAgent(name=info.name, description=info.description)
+            for info in self.agents.infos
+        ]
         self.executor: Executor
         if settings.runs == "queue":
             self.executor = QueueExecutor(
@@ -122,11 +73,13 @@ class RunService:
             )
         else:
             self.executor = LocalExecutor(
-                build_agents(settings, self._search, self._history),
+                self.agents,
                 gateway.publish,
                 self._finished,
                 timeout=settings.run_timeout,
                 approval_timeout=settings.approval_timeout,
+                cancel_grace=settings.agent_cancel_grace,
+                history=self._history,
             )
 
     async def start(self) -> None:
@@ -140,58 +93,57 @@ class RunService:
             await self.executor.close()
 
     async def submit(self, session: Session, message: c.UserMessage, cid: str | None) -> None:
-        """Store a user message, acknowledge it and start its run (once per client_message_id)."""
+        """Store a user message with its run, acknowledge it and start the run (once per
+        client_message_id)."""
         gateway, user = self.gateway, session.user_id
-        store = gateway.get_store()
-        agent = message.agent or gateway.settings.default_agent
-        if agent not in self.agent_names:
-            self._refuse(session, ErrorCode.NOT_FOUND, f"no agent {agent!r}", cid)
+        agent = message.agent or self.agents.default
+        if agent not in self.agents:
+            available = self.agents.listing()
+            path = f"{session.connection.version.data_path}.agent"
+            issue = FieldIssue(path, f"unknown agent; available: {available}")
+            why = f"no agent {agent!r}; available: {available}"
+            session.router.send_error(
+                session, ProtocolError(ErrorCode.NOT_FOUND, why, (issue,), cid)
+            )
             return
         limit = gateway.settings.max_runs_per_user
         if await self.executor.running_count(user) >= limit:
             self._refuse(session, ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once", cid)
             return
-        if message.thread_id is not None:
-            thread = await store.get_thread(user, message.thread_id)
-        else:
-            thread = await store.create_thread(user, _title(message.content))
-            await gateway.publish(user, s.ThreadCreated(thread=thread_info(thread)), cid)
-        run, created = await store.start_run(user, thread.id, agent, message.client_message_id)
-        if not created:
-            stored = await store.find_run_message(user, run.id)
-            session.connection.reply(
-                s.MessageReceived(
-                    message_id=stored.id if stored else "",
-                    thread_id=run.thread_id,
-                    run_id=run.id,
-                    client_message_id=message.client_message_id,
-                    duplicate=True,
-                ),
-                cid,
-            )
-            return
-        stored = await store.add_message(
-            user, thread.id, "user", message.content, run_id=run.id, metadata=message.metadata
+        started = await gateway.get_store().start_run_with_message(
+            user,
+            message.thread_id,
+            agent,
+            message.content,
+            client_message_id=message.client_message_id,
+            metadata=message.metadata,
+            title=None if message.thread_id is not None else _title(message.content),
         )
+        run = started.run
+        if started.new_thread and started.thread is not None:
+            await gateway.publish(user, s.ThreadCreated(thread=thread_info(started.thread)), cid)
         session.connection.reply(
             s.MessageReceived(
-                message_id=stored.id,
-                thread_id=thread.id,
+                message_id=started.message.id if started.message else "",
+                thread_id=run.thread_id,
                 run_id=run.id,
                 client_message_id=message.client_message_id,
+                duplicate=not started.created,
             ),
             cid,
         )
+        if not started.created:
+            return
         log.info(
             "run accepted",
             extra={
                 "connection_id": session.connection.id,
                 "correlation_id": cid,
                 "run_id": run.id,
-                "thread_id": thread.id,
+                "thread_id": run.thread_id,
             },
         )
-        await self.executor.launch(RunRequest(run.id, user, thread.id, agent, message.content))
+        await self.executor.launch(RunRequest(run.id, user, run.thread_id, agent, message.content))
 
     async def stop(self, session: Session, message: c.StopAgent, cid: str | None) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""

@@ -108,6 +108,8 @@ class Session:
             heartbeat_interval=settings.heartbeat_interval,
             max_frame_size=settings.max_frame_size,
             stream=s.StreamPosition(epoch=position.epoch, seq=position.seq),
+            agents=self.gateway.runs.available,
+            default_agent=self.gateway.runs.agents.default,
         )
 
     async def _read(self) -> None:

@@ -13,6 +13,7 @@ from agentsocket.store.base import Clock
 from agentsocket.store.errors import InvalidArgument, NotFound, StoreError
 from agentsocket.store.records import HistoryPage, Message, Role, Run, RunStatus, Thread
 from agentsocket.store.store import Store
+from agentsocket.store.turns import StartedRun
 from agentsocket.store.validation import MAX_LIMIT, MAX_TITLE_LENGTH
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Role",
     "Run",
     "RunStatus",
+    "StartedRun",
     "Store",
     "StoreError",
     "Thread",

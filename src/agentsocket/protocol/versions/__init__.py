@@ -55,6 +55,9 @@ class Version:
         changes: the changes that produced this version from the previous one.
         status: current, supported or deprecated.
         sunset: for a deprecated version, the date it will be refused.
+        additions: compatible changes made to this version after its release
+            (the gate allowed them: e.g. an optional outbound field), oldest
+            first, one sentence each; the changelog lists them.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Version:
     status: Status = Status.SUPPORTED
     sunset: date | None = None
     data_path: str = "$.data"
+    additions: tuple[str, ...] = ()
 
     #: Server message types (as named here) the previous version cannot express.
     dropped: frozenset[str] = field(init=False)
@@ -86,6 +90,11 @@ VERSIONS: tuple[Version, ...] = (
         "Head: a distinct type per message, envelope with seq on every frame.",
         v3.CHANGES,
         Status.CURRENT,
+        additions=(
+            "The welcome lists the agents served (`agents`: each one's `name` and "
+            "`description`) and `default_agent`, the one a `user_message` without `agent` "
+            "gets; v2 and v1 welcomes are unchanged.",
+        ),
     ),
     Version(
         "v2",

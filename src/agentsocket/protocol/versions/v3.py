@@ -28,7 +28,17 @@ from agentsocket.protocol.versions.change import (
 from agentsocket.protocol.versions.v2 import SYSTEM_EVENTS
 
 _WELCOME = "connection_established"
-_WELCOME_V3_ONLY = frozenset({"protocol_version", "heartbeat_interval", "max_frame_size", "stream"})
+_WELCOME_V3_ONLY = frozenset(
+    {
+        "protocol_version",
+        "heartbeat_interval",
+        "max_frame_size",
+        "stream",
+        # Added to the head later (additive); v2 never had them.
+        "agents",
+        "default_agent",
+    }
+)
 
 
 class GiveSystemEventsTheirOwnTypes(VersionChange):

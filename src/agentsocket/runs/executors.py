@@ -14,27 +14,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from agentsocket.agents import Agent, EventSink, Runner, RunOutcome
+from agentsocket.agents import EventSink, Runner, RunOutcome
+from agentsocket.agents.history import HistoryLoader
 from agentsocket.aio import cancel_and_wait
-from agentsocket.delivery.run_queue import EXPIRED, RunInfo, RunQueue, RunRequest, connect
-from agentsocket.protocol import AgentErrorCode, ServerMessage
+from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.protocol import AgentErrorCode
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.server_messages import AgentEvent
+from agentsocket.runs.agent_set import AgentSet
+from agentsocket.runs.control import Approve, Cancel, encode_command
+from agentsocket.runs.outcomes import lost_run_code
+from agentsocket.runs.stream import Publish, StreamSink
 
-log = logging.getLogger("agentsocket.executors")
-
-Publish = Callable[[str, ServerMessage], Awaitable[int]]
-
-
-class StreamSink:
-    """An agent's event sink that appends each event to its user's stream."""
-
-    def __init__(self, publish: Publish, user_id: str) -> None:
-        self._publish = publish
-        self._user_id = user_id
-
-    async def emit(self, event: AgentEvent) -> None:
-        await self._publish(self._user_id, event)
+log = logging.getLogger("agentsocket.runs")
 
 
 class Executor(Protocol):
@@ -60,17 +51,23 @@ class LocalExecutor:
 
     def __init__(
         self,
-        agents: dict[str, Agent],
+        agents: AgentSet,
         publish: Publish,
         on_finish: Callable[[RunOutcome], Awaitable[None]],
         *,
         timeout: float,
         approval_timeout: float,
+        cancel_grace: float = 5.0,
+        history: HistoryLoader | None = None,
     ) -> None:
         self._agents = agents
         self._publish = publish
         self.runner = Runner(
-            timeout=timeout, approval_timeout=approval_timeout, on_finish=on_finish
+            timeout=timeout,
+            approval_timeout=approval_timeout,
+            cancel_grace=cancel_grace,
+            on_finish=on_finish,
+            history=history,
         )
 
     async def start(self) -> None:
@@ -83,7 +80,9 @@ class LocalExecutor:
         return self.runner.running_count(user_id)
 
     async def launch(self, request: RunRequest) -> None:
-        agent = self._agents[request.agent]
+        agent = self._agents.get(request.agent)
+        if agent is None:  # the gateway checked the name against this same set
+            raise LookupError(f"no agent {request.agent!r}")
         sink: EventSink = StreamSink(self._publish, request.user_id)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
@@ -142,23 +141,25 @@ class QueueExecutor:
         info = await self.queue.info(run_id)
         if info is None or info.user_id != user_id:
             return False
-        await self.queue.command("cancel", run_id=run_id, user_id=user_id)
+        await self.queue.command(
+            encode_command(Cancel(run_id=run_id, user_id=user_id)), cancels=run_id
+        )
         return True
 
     async def approve(
         self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
     ) -> bool:
-        root = await self.queue.info(run_id)
-        if root is not None and root.user_id != user_id:
+        # The worker records each approval it waits for (sub-runs' too).
+        if await self.queue.approval_owner(run_id, tool_call_id) != user_id:
             return False
-        await self.queue.command(
-            "approve",
+        command = Approve(
             run_id=run_id,
             user_id=user_id,
             tool_call_id=tool_call_id,
             approved=approved,
             reason=reason,
         )
+        await self.queue.command(encode_command(command))
         return True
 
     async def _reap(self) -> None:
@@ -198,25 +199,3 @@ _LOST_MESSAGES = {
     AgentErrorCode.WORKER_LOST: "The worker running this agent stopped; send the message again.",
     AgentErrorCode.NO_WORKER: "No worker is available to run this agent; send the message again.",
 }
-
-
-def lost_run_code(info: RunInfo) -> AgentErrorCode:
-    """Why a reaped run ended: no worker ever took it, or its worker was lost."""
-    return AgentErrorCode.NO_WORKER if info.state == EXPIRED else AgentErrorCode.WORKER_LOST
-
-
-def lost_run_outcome(info: RunInfo) -> RunOutcome:
-    """The outcome stored for a run the reaper ended (worker lost, or none took it)."""
-    code = lost_run_code(info)
-    return RunOutcome(
-        run_id=info.run_id,
-        user_id=info.user_id,
-        thread_id=info.thread_id,
-        agent_name=info.agent,
-        status="error",
-        text="",
-        duration_ms=0.0,
-        error_code=code.value,
-        error_message="worker lost" if code is AgentErrorCode.WORKER_LOST else "no worker",
-        retryable=True,
-    )

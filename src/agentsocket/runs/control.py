@@ -1,0 +1,68 @@
+"""Typed commands on the run queue's control channel (gateway nodes -> workers).
+
+A gateway node publishes a command; every worker parses it and obeys it if
+it runs that run. Bad input (not JSON, unknown ``op``, a field missing or of
+the wrong type) raises :class:`BadCommand`, which a worker logs and skips::
+
+    payload = encode_command(Cancel(run_id="run_1", user_id="alice"))
+    match parse_command(payload):
+        case Cancel(run_id=run_id): ...
+        case Approve(run_id=run_id, approved=approved): ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    run_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+
+
+class Cancel(_Command):
+    """Stop ``run_id`` of ``user_id``; it ends with ``agent_cancelled``."""
+
+    op: Literal["cancel"] = "cancel"
+
+
+class Approve(_Command):
+    """Answer the pending approval of ``tool_call_id`` in ``run_id`` (a run or a sub-run)."""
+
+    op: Literal["approve"] = "approve"
+    tool_call_id: str = Field(min_length=1)
+    approved: bool
+    reason: str | None = None
+
+
+Command = Annotated[Cancel | Approve, Field(discriminator="op")]
+
+_COMMAND: TypeAdapter[Cancel | Approve] = TypeAdapter(Command)
+
+
+class BadCommand(ValueError):  # noqa: N818 - named for what it is, like json's errors
+    """A control-channel payload that is not a valid command."""
+
+
+def encode_command(command: Cancel | Approve) -> bytes:
+    """The bytes published for ``command``."""
+    return command.model_dump_json().encode()
+
+
+def parse_command(payload: bytes | str) -> Cancel | Approve:
+    """Parse a control-channel payload.
+
+    Raises:
+        BadCommand: it is not JSON, or not a known command with valid fields.
+    """
+    try:
+        return _COMMAND.validate_json(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'command'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadCommand(f"bad control command: {problems}") from None

@@ -1,0 +1,72 @@
+"""What runs read from and write to the store: history, search, and how a run ended."""
+
+from __future__ import annotations
+
+import logging
+
+from agentsocket.agents import RunOutcome, SearchFunc
+from agentsocket.agents.history import HistoryLoader, Turn
+from agentsocket.delivery.run_queue import EXPIRED, RunInfo
+from agentsocket.protocol import AgentErrorCode
+from agentsocket.store import Store
+
+log = logging.getLogger("agentsocket.runs")
+
+#: Messages of a thread loaded for :meth:`RunContext.history`; agents cap further.
+_HISTORY_LIMIT = 100
+
+
+def history_search(store: Store) -> SearchFunc:
+    """The demo agent's search over one user's own stored messages."""
+
+    async def search(user_id: str, query: str) -> list[str]:
+        return [m.content for m in await store.search_messages(user_id, query, limit=5)]
+
+    return search
+
+
+def thread_history(store: Store) -> HistoryLoader:
+    """A thread's newest stored messages, oldest first (for ``RunContext.history()``)."""
+
+    async def load(user_id: str, thread_id: str) -> list[Turn]:
+        page = await store.history(user_id, thread_id, limit=_HISTORY_LIMIT)
+        return [(m.role, m.content, m.run_id) for m in page.messages]
+
+    return load
+
+
+async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
+    """Store how a run ended and, if it completed, its answer (one transaction)."""
+    answer = outcome.text if outcome.status == "completed" and outcome.text else None
+    try:
+        await store.end_run(
+            outcome.run_id,
+            outcome.status,
+            outcome.error_code,
+            outcome.error_message,
+            answer=answer,
+        )
+    except Exception:
+        log.exception("could not store the end of a run", extra={"run_id": outcome.run_id})
+
+
+def lost_run_code(info: RunInfo) -> AgentErrorCode:
+    """Why a reaped run ended: no worker ever took it, or its worker was lost."""
+    return AgentErrorCode.NO_WORKER if info.state == EXPIRED else AgentErrorCode.WORKER_LOST
+
+
+def lost_run_outcome(info: RunInfo) -> RunOutcome:
+    """The outcome stored for a run the reaper ended (worker lost, or none took it)."""
+    code = lost_run_code(info)
+    return RunOutcome(
+        run_id=info.run_id,
+        user_id=info.user_id,
+        thread_id=info.thread_id,
+        agent_name=info.agent,
+        status="error",
+        text="",
+        duration_ms=0.0,
+        error_code=code.value,
+        error_message="worker lost" if code is AgentErrorCode.WORKER_LOST else "no worker",
+        retryable=True,
+    )
