@@ -134,6 +134,29 @@ async def test__history__earlier_turns_sent_first_with_stable_ids() -> None:
     assert messages[0]["id"] == message_id("t1", "user", "hi")
 
 
+async def test__long_history__newest_turns_within_the_caps() -> None:
+    async def load(user_id: str, thread_id: str) -> list[tuple[str, str, str | None]]:
+        return [("user", f"q{i}", f"run_{i}") for i in range(30)]
+
+    async with AGUIStandin([Events(run_events(*text("m1", "ok")))]) as server:
+        await _run(server.url, Runner(history=load), max_history_messages=3)
+
+    contents = [m["content"] for m in server.received[0].body["messages"]]
+    assert contents == ["q27", "q28", "q29", "what is 6*7?"]
+
+
+async def test__history_cannot_be_loaded__agent_failed_and_nothing_sent() -> None:
+    async def load(user_id: str, thread_id: str) -> list[tuple[str, str, str | None]]:
+        raise OSError("store down")
+
+    async with AGUIStandin([]) as server:
+        _, outcome = await _run(server.url, Runner(history=load))
+
+    assert (outcome.error_code, outcome.retryable) == ("agent_failed", True)
+    assert "store down" in (outcome.error_message or "")
+    assert server.received == []
+
+
 async def test__chunks_steps_and_reasoning__streamed_text_and_thinking() -> None:
     events = run_events(
         {"type": "STEP_STARTED", "stepName": "plan"},
@@ -309,6 +332,7 @@ async def test__server_unreachable__upstream_unreachable_without_credentials(url
         ({"connect_timeout": 0}, "positive"),
         ({"max_event_bytes": 10, "max_stream_bytes": 5}, "max_event_bytes"),
         ({"max_resumes": -1}, "max_resumes"),
+        ({"max_history_chars": -1}, "history caps"),
     ],
 )
 def test__bad_options__value_error(options: dict[str, Any], fragment: str) -> None:

@@ -64,8 +64,8 @@ from agentsocket.agents.adapters.ag_ui.mapping import (
 )
 from agentsocket.agents.adapters.ag_ui.sse import SSEParser
 from agentsocket.agents.errors import AgentFailure
+from agentsocket.agents.history import newest_turns
 from agentsocket.agents.runtime import MessageStream, RunContext, ToolCallReport
-from agentsocket.agents.tool import describe_error
 from agentsocket.protocol.codes import AgentErrorCode
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class AGUIAgent:
         max_event_bytes: most bytes one SSE event may take.
         max_stream_bytes: most bytes one response may take.
         max_resumes: most times one run is resumed after interrupts.
+        max_history_messages: most earlier messages of the thread sent, the newest kept.
+        max_history_chars: most characters of earlier messages sent.
         http_client: a client to use (and close) yourself; by default the agent
             makes one, closed by :meth:`aclose`.
     """
@@ -118,6 +120,8 @@ class AGUIAgent:
         max_event_bytes: int = 4 * 1024 * 1024,
         max_stream_bytes: int = 256 * 1024 * 1024,
         max_resumes: int = 8,
+        max_history_messages: int = 20,
+        max_history_chars: int = 24_000,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
@@ -126,8 +130,8 @@ class AGUIAgent:
             raise ValueError("AG-UI timeouts must be positive")
         if max_event_bytes < 1 or max_stream_bytes < max_event_bytes:
             raise ValueError("max_event_bytes must be >= 1 and <= max_stream_bytes")
-        if max_resumes < 0:
-            raise ValueError(f"max_resumes must be >= 0, got {max_resumes}")
+        if max_resumes < 0 or max_history_messages < 0 or max_history_chars < 0:
+            raise ValueError("max_resumes and the history caps must be >= 0")
         self.name = name
         self.url = url
         self.description = description or f"An AG-UI agent at {httpx.URL(url).host}"
@@ -141,6 +145,8 @@ class AGUIAgent:
         self._max_event_bytes = max_event_bytes
         self._max_stream_bytes = max_stream_bytes
         self._max_resumes = max_resumes
+        self._max_history_messages = max_history_messages
+        self._max_history_chars = max_history_chars
         self._client = http_client
         self._owns_client = http_client is None
 
@@ -155,14 +161,11 @@ class AGUIAgent:
             self._client = None
 
     async def run(self, ctx: RunContext, prompt: str) -> None:
-        try:
-            history = [] if ctx.parent_run_id is not None else await ctx.history()
-        except Exception as exc:
-            raise AgentFailure(
-                AgentErrorCode.AGENT_FAILED,
-                f"could not load the thread's earlier messages: {describe_error(exc)}",
-                retryable=True,
-            ) from exc
+        # A sub-agent answers its delegator's prompt, not the thread.
+        turns = [] if ctx.parent_run_id is not None else await ctx.history()
+        history = newest_turns(
+            turns, max_messages=self._max_history_messages, max_chars=self._max_history_chars
+        )
         messages = conversation(ctx.thread_id, history, prompt)
         session = _Session(ctx)
         try:
