@@ -131,8 +131,7 @@ async def test__stop_agent_mid_tool__cancelled_and_the_upstream_request_closed(
                     run_id = body(frame)["run_id"]
                 if tag(frame) == "tool_executing":
                     break
-            while len(upstream.started()) == started:  # the tool runs on the upstream now
-                await asyncio.sleep(0.02)
+            await upstream.wait_for("started", started + 1)  # the tool runs on the upstream now
             loop = asyncio.get_running_loop()
             sent = loop.time()
             await ws.send(_frame(version, "stop_agent", run_id=run_id))
@@ -141,8 +140,7 @@ async def test__stop_agent_mid_tool__cancelled_and_the_upstream_request_closed(
                 if tag(frame) in TERMINAL and body(frame).get("run_id") == run_id:
                     break
             ended = loop.time() - sent
-            while len(upstream.cancelled()) == cancelled:  # the upstream saw its request close
-                await asyncio.sleep(0.02)
+            await upstream.wait_for("cancelled", cancelled + 1)  # it saw its request close
             closed = loop.time() - sent
     assert tag(frame) == "agent_cancelled"
     # The acceptance bound (generous for a loaded machine would hide a real hang).

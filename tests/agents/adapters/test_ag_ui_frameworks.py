@@ -148,21 +148,17 @@ async def test__stop_mid_tool__cancelled_and_the_pydantic_ai_server_cancels_its_
     server = servers["pydantic_ai"]
     runner, sink = Runner(), ListSink()
     agent = AGUIAgent("researcher", server.url.replace("/agent", "/slow"))
+    started, cancelled = len(server.started()), len(server.cancelled())
     try:
         runner.start("u1", "thread-7", agent, "Research x", "run_slow", sink)
         async with asyncio.timeout(SAFETY):
             await wait_for_event(sink, ToolExecuting)
-            while True:  # the server runs the tool after streaming the call: wait until it does
-                if "slow_search" in server.started():
-                    break
-                await asyncio.sleep(0.02)
+            # The server runs the tool after streaming the call: wait until it does.
+            await server.wait_for("started", started + 1)
             assert runner.cancel("run_slow", user_id="u1")
             outcome = await runner.wait("run_slow")
             # The server noticed the closed request and cancelled its own run and tool.
-            while True:  # another process: poll its record file
-                if "slow_search" in server.cancelled():
-                    break
-                await asyncio.sleep(0.02)
+            await server.wait_for("cancelled", cancelled + 1)
     finally:
         await agent.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -53,6 +54,16 @@ class AGUIServer:
     def cancelled(self) -> list[str]:
         """The tools of the slow server that were cancelled mid-call."""
         return [record["cancelled"] for record in self._records() if "cancelled" in record]
+
+    async def wait_for(self, key: str, count: int) -> None:
+        """Wait until the server recorded ``count`` records with ``key`` (e.g. ``"cancelled"``).
+
+        The server is another process: its record file is polled.
+        """
+        while True:
+            if sum(key in record for record in self._records()) >= count:
+                return
+            await asyncio.sleep(0.01)
 
     def _records(self) -> list[dict[str, Any]]:
         if not self.record_file.exists():
