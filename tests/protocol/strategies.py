@@ -15,11 +15,16 @@ from agentsocket.protocol import ClientEnvelope, ServerEnvelope
 from agentsocket.protocol.client_messages import CLIENT_MESSAGES
 from agentsocket.protocol.server_messages import SERVER_MESSAGES
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20)
+# Valid text never holds U+0000 (protocol/limits.py); the fuzz suite sends it on purpose.
+CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(CHARACTERS, max_size=20)
+)
 JSON = st.recursive(
     JSON_SCALARS,
     lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(CHARACTERS, max_size=8), inner, max_size=3)
     ),
     max_leaves=8,
 )
@@ -54,7 +59,7 @@ def for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[An
     if origin is list:
         return st.lists(for_annotation(typing.get_args(annotation)[0], []), max_size=3)
     if origin is dict:
-        return st.dictionaries(st.text(max_size=8), JSON, max_size=3)
+        return st.dictionaries(st.text(CHARACTERS, max_size=8), JSON, max_size=3)
     if annotation is type(None):
         return st.none()
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -70,7 +75,7 @@ def for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[An
     if annotation is str:
         if "pattern" in bounds:
             return IDENTIFIER
-        return st.text(min_size=max(1, bounds.get("MinLen", 0)), max_size=40)
+        return st.text(CHARACTERS, min_size=max(1, bounds.get("MinLen", 0)), max_size=40)
     if isinstance(annotation, type) and issubclass(annotation, str):  # StrEnum
         return st.sampled_from(list(annotation))  # type: ignore[call-overload]
     if annotation is Any:

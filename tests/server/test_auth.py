@@ -398,6 +398,9 @@ FAILURE_CASES = [
         FailureCase(lambda: hs_token(sub=42), AuthFailure.MISSING_SUBJECT), id="non-string-sub"
     ),
     pytest.param(
+        FailureCase(lambda: hs_token(sub="a\x00b"), AuthFailure.INVALID_SUBJECT), id="nul-in-sub"
+    ),
+    pytest.param(
         FailureCase(lambda: rs_token(kid="rotated-away"), AuthFailure.UNKNOWN_KEY, "jwks"),
         id="unknown-kid",
     ),

@@ -4,6 +4,9 @@
  *
  * State that survives a reload: the token and user name (sessionStorage) and
  * the open thread (the URL's `#thread_id`).
+ *
+ * On a narrow screen the thread list is a panel that the "Chats" button in the
+ * chat header opens and closes (CSS decides when the button shows).
  */
 import { AgentSocketClient, DROPPED, type ConnectionState, type StateChange } from "./client.js";
 import { CloseCode } from "./codes.js";
@@ -37,6 +40,9 @@ const page = {
   userName: byId("user-name"),
   signOut: byId<HTMLButtonElement>("sign-out"),
   banner: byId("banner"),
+  sidebar: byId("sidebar"),
+  threadsToggle: byId<HTMLButtonElement>("threads-toggle"),
+  threadsClose: byId<HTMLButtonElement>("threads-close"),
   threads: byId<HTMLUListElement>("threads"),
   newThread: byId<HTMLButtonElement>("new-thread"),
   threadTitle: byId("thread-title"),
@@ -61,7 +67,10 @@ const stopping = new Set<string>();
 const pendingBubbles = new Map<string, HTMLElement>();
 
 const threadList = new ThreadList(page.threads, {
-  select: (threadId) => openThread(threadId),
+  select: (threadId) => {
+    showThreads(false);
+    openThread(threadId);
+  },
   rename: (threadId, title) => client?.renameThread(threadId, title),
   remove: (threadId) => client?.deleteThread(threadId),
 });
@@ -120,8 +129,14 @@ function start(token: string, userName: string | null): void {
   page.signin.hidden = true;
   page.app.hidden = false;
   page.user.hidden = false;
-  page.userName.textContent = userName ?? "…";
+  showUserName(userName ?? "…");
   connect(token);
+}
+
+/** The signed-in user; a long name is shortened on narrow screens, whole in its tooltip. */
+function showUserName(name: string): void {
+  page.userName.textContent = name;
+  page.userName.title = name;
 }
 
 function signOut(message: string | null): void {
@@ -172,7 +187,7 @@ function connect(token: string): void {
   next.on("connection_established", (m) => {
     page.protocol.textContent = `protocol ${m.data.protocol_version}`;
     page.protocol.hidden = false;
-    page.userName.textContent = m.data.user_id;
+    showUserName(m.data.user_id);
   });
   next.on("pong", (m) => {
     if (m.data.client_time !== null) {
@@ -309,6 +324,21 @@ function hideBanner(kind: string): void {
 
 // --- threads ---------------------------------------------------------------------
 
+/** Opens or closes the thread list (a panel on narrow screens). */
+function showThreads(open: boolean, focus = false): void {
+  page.sidebar.classList.toggle("open", open);
+  page.threadsToggle.setAttribute("aria-expanded", String(open));
+  if (!focus) return;
+  if (open) {
+    const target =
+      page.threads.querySelector<HTMLElement>(".thread[aria-current='true'] .thread-open") ??
+      page.newThread;
+    target.focus();
+  } else {
+    page.threadsToggle.focus();
+  }
+}
+
 function openThread(threadId: string): void {
   currentThread = threadId;
   pendingNewThread = null;
@@ -350,14 +380,14 @@ function showTitle(): void {
 
 // --- composer --------------------------------------------------------------------
 
-function sendPrompt(): void {
-  const content = page.prompt.value.trim();
+function sendPrompt(text?: string): void {
+  const content = (text ?? page.prompt.value).trim();
   if (content === "" || client === null) return;
   const bubble = transcript.addUser(content);
   const correlationId = client.sendUserMessage(content, currentThread);
   pendingBubbles.set(correlationId, bubble);
   if (currentThread === null) pendingNewThread = correlationId;
-  page.prompt.value = "";
+  if (text === undefined) page.prompt.value = "";
 }
 
 function runsOfCurrentThread(): string[] {
@@ -380,6 +410,8 @@ function stopRuns(): void {
     client?.stopAgent(runId);
   }
   updateStop();
+  // The button goes away when the run ends; typing goes on where it was.
+  page.prompt.focus();
 }
 
 // --- wiring ----------------------------------------------------------------------
@@ -394,7 +426,30 @@ page.tokenButton.addEventListener("click", () => {
   if (token !== "") start(token, null);
 });
 page.signOut.addEventListener("click", () => signOut(null));
-page.newThread.addEventListener("click", () => newChat());
+page.newThread.addEventListener("click", () => {
+  showThreads(false);
+  newChat();
+});
+page.threadsToggle.addEventListener("click", () =>
+  showThreads(!page.sidebar.classList.contains("open"), true),
+);
+page.threadsClose.addEventListener("click", () => showThreads(false, true));
+// A tap beside the open panel closes it, as on any phone.
+page.app.addEventListener("click", (event) => {
+  const target = event.target as Node;
+  if (
+    page.sidebar.classList.contains("open") &&
+    !page.sidebar.contains(target) &&
+    !page.threadsToggle.contains(target)
+  ) {
+    showThreads(false);
+  }
+});
+page.sidebar.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && page.sidebar.classList.contains("open")) {
+    showThreads(false, true);
+  }
+});
 page.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   sendPrompt();
@@ -413,7 +468,7 @@ page.suggestions.replaceChildren(
       text,
       attrs: { type: "button" },
       onClick: () => {
-        page.prompt.value = text;
+        sendPrompt(text);
         page.prompt.focus();
       },
     }),

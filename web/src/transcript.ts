@@ -2,10 +2,16 @@
  * The chat transcript of one thread: the user's messages, and for each agent
  * run a turn with a live timeline (thinking, tool calls with arguments,
  * results and durations, approvals, sub-agent runs nested under their parent)
- * above the answer, streamed as it arrives.
+ * above the answer, streamed as it arrives and rendered as Markdown. A
+ * finished run folds its timeline into a one-line summary.
+ *
+ * A sub-agent's answer is shown once: its parent's answer is what the user
+ * reads (the demo's supervisor repeats each specialist's answer), so a
+ * sub-run shows its agent, status and steps, not its text.
  */
 import type { ServerMessageOf, ServerType } from "./client.js";
 import { formatDuration, formatJson, h } from "./dom.js";
+import { showMarkdown } from "./markdown.js";
 import type { HistoryMessage } from "./protocol.js";
 
 /** The messages of an agent run, in the order a run emits them. */
@@ -39,9 +45,23 @@ interface RunView {
   turn: HTMLElement;
   timeline: HTMLOListElement;
   status: HTMLElement;
-  /** Where its text streams: the answer bubble of a root run, a small box for a sub-agent. */
-  text: HTMLElement;
+  /** The answer bubble of a root run; `null` for a sub-run (its parent answers). */
+  text: HTMLElement | null;
   streamed: string;
+}
+
+/** How a run that was cancelled for `reason` reads. */
+export function cancelledLabel(reason: string): string {
+  switch (reason) {
+    case "user_request":
+      return "Stopped";
+    case "shutdown":
+      return "Stopped: the server restarted";
+    case "interrupted":
+      return "Interrupted";
+    default:
+      return `Stopped: ${reason.replaceAll("_", " ")}`;
+  }
 }
 
 export class Transcript {
@@ -90,9 +110,18 @@ export class Transcript {
         turn.dataset["messageId"] = message.message_id;
         nodes.push(turn);
       } else if (message.run_id === null || !this.runs.has(message.run_id)) {
-        const bubble = h("div", { class: "bubble assistant", text: message.content });
+        const bubble = h("div", { class: "bubble assistant markdown" });
+        showMarkdown(bubble, message.content);
         nodes.push(
-          h("article", { class: "turn assistant", data: { status: "completed" } }, bubble),
+          h(
+            "article",
+            {
+              class: "turn assistant",
+              data: { status: "completed" },
+              attrs: { "aria-label": "Answer" },
+            },
+            bubble,
+          ),
         );
       }
     }
@@ -160,21 +189,26 @@ export class Transcript {
         break;
       }
       case "agent_message_delta":
+        if (view.text === null) break;
         view.streamed += event.data.content;
-        view.text.textContent = view.streamed;
+        showMarkdown(view.text, view.streamed);
         view.text.classList.add("streaming");
+        // Screen readers hear the answer once it is whole, not every delta.
+        view.text.setAttribute("aria-busy", "true");
         break;
       case "agent_message":
+        if (view.text === null) break;
         // The whole text: authoritative even if a delta was missed.
         view.streamed = event.data.content;
-        view.text.textContent = event.data.content;
+        showMarkdown(view.text, event.data.content);
         view.text.classList.remove("streaming");
+        view.text.removeAttribute("aria-busy");
         break;
       case "agent_completed":
-        this.finish(view, "completed", `done · ${formatDuration(event.data.duration_ms)}`);
+        this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
         break;
       case "agent_error":
-        this.finish(view, "error", "failed");
+        this.finish(view, "error", "Failed");
         this.step(
           view,
           h(
@@ -186,7 +220,7 @@ export class Transcript {
         );
         break;
       case "agent_cancelled":
-        this.finish(view, "cancelled", `stopped (${event.data.reason})`);
+        this.finish(view, "cancelled", cancelledLabel(event.data.reason));
         break;
       default: {
         const unexpected: never = event;
@@ -198,20 +232,18 @@ export class Transcript {
 
   private startRun(runId: string, agentName: string, parentRunId: string | null): RunView {
     const parent = parentRunId === null ? undefined : this.runs.get(parentRunId);
-    const status = h("span", { class: "run-status", text: "running…" });
+    const status = h("span", { class: "run-status", text: "Working…" });
     const timeline = h("ol", { class: "timeline" });
     let view: RunView;
     if (parent !== undefined) {
-      const text = h("div", { class: "subrun-text" });
       const item = h(
         "li",
         { class: "event subrun", data: { runId, status: "running" } },
         h("div", { class: "event-head" }, tag("agent"), h("strong", { text: agentName }), status),
         timeline,
-        text,
       );
       this.step(parent, item);
-      view = { turn: parent.turn, timeline, status, text, streamed: "" };
+      view = { turn: parent.turn, timeline, status, text: null, streamed: "" };
     } else {
       // Earlier finished turns fold their timelines; the new one is followed live.
       for (const details of this.root.querySelectorAll<HTMLDetailsElement>(
@@ -219,7 +251,7 @@ export class Transcript {
       )) {
         details.open = false;
       }
-      const bubble = h("div", { class: "bubble assistant" });
+      const bubble = h("div", { class: "bubble assistant markdown" });
       const activity = h(
         "details",
         { class: "activity", attrs: { open: "" } },
@@ -234,7 +266,11 @@ export class Transcript {
       );
       const turn = h(
         "article",
-        { class: "turn assistant", data: { runId, status: "running" } },
+        {
+          class: "turn assistant",
+          data: { runId, status: "running" },
+          attrs: { "aria-label": `Answer from ${agentName}` },
+        },
         activity,
         bubble,
       );
@@ -298,9 +334,17 @@ export class Transcript {
 
   private finish(view: RunView, status: string, label: string): void {
     view.status.textContent = label;
-    view.text.classList.remove("streaming");
+    view.text?.classList.remove("streaming");
+    view.text?.removeAttribute("aria-busy");
     const owner = view.status.closest<HTMLElement>("[data-status]");
     if (owner !== null) owner.dataset["status"] = status;
+    // A finished turn folds to its summary line, which the answer follows;
+    // a failed one stays open on the error.
+    const activity = owner === view.turn ? view.turn.querySelector(":scope > .activity") : null;
+    if (activity instanceof HTMLDetailsElement) {
+      if (status !== "error") activity.open = false;
+      if (view.timeline.childElementCount === 0) activity.classList.add("no-steps");
+    }
     if (status === "completed") return;
     // Nothing of this run follows: its open tool calls and approvals end here.
     for (const box of view.turn.querySelectorAll(".approval")) box.remove();
@@ -320,7 +364,11 @@ export class Transcript {
 }
 
 function userTurn(content: string): HTMLElement {
-  return h("article", { class: "turn user" }, h("div", { class: "bubble user", text: content }));
+  return h(
+    "article",
+    { class: "turn user", attrs: { "aria-label": "You" } },
+    h("div", { class: "bubble user", text: content }),
+  );
 }
 
 function tag(label: string): HTMLElement {

@@ -31,7 +31,7 @@ from agentsocket.agents.specialists import (
     UnitsAgent,
 )
 from agentsocket.agents.state import Decision
-from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus
+from agentsocket.agents.tool import Tool, ToolContext, ToolResult, ToolStatus, ToolTimeoutError
 from agentsocket.agents.tools import (
     ANNOUNCE,
     CALCULATE,
@@ -80,6 +80,7 @@ __all__ = [
     "ToolContext",
     "ToolResult",
     "ToolStatus",
+    "ToolTimeoutError",
     "UnitError",
     "UnitsAgent",
     "calculate",

@@ -39,7 +39,8 @@ HELP = (
     '- convert units: "5 miles to km", "100 f to c"\n'
     '- work with dates: "what time is it?", "in 3 days", "days until 2030-01-01"\n'
     '- search your earlier messages: "search my history for pizza"\n'
-    "Ask for several at once and a specialist handles each part."
+    # A blank line ends the list (the web page renders answers as Markdown).
+    "\nAsk for several at once and a specialist handles each part."
 )
 
 _FAIL = re.compile(r"\bfail\b", re.IGNORECASE)

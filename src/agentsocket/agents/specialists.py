@@ -75,7 +75,9 @@ class Specialist(ABC):
 
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _ARITHMETIC_RUN = re.compile(r"[\d.+\-*/%()\s]+")
-_OPERATION = re.compile(r"[\d.)]\s*(?:\*\*|//|[-+*/%])\s*[-+(]*\s*[\d.]")
+# One class for the run between operator and operand: `\s*[-+(]*\s*` backtracked
+# quadratically over a long run of spaces.
+_OPERATION = re.compile(r"[\d.)]\s*(?:\*\*|//|[-+*/%])[-+(\s]*[\d.]")
 _BASE_SUFFIX = re.compile(
     r"\s*(?:in|to|as|into)\s+(hexadecimal|hex|binary|bin|octal|oct)\b", re.IGNORECASE
 )
@@ -109,20 +111,34 @@ def _calculations(text: str) -> list[tuple[Found, _Calculation]]:
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a run to a plausible expression: no edge spaces, dangling operators or parens."""
+    """Shrink a run to a plausible expression: no edge spaces, dangling operators or parens.
+
+    Linear in the run's length: the parenthesis counts are kept up to date as
+    the edges move, never recounted (recounting made ``"1+1" + ")" * 32765``
+    take seconds on the event loop).
+    """
+    opens = text.count("(", start, end)
+    closes = text.count(")", start, end)
     while True:
         before = (start, end)
-        while start < end and text[start] in " \t\n.*/%)":
+        while start < end and text[start] in _LEADING_JUNK:
+            closes -= text[start] == ")"
             start += 1
-        while end > start and text[end - 1] in " \t\n.+-*/%(":
+        while end > start and text[end - 1] in _TRAILING_JUNK:
+            opens -= text[end - 1] == "("
             end -= 1
-        piece = text[start:end]
-        if piece.count("(") > piece.count(")") and piece.startswith("("):
+        if start < end and opens > closes and text[start] == "(":
+            opens -= 1
             start += 1
-        elif piece.count(")") > piece.count("(") and piece.endswith(")"):
+        elif start < end and closes > opens and text[end - 1] == ")":
+            closes -= 1
             end -= 1
         if (start, end) == before:
             return start, end
+
+
+_LEADING_JUNK = frozenset(" \t\n.*/%)")
+_TRAILING_JUNK = frozenset(" \t\n.+-*/%(")
 
 
 class CalculatorAgent(Specialist):
@@ -160,8 +176,10 @@ class CalculatorAgent(Specialist):
 
 # --- units ---------------------------------------------------------------------
 
+# The lookbehind starts a match only where a number starts: without it every
+# digit of a long number was a start, each scanning the rest (32,768 digits: minutes).
 _CONVERSION = re.compile(
-    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<source>°?[a-z]+)"
+    r"(?<![\d.])(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<source>°?[a-z]+)"
     r"\s+(?:to|in|into|as)\s+(?:degrees?\s+)?(?P<target>°?[a-z]+)\b",
     re.IGNORECASE,
 )

@@ -37,6 +37,11 @@ class Tool:
         requires_approval: ask the user (``tool_approval_required``) before each call.
         takes_context: pass a :class:`ToolContext` first, e.g. to act for the
             run's user without letting the arguments name another user.
+        timeout_seconds: longest a call may take; past it the call ends as an
+            ``error`` result (a threaded call's result is then discarded).
+            ``None``: no limit. Give every CPU-bound tool one: a blocking
+            function runs in a worker thread, off the event loop, but a user
+            must not be able to keep that thread busy for long.
     """
 
     name: str
@@ -45,10 +50,17 @@ class Tool:
     func: Callable[..., Any]
     requires_approval: bool = False
     takes_context: bool = False
+    timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not _TOOL_NAME.match(self.name):
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")
+        if self.timeout_seconds is not None and not self.timeout_seconds > 0:
+            raise ValueError("timeout_seconds must be positive")
+
+
+class ToolTimeoutError(TimeoutError):
+    """A tool call outlived its tool's ``timeout_seconds``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +98,24 @@ class ToolResult:
 async def invoke(tool: Tool, arguments: Mapping[str, Any], context: ToolContext) -> Any:
     """Call ``tool`` with ``arguments``; blocking functions run in a worker thread.
 
-    Cancelling the caller abandons a threaded call: its result is discarded
-    when it finally returns.
+    Cancelling the caller, or passing the tool's ``timeout_seconds``, abandons
+    a threaded call: its result is discarded when it finally returns.
+
+    Raises:
+        ToolTimeoutError: the call took longer than ``tool.timeout_seconds``.
+        Exception: whatever the tool raised.
     """
+    if tool.timeout_seconds is None:
+        return await _call(tool, arguments, context)
+    try:
+        return await asyncio.wait_for(_call(tool, arguments, context), tool.timeout_seconds)
+    except TimeoutError:
+        raise ToolTimeoutError(
+            f"{tool.name} took longer than {tool.timeout_seconds:g} s and was abandoned"
+        ) from None
+
+
+async def _call(tool: Tool, arguments: Mapping[str, Any], context: ToolContext) -> Any:
     leading = (context,) if tool.takes_context else ()
     if inspect.iscoroutinefunction(tool.func):
         return await tool.func(*leading, **arguments)

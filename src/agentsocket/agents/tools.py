@@ -21,6 +21,8 @@ SearchFunc = Callable[[str, str], Awaitable[list[str]]]
 
 #: Longest wait the ``sleep`` tool accepts, in seconds.
 MAX_SLEEP = 60.0
+#: Longest a computing tool (calculate, convert_base, convert_units) may run, in seconds.
+COMPUTE_TIMEOUT = 5.0
 
 
 def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
@@ -41,6 +43,7 @@ CALCULATE = Tool(
     description="Evaluate arithmetic: numbers, + - * / // % **, unary minus, parentheses.",
     parameters=_object({"expression": _STRING}, "expression"),
     func=calculate,
+    timeout_seconds=COMPUTE_TIMEOUT,
 )
 
 CONVERT_BASE = Tool(
@@ -52,6 +55,7 @@ CONVERT_BASE = Tool(
         "base",
     ),
     func=convert_base,
+    timeout_seconds=COMPUTE_TIMEOUT,
 )
 
 CONVERT_UNITS = Tool(
@@ -64,6 +68,7 @@ CONVERT_UNITS = Tool(
         "to_unit",
     ),
     func=convert_units,
+    timeout_seconds=COMPUTE_TIMEOUT,
 )
 
 

@@ -44,6 +44,9 @@ logger = logging.getLogger("agentsocket.delivery")
 # What "Redis is not reachable" looks like from redis-py and asyncio.
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
+#: Largest seq a read may start after: the script adds 1 and must stay exact.
+_MAX_SEQ = 2**53 - 2
+
 
 class _Channel:
     """The subscriptions of one user on this node, and their pub/sub channel."""
@@ -263,6 +266,10 @@ class RedisBroker:
     async def read(self, user_id: str, after_seq: int, limit: int) -> LogRead:
         """Low-level log read: up to ``limit`` retained entries with ``seq > after_seq``."""
         meta, log, _ = stream_keys(self._prefix, user_id)
+        # Lua numbers are doubles: past 2**53 the script cannot write the stream id
+        # (a resume from seq 10**23 failed as a ResponseError). No stream gets there,
+        # so reading from the bound returns what reading from further on would: nothing.
+        after_seq = max(0, min(after_seq, _MAX_SEQ))
         args = [after_seq, limit, self._now_ms(), self._max_age_ms, _new_epoch()]
         reply = await self._call(self._read_script, [meta, log], args)
         entries = [Entry(int(reply[i]), reply[i + 1]) for i in range(2, len(reply), 2)]

@@ -8,30 +8,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from agentsocket.protocol.limits import (
+    METADATA_MAX_DEPTH,
+    check_epoch_seconds,
+    check_text,
+    check_value,
+)
 from agentsocket.protocol.message import ClientMessage
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
+# The limits module's checks run as plain validators, so the released schemas stay as they were.
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)]
 PageSize = Annotated[int, Field(ge=1, le=200)]
-
-_METADATA_MAX_DEPTH = 8
-
-
-def _depth(value: Any, level: int = 1) -> int:
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
 
 
 class UserMessage(ClientMessage):
     """Ask the agent something; starts a run in ``thread_id`` (a new thread if omitted)."""
 
     TYPE: ClassVar[str] = "user_message"
-    content: Annotated[str, Field(min_length=1, max_length=32_768)]
+    content: Annotated[str, Field(min_length=1, max_length=32_768), AfterValidator(check_text)]
     thread_id: Identifier | None = None
     client_message_id: Identifier | None = Field(
         default=None, description="Idempotency key: a resent message never starts a second run."
@@ -41,11 +38,8 @@ class UserMessage(ClientMessage):
 
     @field_validator("metadata")
     @classmethod
-    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
-        nested = any(isinstance(v, dict | list) for v in value.values())
-        if nested and _depth(value) > _METADATA_MAX_DEPTH:
-            raise ValueError(f"metadata nests deeper than {_METADATA_MAX_DEPTH} levels")
-        return value
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_value(value, METADATA_MAX_DEPTH)  # type: ignore[no-any-return]
 
 
 class StopAgent(ClientMessage):
@@ -100,6 +94,8 @@ class Ping(ClientMessage):
     TYPE: ClassVar[str] = "ping"
     client_time: float | None = Field(default=None, allow_inf_nan=False)
 
+    _in_range = field_validator("client_time")(check_epoch_seconds)
+
 
 class Resume(ClientMessage):
     """Ask for every stream message after ``last_seq`` of ``epoch`` (sent first after reconnect)."""
@@ -118,7 +114,7 @@ class ToolApproval(ClientMessage):
     run_id: Identifier
     tool_call_id: Identifier
     approved: bool
-    reason: Annotated[str, Field(max_length=1000)] | None = None
+    reason: Annotated[str, Field(max_length=1000), AfterValidator(check_text)] | None = None
 
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {

@@ -24,6 +24,7 @@ from agentsocket.protocol.client_messages import CLIENT_MESSAGES
 from agentsocket.protocol.codes import ErrorCode
 from agentsocket.protocol.envelope import ClientEnvelope, ServerEnvelope
 from agentsocket.protocol.errors import FieldIssue, ProtocolError, UnsupportedVersionError
+from agentsocket.protocol.limits import scan_frame
 from agentsocket.protocol.server_messages import SERVER_MESSAGES
 from agentsocket.protocol.versions import VERSIONS, Frame, NotInVersion, Version, get_version
 
@@ -72,6 +73,12 @@ def decode_client(
         kind = type(raw).__name__ if raw is not None else "null"
         return ProtocolError(ErrorCode.NOT_AN_OBJECT, f"frame must be a JSON object, got {kind}")
     correlation_id, issues = _correlation_id(raw)
+    # Before anything recursive (version changes, models) sees the frame.
+    breaches = scan_frame(raw)
+    if breaches:
+        known = {issue.path for issue in issues}
+        issues.extend(issue for issue in breaches if issue.path not in known)
+        return _invalid(issues, correlation_id)
     tag = raw.get("type")
     if not isinstance(tag, str):
         reason = "required" if tag is None else "must be a string"
@@ -222,9 +229,9 @@ def _correlation_id(raw: dict[str, Any]) -> tuple[str | None, list[FieldIssue]]:
     value = raw.get("correlation_id")
     if value is None:
         return None, []
-    if isinstance(value, str) and 0 < len(value) <= _MAX_CORRELATION_ID:
+    if isinstance(value, str) and 0 < len(value) <= _MAX_CORRELATION_ID and "\x00" not in value:
         return value, []
-    reason = f"must be a string of 1 to {_MAX_CORRELATION_ID} characters"
+    reason = f"must be a string of 1 to {_MAX_CORRELATION_ID} characters, without U+0000"
     return None, [FieldIssue("$.correlation_id", reason)]
 
 

@@ -10,6 +10,8 @@ import logging
 
 import orjson
 
+from agentsocket.server.auth import redact
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -39,7 +41,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "info", json: bool = False) -> None:
-    """Send agentsocket's logs to stderr, structured."""
+    """Send agentsocket's logs to stderr, structured; keep credentials out of uvicorn's."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -50,3 +52,4 @@ def configure(level: str = "info", json: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    redact.install()

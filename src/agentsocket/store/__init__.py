@@ -11,7 +11,15 @@ Usage::
 
 from agentsocket.store.base import Clock
 from agentsocket.store.errors import InvalidArgument, NotFound, StoreError
-from agentsocket.store.records import HistoryPage, Message, Role, Run, RunStatus, Thread
+from agentsocket.store.records import (
+    HistoryPage,
+    Message,
+    Role,
+    Run,
+    RunStatus,
+    Thread,
+    ThreadPage,
+)
 from agentsocket.store.store import Store
 from agentsocket.store.turns import StartedRun
 from agentsocket.store.validation import MAX_LIMIT, MAX_TITLE_LENGTH
@@ -31,4 +39,5 @@ __all__ = [
     "Store",
     "StoreError",
     "Thread",
+    "ThreadPage",
 ]

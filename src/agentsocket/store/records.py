@@ -42,6 +42,19 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadPage:
+    """A page of a user's threads, most recently updated first.
+
+    Pass ``cursor`` as ``before`` to :meth:`Store.thread_page` for the next
+    page; it is ``None`` when ``has_more`` is false.
+    """
+
+    threads: tuple[Thread, ...]
+    has_more: bool
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     """A page of a thread's history, oldest message first.
 

@@ -11,9 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agentsocket.store.base import StoreBase, new_id
 from agentsocket.store.errors import NotFound
-from agentsocket.store.records import HistoryPage, Message, Thread
+from agentsocket.store.records import HistoryPage, Message, Thread, ThreadPage
 from agentsocket.store.tables import messages, runs, threads
-from agentsocket.store.validation import check_limit, check_not_empty, check_role, check_title
+from agentsocket.store.validation import (
+    check_limit,
+    check_not_empty,
+    check_role,
+    check_text,
+    check_title,
+)
 
 _THREAD = (
     threads.c.id,
@@ -56,6 +62,8 @@ class ThreadQueries(StoreBase):
     ) -> list[Thread]:
         """Return the user's threads, most recently updated first.
 
+        :meth:`thread_page` also says whether more follow; use it to page.
+
         Args:
             limit: At most this many threads, 1 to 200.
             before: The id of the last thread of the previous page; the page
@@ -66,6 +74,15 @@ class ThreadQueries(StoreBase):
             NotFound: ``before`` is not one of the user's threads.
             InvalidArgument: ``limit`` is out of range.
         """
+        return list((await self.thread_page(user_id, limit, before)).threads)
+
+    async def thread_page(
+        self, user_id: str, limit: int = 50, before: str | None = None
+    ) -> ThreadPage:
+        """One page of the user's threads, most recently updated first, and whether more follow.
+
+        Args and Raises: as :meth:`list_threads`; ``limit`` may be the full 200.
+        """
         check_limit(limit)
         query = sa.select(*_THREAD).where(threads.c.user_id == user_id)
         async with self._engine.connect() as conn:
@@ -75,8 +92,12 @@ class ThreadQueries(StoreBase):
                     sa.tuple_(threads.c.updated_at, threads.c.id)
                     < sa.tuple_(sa.literal(cursor.updated_at), sa.literal(cursor.id))
                 )
-            rows = await conn.execute(query.order_by(*_NEWEST_FIRST).limit(limit))
-        return [Thread(**row._mapping) for row in rows]
+            # One extra row tells whether another page exists; asking the caller
+            # for limit + 1 instead refused the documented maximum (200).
+            rows = (await conn.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1))).all()
+        has_more = len(rows) > limit
+        page = tuple(Thread(**row._mapping) for row in rows[:limit])
+        return ThreadPage(page, has_more, page[-1].id if has_more else None)
 
     async def get_thread(self, user_id: str, thread_id: str) -> Thread:
         """Return one of the user's threads.
@@ -138,9 +159,10 @@ class ThreadQueries(StoreBase):
 
         Raises:
             NotFound: No such thread or run, or it is another user's.
-            InvalidArgument: ``role`` is not a known role.
+            InvalidArgument: ``role`` is not a known role, or ``content`` holds U+0000.
         """
         checked_role = check_role(role)
+        check_text("content", content)
         now = self._clock()
         # Updating the thread first locks it, so concurrent appends get
         # consecutive positions; on SQLite it also opens the write transaction.

@@ -13,9 +13,21 @@ ROLES: tuple[Role, ...] = get_args(Role)
 END_STATUSES: tuple[RunStatus, ...] = ("completed", "error", "cancelled")
 
 
+def check_text(argument: str, value: str) -> str:
+    """Return ``value``, or raise if it holds U+0000, which PostgreSQL text cannot store.
+
+    The protocol refuses NUL from clients already; this keeps every other
+    caller (agents, embedding apps) from reaching the database with it, where
+    it would fail as a driver error mid-transaction on PostgreSQL only.
+    """
+    if "\x00" in value:
+        raise InvalidArgument(argument, "must not contain U+0000 (NUL)")
+    return value
+
+
 def check_title(title: str) -> str:
-    """Return ``title`` without surrounding whitespace, or raise if empty or too long."""
-    title = title.strip()
+    """Return ``title`` without surrounding whitespace, or raise if empty, too long or NUL."""
+    title = check_text("title", title).strip()
     if not title:
         raise InvalidArgument("title", "must not be empty")
     if len(title) > MAX_TITLE_LENGTH:

@@ -21,7 +21,7 @@ from agentsocket.server.auth.credentials import (
     extract_credentials,
     safe_subprotocols,
 )
-from agentsocket.server.auth.dev import issue_token
+from agentsocket.server.auth.dev import dev_mode_refusal, issue_token
 from agentsocket.server.auth.errors import AuthenticationFailed, AuthFailure
 from agentsocket.server.auth.principal import Principal
 from agentsocket.server.auth.settings import AuthSettings
@@ -40,6 +40,7 @@ __all__ = [
     "TicketStore",
     "TokenVerifier",
     "authenticate",
+    "dev_mode_refusal",
     "extract_credentials",
     "issue_token",
     "safe_subprotocols",

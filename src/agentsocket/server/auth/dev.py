@@ -47,3 +47,33 @@ def issue_token(
         claims["iss"] = issuer
     claims.update(extra_claims or {})
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+#: ``environment`` values in which dev mode is refused.
+PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod"})
+
+
+def dev_mode_refusal(
+    environment: str, *, configured_secret: bool, configured_jwks: bool
+) -> str | None:
+    """Why dev mode must not start here, or ``None`` when it may.
+
+    Dev mode mints a token for any user who asks (``POST /auth/dev-token``).
+    With the deployment's own secret or JWKS those tokens would be valid in
+    production, so dev mode only runs with a secret made for that run, and
+    never in a production environment.
+
+    Args:
+        environment: the gateway's ``environment`` setting.
+        configured_secret: a JWT secret was configured (not generated for this run).
+        configured_jwks: a JWKS file or URL was configured.
+    """
+    if environment.strip().lower() in PRODUCTION_ENVIRONMENTS:
+        return f"dev mode is refused in environment {environment!r}"
+    if configured_secret or configured_jwks:
+        which = "a JWT secret" if configured_secret else "a JWKS"
+        return (
+            f"dev mode is refused with {which} configured: it would mint tokens that "
+            "configuration accepts; unset it (dev mode makes its own secret)"
+        )
+    return None

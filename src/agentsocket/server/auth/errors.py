@@ -36,6 +36,8 @@ class AuthFailure(StrEnum):
     """``iss`` is missing or is not the configured issuer."""
     MISSING_SUBJECT = "missing_subject"
     """``sub`` is missing, empty or not a string."""
+    INVALID_SUBJECT = "invalid_subject"
+    """``sub`` cannot name a user: over 256 characters, or holds a control character (NUL...)."""
     UNKNOWN_KEY = "unknown_key"
     """No usable JWKS key matches the token's ``kid``."""
     INVALID_TICKET = "invalid_ticket"

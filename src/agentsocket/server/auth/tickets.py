@@ -77,14 +77,22 @@ class MemoryTicketStore:
         self._tickets: dict[str, tuple[Principal, float]] = {}
 
     async def issue(self, principal: Principal) -> str:
-        """Return a new ticket for ``principal``, valid for ``ttl_seconds``."""
+        """Return a new ticket for ``principal``, valid for ``ttl_seconds``.
+
+        O(1) amortised: every ticket lives the same ``ttl_seconds``, so the
+        dict's insertion order is expiry order and pruning stops at the first
+        ticket still valid (it used to scan every ticket on every request).
+        """
         now = self._clock()
         # Issuing is the only growth point, so pruning here bounds the memory.
-        for ticket, (_, expires_at) in list(self._tickets.items()):
-            if expires_at <= now:
-                del self._tickets[ticket]
+        tickets = self._tickets
+        while tickets:
+            oldest = next(iter(tickets))
+            if tickets[oldest][1] > now:
+                break
+            del tickets[oldest]
         ticket = new_ticket()
-        self._tickets[ticket] = (principal, now + self._ttl)
+        tickets[ticket] = (principal, now + self._ttl)
         return ticket
 
     async def redeem(self, ticket: str) -> Principal:

@@ -29,7 +29,7 @@ from jwt.exceptions import (
 
 from agentsocket.server.auth.errors import AuthenticationFailed, AuthFailure
 from agentsocket.server.auth.jwks import JwksKeys, PublicKeyType
-from agentsocket.server.auth.principal import Principal
+from agentsocket.server.auth.principal import Principal, user_id_problem
 from agentsocket.server.auth.settings import HMAC_ALGORITHMS, AuthSettings
 
 MAX_TOKEN_CHARS = 8192
@@ -110,6 +110,9 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthenticationFailed(AuthFailure.MISSING_SUBJECT, "the token has no sub")
+        problem = user_id_problem(subject)
+        if problem is not None:
+            raise AuthenticationFailed(AuthFailure.INVALID_SUBJECT, f"the token's sub {problem}")
         return Principal(user_id=subject, expires_at=float(claims["exp"]), claims=claims)
 
     async def _key_for(self, alg: str, kid: Any) -> str | PublicKeyType:

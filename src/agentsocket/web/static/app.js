@@ -4,6 +4,9 @@
  *
  * State that survives a reload: the token and user name (sessionStorage) and
  * the open thread (the URL's `#thread_id`).
+ *
+ * On a narrow screen the thread list is a panel that the "Chats" button in the
+ * chat header opens and closes (CSS decides when the button shows).
  */
 import { AgentSocketClient, DROPPED } from "./client.js";
 import { CloseCode } from "./codes.js";
@@ -35,6 +38,9 @@ const page = {
     userName: byId("user-name"),
     signOut: byId("sign-out"),
     banner: byId("banner"),
+    sidebar: byId("sidebar"),
+    threadsToggle: byId("threads-toggle"),
+    threadsClose: byId("threads-close"),
     threads: byId("threads"),
     newThread: byId("new-thread"),
     threadTitle: byId("thread-title"),
@@ -57,7 +63,10 @@ const stopping = new Set();
 /** The user's bubbles waiting for `message_received`, by correlation id. */
 const pendingBubbles = new Map();
 const threadList = new ThreadList(page.threads, {
-    select: (threadId) => openThread(threadId),
+    select: (threadId) => {
+        showThreads(false);
+        openThread(threadId);
+    },
     rename: (threadId, title) => client?.renameThread(threadId, title),
     remove: (threadId) => client?.deleteThread(threadId),
 });
@@ -109,8 +118,13 @@ function start(token, userName) {
     page.signin.hidden = true;
     page.app.hidden = false;
     page.user.hidden = false;
-    page.userName.textContent = userName ?? "…";
+    showUserName(userName ?? "…");
     connect(token);
+}
+/** The signed-in user; a long name is shortened on narrow screens, whole in its tooltip. */
+function showUserName(name) {
+    page.userName.textContent = name;
+    page.userName.title = name;
 }
 function signOut(message) {
     client?.close();
@@ -157,7 +171,7 @@ function connect(token) {
     next.on("connection_established", (m) => {
         page.protocol.textContent = `protocol ${m.data.protocol_version}`;
         page.protocol.hidden = false;
-        page.userName.textContent = m.data.user_id;
+        showUserName(m.data.user_id);
     });
     next.on("pong", (m) => {
         if (m.data.client_time !== null) {
@@ -287,6 +301,21 @@ function hideBanner(kind) {
         page.banner.hidden = true;
 }
 // --- threads ---------------------------------------------------------------------
+/** Opens or closes the thread list (a panel on narrow screens). */
+function showThreads(open, focus = false) {
+    page.sidebar.classList.toggle("open", open);
+    page.threadsToggle.setAttribute("aria-expanded", String(open));
+    if (!focus)
+        return;
+    if (open) {
+        const target = page.threads.querySelector(".thread[aria-current='true'] .thread-open") ??
+            page.newThread;
+        target.focus();
+    }
+    else {
+        page.threadsToggle.focus();
+    }
+}
 function openThread(threadId) {
     currentThread = threadId;
     pendingNewThread = null;
@@ -323,8 +352,8 @@ function showTitle() {
     page.threadTitle.textContent = currentThread === null ? "New chat" : title;
 }
 // --- composer --------------------------------------------------------------------
-function sendPrompt() {
-    const content = page.prompt.value.trim();
+function sendPrompt(text) {
+    const content = (text ?? page.prompt.value).trim();
     if (content === "" || client === null)
         return;
     const bubble = transcript.addUser(content);
@@ -332,7 +361,8 @@ function sendPrompt() {
     pendingBubbles.set(correlationId, bubble);
     if (currentThread === null)
         pendingNewThread = correlationId;
-    page.prompt.value = "";
+    if (text === undefined)
+        page.prompt.value = "";
 }
 function runsOfCurrentThread() {
     return [...runningRuns]
@@ -352,6 +382,8 @@ function stopRuns() {
         client?.stopAgent(runId);
     }
     updateStop();
+    // The button goes away when the run ends; typing goes on where it was.
+    page.prompt.focus();
 }
 // --- wiring ----------------------------------------------------------------------
 page.signinForm.addEventListener("submit", (event) => {
@@ -366,7 +398,26 @@ page.tokenButton.addEventListener("click", () => {
         start(token, null);
 });
 page.signOut.addEventListener("click", () => signOut(null));
-page.newThread.addEventListener("click", () => newChat());
+page.newThread.addEventListener("click", () => {
+    showThreads(false);
+    newChat();
+});
+page.threadsToggle.addEventListener("click", () => showThreads(!page.sidebar.classList.contains("open"), true));
+page.threadsClose.addEventListener("click", () => showThreads(false, true));
+// A tap beside the open panel closes it, as on any phone.
+page.app.addEventListener("click", (event) => {
+    const target = event.target;
+    if (page.sidebar.classList.contains("open") &&
+        !page.sidebar.contains(target) &&
+        !page.threadsToggle.contains(target)) {
+        showThreads(false);
+    }
+});
+page.sidebar.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && page.sidebar.classList.contains("open")) {
+        showThreads(false, true);
+    }
+});
 page.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendPrompt();
@@ -383,7 +434,7 @@ page.suggestions.replaceChildren(...SUGGESTIONS.map((text) => h("button", {
     text,
     attrs: { type: "button" },
     onClick: () => {
-        page.prompt.value = text;
+        sendPrompt(text);
         page.prompt.focus();
     },
 })));

@@ -1,4 +1,5 @@
 import { formatDuration, formatJson, h } from "./dom.js";
+import { showMarkdown } from "./markdown.js";
 /** The messages of an agent run, in the order a run emits them. */
 export const AGENT_EVENTS = [
     "agent_started",
@@ -18,6 +19,19 @@ export const RUN_ENDS = new Set([
     "agent_error",
     "agent_cancelled",
 ]);
+/** How a run that was cancelled for `reason` reads. */
+export function cancelledLabel(reason) {
+    switch (reason) {
+        case "user_request":
+            return "Stopped";
+        case "shutdown":
+            return "Stopped: the server restarted";
+        case "interrupted":
+            return "Interrupted";
+        default:
+            return `Stopped: ${reason.replaceAll("_", " ")}`;
+    }
+}
 export class Transcript {
     root;
     answerApproval;
@@ -59,8 +73,13 @@ export class Transcript {
                 nodes.push(turn);
             }
             else if (message.run_id === null || !this.runs.has(message.run_id)) {
-                const bubble = h("div", { class: "bubble assistant", text: message.content });
-                nodes.push(h("article", { class: "turn assistant", data: { status: "completed" } }, bubble));
+                const bubble = h("div", { class: "bubble assistant markdown" });
+                showMarkdown(bubble, message.content);
+                nodes.push(h("article", {
+                    class: "turn assistant",
+                    data: { status: "completed" },
+                    attrs: { "aria-label": "Answer" },
+                }, bubble));
             }
         }
         this.root.prepend(...nodes);
@@ -102,25 +121,32 @@ export class Transcript {
                 break;
             }
             case "agent_message_delta":
+                if (view.text === null)
+                    break;
                 view.streamed += event.data.content;
-                view.text.textContent = view.streamed;
+                showMarkdown(view.text, view.streamed);
                 view.text.classList.add("streaming");
+                // Screen readers hear the answer once it is whole, not every delta.
+                view.text.setAttribute("aria-busy", "true");
                 break;
             case "agent_message":
+                if (view.text === null)
+                    break;
                 // The whole text: authoritative even if a delta was missed.
                 view.streamed = event.data.content;
-                view.text.textContent = event.data.content;
+                showMarkdown(view.text, event.data.content);
                 view.text.classList.remove("streaming");
+                view.text.removeAttribute("aria-busy");
                 break;
             case "agent_completed":
-                this.finish(view, "completed", `done · ${formatDuration(event.data.duration_ms)}`);
+                this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
                 break;
             case "agent_error":
-                this.finish(view, "error", "failed");
+                this.finish(view, "error", "Failed");
                 this.step(view, h("li", { class: "event error" }, tag("error"), h("span", { text: `${event.data.code}: ${event.data.message}` })));
                 break;
             case "agent_cancelled":
-                this.finish(view, "cancelled", `stopped (${event.data.reason})`);
+                this.finish(view, "cancelled", cancelledLabel(event.data.reason));
                 break;
             default: {
                 const unexpected = event;
@@ -131,23 +157,26 @@ export class Transcript {
     }
     startRun(runId, agentName, parentRunId) {
         const parent = parentRunId === null ? undefined : this.runs.get(parentRunId);
-        const status = h("span", { class: "run-status", text: "running…" });
+        const status = h("span", { class: "run-status", text: "Working…" });
         const timeline = h("ol", { class: "timeline" });
         let view;
         if (parent !== undefined) {
-            const text = h("div", { class: "subrun-text" });
-            const item = h("li", { class: "event subrun", data: { runId, status: "running" } }, h("div", { class: "event-head" }, tag("agent"), h("strong", { text: agentName }), status), timeline, text);
+            const item = h("li", { class: "event subrun", data: { runId, status: "running" } }, h("div", { class: "event-head" }, tag("agent"), h("strong", { text: agentName }), status), timeline);
             this.step(parent, item);
-            view = { turn: parent.turn, timeline, status, text, streamed: "" };
+            view = { turn: parent.turn, timeline, status, text: null, streamed: "" };
         }
         else {
             // Earlier finished turns fold their timelines; the new one is followed live.
             for (const details of this.root.querySelectorAll(".turn.assistant:not([data-status='running']) > .activity")) {
                 details.open = false;
             }
-            const bubble = h("div", { class: "bubble assistant" });
+            const bubble = h("div", { class: "bubble assistant markdown" });
             const activity = h("details", { class: "activity", attrs: { open: "" } }, h("summary", {}, h("span", { class: "agent-name", text: agentName }), status, h("span", { class: "steps" })), timeline);
-            const turn = h("article", { class: "turn assistant", data: { runId, status: "running" } }, activity, bubble);
+            const turn = h("article", {
+                class: "turn assistant",
+                data: { runId, status: "running" },
+                attrs: { "aria-label": `Answer from ${agentName}` },
+            }, activity, bubble);
             this.root.querySelector(".loading")?.remove();
             this.root.append(turn);
             view = { turn, timeline, status, text: bubble, streamed: "" };
@@ -188,10 +217,20 @@ export class Transcript {
     }
     finish(view, status, label) {
         view.status.textContent = label;
-        view.text.classList.remove("streaming");
+        view.text?.classList.remove("streaming");
+        view.text?.removeAttribute("aria-busy");
         const owner = view.status.closest("[data-status]");
         if (owner !== null)
             owner.dataset["status"] = status;
+        // A finished turn folds to its summary line, which the answer follows;
+        // a failed one stays open on the error.
+        const activity = owner === view.turn ? view.turn.querySelector(":scope > .activity") : null;
+        if (activity instanceof HTMLDetailsElement) {
+            if (status !== "error")
+                activity.open = false;
+            if (view.timeline.childElementCount === 0)
+                activity.classList.add("no-steps");
+        }
         if (status === "completed")
             return;
         // Nothing of this run follows: its open tool calls and approvals end here.
@@ -210,7 +249,7 @@ export class Transcript {
     }
 }
 function userTurn(content) {
-    return h("article", { class: "turn user" }, h("div", { class: "bubble user", text: content }));
+    return h("article", { class: "turn user", attrs: { "aria-label": "You" } }, h("div", { class: "bubble user", text: content }));
 }
 function tag(label) {
     return h("span", { class: `tag tag-${label}`, text: label });

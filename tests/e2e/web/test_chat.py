@@ -1,14 +1,9 @@
-"""The web chat page in headless Chromium, against a real gateway subprocess.
+"""The web chat page used as a person would, against a real gateway subprocess.
 
-Each test uses the page as a person would: sign in, ask, watch the answer
-stream in with its tool timeline, stop a run, answer an approval, manage
-threads, reload, lose the network and come back. A small TCP proxy between
-browser and gateway cuts connections for the reconnect tests.
-
-Needs Playwright (``pip install -e '.[dev]'``) and Debian's Chromium
-(``apt-get install -y --no-install-recommends chromium``): missing either, the
-tests are skipped, or fail under ``CI=true``. Screenshots go to
-``artifacts/screenshots/``.
+Sign in, ask, watch the answer stream in with its tool timeline, stop a run,
+answer an approval, manage threads, reload, lose the network and come back. A
+small TCP proxy between browser and gateway cuts connections for the
+reconnect tests. Screenshots go to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -16,85 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from agentsocket.web import static_dir
 from tests.e2e.harness import ServerProcess, body, client, recv_json, recv_until, run_server
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"web tests cannot run under CI: {reason}", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-
-try:
-    from playwright.async_api import (
-        Browser,
-        Locator,
-        Page,
-        WebSocket,
-        async_playwright,
-        expect,
-    )
-except ImportError:
-    _unavailable("playwright is not installed (pip install -e '.[dev]')")
+from tests.e2e.web.pages import (
+    Page,
+    ask,
+    expect,
+    expect_connected,
+    last_turn,
+    record_wire,
+    screenshot,
+    sign_in,
+    sign_in_with_token,
+    user_name,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-# One browser for the module (launching takes ~1 s), a fresh context per test:
-# the browser tests share the module's event loop.
+# The browser tests share the module's event loop (and its one browser).
 in_browser = pytest.mark.asyncio(loop_scope="module")
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-# Headless in a container, as root, and offline: no sandbox, no GPU, no /dev/shm,
-# no background traffic, and no DNS at all except the loopback address.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-TIMEOUT_MS = 15_000
 HEX_ANSWER = "17*23 = 391, which is 0x187 in hexadecimal."
-
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-# --- fixtures --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    configured = os.environ.get("AGENTSOCKET_CHROMIUM")
-    candidates = (configured,) if configured else CHROMIUM_PATHS
-    for path in candidates:
-        if path and os.access(path, os.X_OK):
-            return path
-    _unavailable(
-        f"no Chromium at {' or '.join(candidates)} "
-        "(apt-get install -y --no-install-recommends chromium, or set AGENTSOCKET_CHROMIUM)"
-    )
-
-
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """The gateway in dev mode: /auth/dev-token works."""
-    with run_server(tmp_path_factory.mktemp("web-dev"), args=["--dev"]) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -103,33 +45,6 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     env = {"AGENTSOCKET_STREAM_MAX_ENTRIES": "12", "AGENTSOCKET_HEARTBEAT_INTERVAL": "1"}
     with run_server(tmp_path_factory.mktemp("web-plain"), env=env) as server:
         yield server
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 860})
-    opened = await context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    await context.close()
-    assert not errors, f"the page raised: {errors}"
-
-
-def user_name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 # --- a TCP proxy that can lose the network ------------------------------------------
@@ -217,68 +132,6 @@ async def flaky_proxy(server: ServerProcess) -> AsyncIterator[FlakyProxy]:
         await proxy.close()
 
 
-# --- what a person does -------------------------------------------------------------
-
-
-async def sign_in(page: Page, url: str, user: str) -> None:
-    await page.goto(url)
-    await page.get_by_label("User name").fill(user)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await expect_connected(page)
-
-
-async def sign_in_with_token(page: Page, url: str, token: str) -> None:
-    await page.goto(url)
-    await page.get_by_text("Use an access token instead").click()
-    await page.get_by_label("Access token (JWT)").fill(token)
-    await page.get_by_role("button", name="Sign in with token").click()
-    await expect_connected(page)
-
-
-async def expect_connected(page: Page) -> None:
-    await expect(page.locator("#status")).to_have_attribute("data-state", "open")
-    await expect(page.locator("#status")).to_have_text("Connected")
-
-
-async def ask(page: Page, text: str) -> None:
-    await page.get_by_label("Message").fill(text)
-    await page.get_by_label("Message").press("Enter")
-
-
-def last_turn(page: Page) -> Locator:
-    return page.locator("#transcript .turn.assistant").last
-
-
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-@dataclass
-class Wire:
-    """What the page's WebSockets carried: URLs opened, frames received and sent."""
-
-    urls: list[str] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-
-def record_wire(page: Page) -> Wire:
-    wire = Wire()
-
-    def keep(frames: list[dict[str, Any]], payload: str | bytes) -> None:
-        if isinstance(payload, str):
-            frames.append(json.loads(payload))
-
-    def opened(websocket: WebSocket) -> None:
-        wire.urls.append(websocket.url)
-        websocket.on("framereceived", lambda payload: keep(wire.received, payload))
-        websocket.on("framesent", lambda payload: keep(wire.sent, payload))
-
-    page.on("websocket", opened)
-    return wire
-
-
 # Records each text the newest answer bubble shows, to see it grow.
 WATCH_ANSWER = """() => {
   window.answerTexts = [];
@@ -314,10 +167,18 @@ def test_the_package_holds_every_file_the_page_loads() -> None:
     static = static_dir()
     html = (static / "index.html").read_text()
     wanted = {m for m in re.findall(r'(?:src|href)="([^":]+)"', html)}
+    import_map = re.search(r'<script type="importmap">(.*?)</script>', html, re.DOTALL)
+    assert import_map is not None
+    libraries: dict[str, str] = json.loads(import_map.group(1))["imports"]
+    wanted |= {path.removeprefix("./") for path in libraries.values()}
+    imported: set[str] = set()
     for script in static.glob("*.js"):
         wanted |= set(re.findall(r'from "\./([^"]+)"', script.read_text()))
-    assert {"app.js", "app.css"} <= wanted
+        imported |= set(re.findall(r'^import .* from "([^./][^"]*)";$', script.read_text(), re.M))
+    assert {"app.js", "app.css", "vendor/marked.js", "vendor/purify.js"} <= wanted
     assert sorted(name for name in wanted if not (static / name).is_file()) == []
+    # Every bare import the scripts make is in the import map.
+    assert sorted(imported - libraries.keys()) == []
 
 
 @in_browser
@@ -392,7 +253,7 @@ async def test_stop_cancels_the_running_run(page: Page, dev_server: ServerProces
 
     turn = last_turn(page)
     await expect(turn).to_have_attribute("data-status", "cancelled")
-    await expect(turn.locator("summary .run-status")).to_have_text("stopped (user_request)")
+    await expect(turn.locator("summary .run-status")).to_have_text("Stopped")
     await expect(sleeping.locator(".tool-status")).to_have_text("stopped")
     await expect(stop).to_be_hidden()
     await expect(page.locator(".thread.running")).to_have_count(0)

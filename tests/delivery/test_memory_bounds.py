@@ -1,0 +1,113 @@
+"""MemoryBroker's memory: entries stored compactly, the node's whole log bounded in bytes.
+
+Issue 12, bug 13: ~4.4 KB per entry was reported for a whole gateway, ~500
+bytes for the log alone, and nothing bounded a node's total.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentsocket.delivery import Position
+from agentsocket.delivery._compact import pack, unpack
+from agentsocket.delivery.memory import ENTRY_OVERHEAD, MemoryBroker
+from agentsocket.protocol import server_messages as s
+from agentsocket.server.frames import stream_payload
+from tests.delivery.helpers import next_gap, seqs, take_entries
+
+COMMON = {
+    "run_id": "run_0123456789abcdef01234567",
+    "thread_id": "thr_0123456789abcdef01234567",
+    "agent_name": "demo",
+}
+
+
+def delta(text: str) -> bytes:
+    message = s.AgentMessageDelta(**COMMON, message_id="msg_0123456789abcdef", content=text)
+    return stream_payload(message, "node-a")
+
+
+@given(st.binary(max_size=2000))
+def test__pack__round_trips_any_bytes(payload: bytes) -> None:
+    assert unpack(pack(payload)) == payload
+
+
+def test__pack__marker_byte_payload__round_trips() -> None:
+    for payload in (b"\x00", b"\x00" * 10, b"\x00{}", b"\x00" + b"x" * 500):
+        assert unpack(pack(payload)) == payload
+
+
+def test__pack__typical_frame__a_third_of_its_size() -> None:
+    payload = delta("The answer to 17*23 is ")
+    assert len(pack(payload)) * 2 < len(payload)
+
+
+async def test__log_entry__costs_far_less_than_before() -> None:
+    # tracemalloc counts every allocation the log keeps for 5,000 entries,
+    # payload bytes included (each publish gets its own bytes, as the gateway's do).
+    payloads = [delta(f"piece {i} of the answer ") for i in range(5000)]
+    async with MemoryBroker(max_entries=5000, max_age_seconds=None) as broker:
+        await broker.publish("warm-up", payloads[0])
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            for payload in payloads:
+                await broker.publish("alice", payload)
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        read = await broker.read("alice", 0, 5000)
+    kept = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    average_payload = sum(map(len, payloads)) / len(payloads)
+    # Stored as (time, Entry(seq, payload)) tuples this was ~200 bytes above the payload.
+    assert kept / len(payloads) < average_payload * 0.75
+    assert [entry.payload for entry in read.entries] == payloads
+
+
+async def test__node_log__never_above_max_bytes() -> None:
+    payload = delta("x" * 200)
+    async with MemoryBroker(max_entries=1000, max_bytes=20_000, max_age_seconds=None) as broker:
+        for i in range(2000):
+            await broker.publish(f"user-{i % 7}", payload)
+            assert broker.stored_bytes <= 20_000
+        assert broker.stored_bytes > 20_000 - (len(pack(payload)) + ENTRY_OVERHEAD)
+
+
+async def test__over_max_bytes__least_recently_active_stream_loses_its_oldest_first() -> None:
+    payload = delta("y" * 100)
+    size = len(pack(payload)) + ENTRY_OVERHEAD
+    async with MemoryBroker(max_entries=100, max_bytes=10 * size, max_age_seconds=None) as broker:
+        for _ in range(6):
+            await broker.publish("idle", payload)
+        for _ in range(6):
+            await broker.publish("busy", payload)
+        idle = await broker.read("idle", 0, 100)
+        busy = await broker.read("busy", 0, 100)
+    assert seqs(idle.entries) == [3, 4, 5, 6]
+    assert seqs(busy.entries) == [1, 2, 3, 4, 5, 6]
+
+
+async def test__entries_dropped_for_bytes__resume_gets_a_gap_then_the_rest() -> None:
+    payload = delta("z" * 100)
+    size = len(pack(payload)) + ENTRY_OVERHEAD
+    async with MemoryBroker(max_entries=100, max_bytes=3 * size, max_age_seconds=None) as broker:
+        first = await broker.publish("alice", payload)
+        epoch = (await broker.position("alice")).epoch
+        for _ in range(4):
+            await broker.publish("alice", payload)
+        subscription = await broker.subscribe("alice", Position(epoch, first.seq))
+        gap = await next_gap(subscription)
+        rest = await take_entries(subscription, 3)
+        await subscription.close()
+    assert (gap.from_seq, gap.to_seq) == (2, 2)
+    assert seqs(rest) == [3, 4, 5]
+
+
+async def test__uncompressed__marker_byte_payload_read_back_as_is() -> None:
+    async with MemoryBroker(compress=False, max_age_seconds=None) as broker:
+        await broker.publish("alice", b"\x00raw")
+        read = await broker.read("alice", 0, 10)
+    assert [entry.payload for entry in read.entries] == [b"\x00raw"]

@@ -1,0 +1,1 @@
+"""The web chat page in headless Chromium (Playwright), against a real gateway subprocess."""

@@ -1,0 +1,49 @@
+"""The terminal chat's renderer: what a run looks like, fed real protocol models."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from agentsocket.chat import Renderer
+from agentsocket.protocol import ServerEnvelope, ServerMessage
+from agentsocket.protocol import server_messages as s
+
+ROOT = {"run_id": "run_1", "thread_id": "thr_1", "agent_name": "demo"}
+SUB = {"run_id": "run_2", "thread_id": "thr_1", "agent_name": "calculator"}
+ANSWER = "17*23 = 391, which is 0x187 in hexadecimal."
+
+
+def _shown(*messages: ServerMessage) -> str:
+    out = io.StringIO()
+    renderer = Renderer(Console(file=out, width=200, color_system=None))
+    for seq, message in enumerate(messages, 1):
+        renderer.show(ServerEnvelope(message, 0.0, "node-a", None, seq))
+    return out.getvalue()
+
+
+def test__sub_agent_answer__when_its_parent_repeats_it__is_shown_once() -> None:
+    out = _shown(
+        s.AgentStarted(**ROOT),
+        s.AgentStarted(**SUB, parent_run_id="run_1"),
+        s.AgentMessageDelta(**SUB, parent_run_id="run_1", message_id="m_2", content=ANSWER),
+        s.AgentMessage(**SUB, parent_run_id="run_1", message_id="m_2", content=ANSWER),
+        s.AgentCompleted(**SUB, parent_run_id="run_1", duration_ms=3.0),
+        s.AgentMessageDelta(**ROOT, message_id="m_1", content=ANSWER[:10]),
+        s.AgentMessageDelta(**ROOT, message_id="m_1", content=ANSWER[10:]),
+        s.AgentMessage(**ROOT, message_id="m_1", content=ANSWER),
+        s.AgentCompleted(**ROOT, duration_ms=5.0),
+    )
+    assert out.count("0x187 in hexadecimal") == 1, out
+    assert f"demo: {ANSWER}" in out
+    assert "  ↳ calculator" in out
+
+
+def test__root_answer__sent_whole_without_deltas__is_shown() -> None:
+    out = _shown(
+        s.AgentStarted(**ROOT),
+        s.AgentMessage(**ROOT, message_id="m_1", content=ANSWER),
+        s.AgentCompleted(**ROOT, duration_ms=5.0),
+    )
+    assert f"demo: {ANSWER}" in out
