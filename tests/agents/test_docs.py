@@ -114,4 +114,8 @@ def test__examples_import_only_public_modules() -> None:
         for line in path.read_text().splitlines():
             if line.startswith("from agentsocket"):
                 module = line.split()[1]
-                assert module in {"agentsocket.agents", "agentsocket.protocol.server_messages"}
+                assert module in {
+                    "agentsocket.agents",
+                    "agentsocket.agents.adapters.ag_ui",
+                    "agentsocket.protocol.server_messages",
+                }

@@ -634,3 +634,78 @@ async def test__history_without_a_loader__empty() -> None:
     await _run(run)
 
     assert turns == [[]]
+
+
+# --- sub_run() and tool_denied(), for adapters ---------------------------------
+
+
+async def test__sub_run__started_and_completed_inside_the_parent() -> None:
+    async def run(ctx: RunContext, prompt: str) -> None:
+        async with ctx.sub_run("helper") as sub:
+            assert (sub.agent_name, sub.parent_run_id) == ("helper", "run_a")
+            await sub.say("from the helper")
+        await ctx.say("from the parent")
+
+    sink, outcome = await _run(run)
+
+    sub_id = next(e.run_id for e in sink.events if e.agent_name == "helper")
+    assert [
+        (e.run_id == sub_id, e.TYPE) for e in sink.events if e.TYPE != "agent_message_delta"
+    ] == [
+        (False, "agent_started"),
+        (True, "agent_started"),
+        (True, "agent_message"),
+        (True, "agent_completed"),
+        (False, "agent_message"),
+        (False, "agent_completed"),
+    ]
+    assert outcome.text == "from the parent"
+
+
+async def test__sub_run_block_raises__sub_run_error_then_the_parents() -> None:
+    async def run(ctx: RunContext, prompt: str) -> None:
+        async with ctx.sub_run("helper"):
+            raise ValueError("broken helper")
+
+    sink, outcome = await _run(run)
+
+    errors = sink.of_type(AgentError)
+    assert [(e.agent_name, e.code) for e in errors] == [
+        ("helper", AgentErrorCode.AGENT_FAILED),
+        ("agent", AgentErrorCode.AGENT_FAILED),
+    ]
+    assert outcome.status == "error"
+
+
+async def test__tool_denied__completed_denied_without_executing() -> None:
+    async def run(ctx: RunContext, prompt: str) -> None:
+        result = await ctx.tool_denied("delete_file", "not today", call_id="fw_3")
+        assert (result.status, result.error) == ("denied", "not today")
+        await ctx.tool_denied("delete_file", call_id="fw_4")
+
+    sink, _ = await _run(run)
+
+    assert sink.of_type(ToolExecuting) == []
+    done = sink.of_type(ToolCompleted)
+    assert [(c.tool_call_id, c.status, c.error) for c in done] == [
+        ("fw_3", "denied", "not today"),
+        ("fw_4", "denied", "the user denied this tool call"),
+    ]
+
+
+@pytest.mark.parametrize("call_id", ["has space", "x" * 129, "", "é"])
+async def test__ask_approval_with_an_id_a_client_cannot_send__a_new_id(call_id: str) -> None:
+    runner = Runner()
+    sink = ListSink()
+
+    async def run(ctx: RunContext, prompt: str) -> None:
+        decision = await ctx.ask_approval("publish", call_id=call_id)
+        await ctx.say(f"approved: {decision.approved}")
+
+    runner.start("u1", "t1", FuncAgent("agent", run), "prompt", "run_a", sink)
+    request = await wait_for_event(sink, ToolApprovalRequired)
+    assert request.tool_call_id.startswith("call_")
+    assert runner.resolve_approval("run_a", request.tool_call_id, True)
+    async with asyncio.timeout(SAFETY):
+        outcome = await runner.wait("run_a")
+    assert outcome.text == "approved: True"

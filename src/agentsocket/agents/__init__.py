@@ -6,9 +6,11 @@ An agent gets a :class:`RunContext` and reports everything through it; the
 
 Built in: :class:`DemoAgent` (offline, deterministic, with sub-agents) and
 :class:`OpenAIChatAgent` (any OpenAI-compatible chat-completions server).
+:func:`adapt` wraps LangGraph, PydanticAI and OpenAI Agents SDK agents.
 See ``docs/agents.md``.
 """
 
+from agentsocket.agents.adapters import adapt
 from agentsocket.agents.calculator import CalculatorError, calculate, convert_base
 from agentsocket.agents.clock import Clock, ClockError, utc_now
 from agentsocket.agents.demo import HELP, DemoAgent
@@ -83,6 +85,7 @@ __all__ = [
     "ToolTimeoutError",
     "UnitError",
     "UnitsAgent",
+    "adapt",
     "calculate",
     "clock_tools",
     "convert_base",

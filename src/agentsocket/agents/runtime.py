@@ -18,6 +18,7 @@ Runs are started by :class:`~agentsocket.agents.runner.Runner`.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -48,6 +49,9 @@ from agentsocket.protocol.server_messages import (
 
 #: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
 DEFAULT_CHUNK = 24
+
+#: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
+_ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class Agent(Protocol):
@@ -212,10 +216,34 @@ class RunContext:
         adapters whose framework pauses for approval itself; tools run by
         :meth:`tool` with ``requires_approval`` are asked for automatically.
 
+        Args:
+            call_id: the framework's own id for the call. One a client cannot
+                send back in ``tool_approval`` (more than 128 characters, or
+                others than letters, digits and ``_.:-``) is replaced by a new one.
+
         Returns:
             The decision; ``approved`` False with a reason when refused or timed out.
         """
-        return await self._approval(call_id or new_id("call_"), tool_name, dict(arguments or {}))
+        if call_id is None or not _ANSWERABLE.fullmatch(call_id):
+            call_id = new_id("call_")
+        return await self._approval(call_id, tool_name, dict(arguments or {}))
+
+    async def tool_denied(
+        self,
+        name: str,
+        reason: str | None = None,
+        *,
+        call_id: str,
+    ) -> ToolResult:
+        """Report a tool call refused at approval, so never run (``tool_completed``, ``denied``).
+
+        The counterpart of :meth:`tool` refusing a call, for adapters that ask
+        with :meth:`ask_approval` before their framework runs the tool.
+        """
+        reason = reason or "the user denied this tool call"
+        return await self._tool_completed(
+            call_id, name, time.perf_counter(), "denied", error=reason
+        )
 
     def message(self) -> MessageStream:
         """Stream one answer message: ``async with ctx.message() as m: await m.write(...)``.
@@ -251,19 +279,27 @@ class RunContext:
             Exception: whatever the sub-agent raised, after its ``agent_error``;
                 let it propagate to fail this run too, or catch it to go on.
         """
-        tree = self._tree
-        node = RunNode(new_id("run_"), agent.name, self.run_id, agent_tools(agent))
-        if not await tree.announce(node):
-            raise asyncio.CancelledError  # the run is stopping; its task is being cancelled
-        try:
-            await agent.run(RunContext(tree, node), prompt)
-        except BaseException as exc:
-            await tree.finish(node, tree.ending(node, exc))
-            raise
-        await tree.finish(node, tree.ending(node, None))
-        if tree.stop is not None:
-            raise asyncio.CancelledError
-        return node.text
+        async with self.sub_run(agent.name, tools=agent_tools(agent)) as sub:
+            await agent.run(sub, prompt)
+        return sub.text
+
+    def sub_run(
+        self, agent_name: str, *, tools: Sequence[Tool] | Mapping[str, Tool] = ()
+    ) -> SubRun:
+        """Open a sub-run of this run: ``async with ctx.sub_run("helper") as sub: ...``.
+
+        For adapters whose framework hands over to another agent itself (e.g.
+        a handoff): entering emits the sub-run's ``agent_started`` (with
+        ``parent_run_id`` set to this run), ``sub`` is its :class:`RunContext`,
+        and leaving emits its terminal event: ``agent_completed``, or
+        ``agent_error`` / ``agent_cancelled`` for the exception that left the
+        block (which goes on propagating). :meth:`delegate` is built on it.
+
+        Args:
+            tools: the sub-agent's own tools, for :meth:`tool` by name.
+        """
+        by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+        return SubRun(self._tree, RunNode(new_id("run_"), agent_name, self.run_id, by_name))
 
     # --- internals -------------------------------------------------------------
 
@@ -325,6 +361,30 @@ class RunContext:
             )
         )
         return ToolResult(call_id, name, status, value, error)
+
+
+class SubRun:
+    """A sub-run being opened or closed; see :meth:`RunContext.sub_run`."""
+
+    def __init__(self, tree: RunTree, node: RunNode) -> None:
+        self._tree = tree
+        self._node = node
+
+    async def __aenter__(self) -> RunContext:
+        if not await self._tree.announce(self._node):
+            raise asyncio.CancelledError  # the run is stopping; its task is being cancelled
+        return RunContext(self._tree, self._node)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tree = self._tree
+        await tree.finish(self._node, tree.ending(self._node, exc))
+        if exc is None and tree.stop is not None:
+            raise asyncio.CancelledError
 
 
 class ToolCallReport:

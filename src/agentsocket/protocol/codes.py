@@ -40,6 +40,9 @@ class AgentErrorCode(StrEnum):
     UPSTREAM_RATE_LIMITED = "upstream_rate_limited"
     UPSTREAM_ERROR = "upstream_error"
     UPSTREAM_MALFORMED = "upstream_malformed"
+    UPSTREAM_UNREACHABLE = "upstream_unreachable"  # connection refused, DNS failure
+    UPSTREAM_DISCONNECTED = "upstream_disconnected"  # the stream broke off mid-answer
+    UPSTREAM_TOO_LARGE = "upstream_too_large"  # an event or stream over its byte cap
     WORKER_LOST = "worker_lost"
     NO_WORKER = "no_worker"
     UNKNOWN_AGENT = "unknown_agent"
