@@ -129,6 +129,9 @@ async def test__picker__fits_narrow_screens_and_passes_axe(
         await sign_in(page, two_agents.http, user_name("picker-narrow"))
         picker = page.get_by_label("Agent", exact=True)
         await expect(picker).to_be_visible()
+        await assert_no_horizontal_scroll(page)
+        assert await serious_axe_violations(page) == []
+        await screenshot(page, f"agents-empty-{viewport['width']}px")
         await picker.select_option("echo")
         await ask(page, "hi")
         await expect(last_turn(page).locator(".agent-name")).to_have_text("echo")
