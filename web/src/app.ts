@@ -2,12 +2,14 @@
  * The web chat page: sign-in, threads sidebar, transcript, composer and the
  * connection status, wired to one `AgentSocketClient`.
  *
- * State that survives a reload: the token and user name (sessionStorage) and
- * the open thread (the URL's `#thread_id`).
+ * State that survives a reload: the token and user name (sessionStorage), the
+ * agent picked for each thread (sessionStorage, `AgentPicker`) and the open
+ * thread (the URL's `#thread_id`).
  *
  * On a narrow screen the thread list is a panel that the "Chats" button in the
  * chat header opens and closes (CSS decides when the button shows).
  */
+import { AgentPicker } from "./agents.js";
 import { AgentSocketClient, DROPPED, type ConnectionState, type StateChange } from "./client.js";
 import { CloseCode } from "./codes.js";
 import { byId, h } from "./dom.js";
@@ -50,6 +52,9 @@ const page = {
   suggestions: byId("suggestions"),
   composer: byId<HTMLFormElement>("composer"),
   prompt: byId<HTMLTextAreaElement>("prompt"),
+  agentPicker: byId("agent-picker"),
+  agent: byId<HTMLSelectElement>("agent"),
+  agentDescription: byId("agent-description"),
   stop: byId<HTMLButtonElement>("stop"),
 };
 
@@ -73,6 +78,11 @@ const threadList = new ThreadList(page.threads, {
   },
   rename: (threadId, title) => client?.renameThread(threadId, title),
   remove: (threadId) => client?.deleteThread(threadId),
+});
+const agentPicker = new AgentPicker({
+  root: page.agentPicker,
+  select: page.agent,
+  description: page.agentDescription,
 });
 const transcript = new Transcript(page.transcript, (runId, toolCallId, approved) =>
   client?.answerApproval(runId, toolCallId, approved),
@@ -144,6 +154,7 @@ function signOut(message: string | null): void {
   client = null;
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(USER_KEY);
+  agentPicker.forgetAll();
   setStatus("closed", "Signed out");
   page.protocol.hidden = true;
   page.latency.textContent = "";
@@ -188,6 +199,7 @@ function connect(token: string): void {
     page.protocol.textContent = `protocol ${m.data.protocol_version}`;
     page.protocol.hidden = false;
     showUserName(m.data.user_id);
+    agentPicker.offer(m.data.agents, m.data.default_agent);
   });
   next.on("pong", (m) => {
     if (m.data.client_time !== null) {
@@ -210,6 +222,7 @@ function connect(token: string): void {
   });
   next.on("thread_deleted", (m) => {
     threadList.remove(m.data.thread_id);
+    agentPicker.forget(m.data.thread_id);
     if (m.data.thread_id === currentThread) newChat();
   });
   next.on("thread_history", (m) => {
@@ -344,6 +357,7 @@ function openThread(threadId: string): void {
   pendingNewThread = null;
   history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
   threadList.select(threadId);
+  agentPicker.showThread(threadId);
   showTitle();
   transcript.showLoading();
   historyRequest = client?.threadHistory(threadId);
@@ -356,6 +370,7 @@ function newChat(): void {
   pendingNewThread = null;
   history.replaceState(null, "", location.pathname + location.search);
   threadList.select(null);
+  agentPicker.showThread(null);
   showTitle();
   transcript.clear();
   updateStop();
@@ -368,6 +383,7 @@ function adoptThread(threadId: string): void {
   currentThread = threadId;
   history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
   threadList.select(threadId);
+  agentPicker.adopt(threadId);
   showTitle();
 }
 
@@ -384,7 +400,7 @@ function sendPrompt(text?: string): void {
   const content = (text ?? page.prompt.value).trim();
   if (content === "" || client === null) return;
   const bubble = transcript.addUser(content);
-  const correlationId = client.sendUserMessage(content, currentThread);
+  const correlationId = client.sendUserMessage(content, currentThread, agentPicker.current);
   pendingBubbles.set(correlationId, bubble);
   if (currentThread === null) pendingNewThread = correlationId;
   if (text === undefined) page.prompt.value = "";

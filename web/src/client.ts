@@ -192,12 +192,20 @@ export class AgentSocketClient {
     return correlationId;
   }
 
-  /** Ask the agent; a new thread when `threadId` is null. Re-sent after a reconnect until acknowledged. */
-  sendUserMessage(content: string, threadId: string | null = null): string {
+  /**
+   * Ask `agent` (the server's default when null); a new thread when `threadId`
+   * is null. Re-sent after a reconnect until acknowledged.
+   */
+  sendUserMessage(
+    content: string,
+    threadId: string | null = null,
+    agent: string | null = null,
+  ): string {
     const data = {
       content,
       thread_id: threadId,
       client_message_id: crypto.randomUUID(),
+      agent,
       metadata: { source: "web" },
     };
     return this.send({ type: "user_message", data });

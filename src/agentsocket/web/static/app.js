@@ -2,12 +2,14 @@
  * The web chat page: sign-in, threads sidebar, transcript, composer and the
  * connection status, wired to one `AgentSocketClient`.
  *
- * State that survives a reload: the token and user name (sessionStorage) and
- * the open thread (the URL's `#thread_id`).
+ * State that survives a reload: the token and user name (sessionStorage), the
+ * agent picked for each thread (sessionStorage, `AgentPicker`) and the open
+ * thread (the URL's `#thread_id`).
  *
  * On a narrow screen the thread list is a panel that the "Chats" button in the
  * chat header opens and closes (CSS decides when the button shows).
  */
+import { AgentPicker } from "./agents.js";
 import { AgentSocketClient, DROPPED } from "./client.js";
 import { CloseCode } from "./codes.js";
 import { byId, h } from "./dom.js";
@@ -48,6 +50,9 @@ const page = {
     suggestions: byId("suggestions"),
     composer: byId("composer"),
     prompt: byId("prompt"),
+    agentPicker: byId("agent-picker"),
+    agent: byId("agent"),
+    agentDescription: byId("agent-description"),
     stop: byId("stop"),
 };
 let client = null;
@@ -69,6 +74,11 @@ const threadList = new ThreadList(page.threads, {
     },
     rename: (threadId, title) => client?.renameThread(threadId, title),
     remove: (threadId) => client?.deleteThread(threadId),
+});
+const agentPicker = new AgentPicker({
+    root: page.agentPicker,
+    select: page.agent,
+    description: page.agentDescription,
 });
 const transcript = new Transcript(page.transcript, (runId, toolCallId, approved) => client?.answerApproval(runId, toolCallId, approved));
 // --- sign-in ---------------------------------------------------------------------
@@ -131,6 +141,7 @@ function signOut(message) {
     client = null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
+    agentPicker.forgetAll();
     setStatus("closed", "Signed out");
     page.protocol.hidden = true;
     page.latency.textContent = "";
@@ -172,6 +183,7 @@ function connect(token) {
         page.protocol.textContent = `protocol ${m.data.protocol_version}`;
         page.protocol.hidden = false;
         showUserName(m.data.user_id);
+        agentPicker.offer(m.data.agents, m.data.default_agent);
     });
     next.on("pong", (m) => {
         if (m.data.client_time !== null) {
@@ -195,6 +207,7 @@ function connect(token) {
     });
     next.on("thread_deleted", (m) => {
         threadList.remove(m.data.thread_id);
+        agentPicker.forget(m.data.thread_id);
         if (m.data.thread_id === currentThread)
             newChat();
     });
@@ -321,6 +334,7 @@ function openThread(threadId) {
     pendingNewThread = null;
     history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
     threadList.select(threadId);
+    agentPicker.showThread(threadId);
     showTitle();
     transcript.showLoading();
     historyRequest = client?.threadHistory(threadId);
@@ -332,6 +346,7 @@ function newChat() {
     pendingNewThread = null;
     history.replaceState(null, "", location.pathname + location.search);
     threadList.select(null);
+    agentPicker.showThread(null);
     showTitle();
     transcript.clear();
     updateStop();
@@ -343,6 +358,7 @@ function adoptThread(threadId) {
     currentThread = threadId;
     history.replaceState(null, "", `#${encodeURIComponent(threadId)}`);
     threadList.select(threadId);
+    agentPicker.adopt(threadId);
     showTitle();
 }
 function showTitle() {
@@ -357,7 +373,7 @@ function sendPrompt(text) {
     if (content === "" || client === null)
         return;
     const bubble = transcript.addUser(content);
-    const correlationId = client.sendUserMessage(content, currentThread);
+    const correlationId = client.sendUserMessage(content, currentThread, agentPicker.current);
     pendingBubbles.set(correlationId, bubble);
     if (currentThread === null)
         pendingNewThread = correlationId;
