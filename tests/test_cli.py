@@ -95,7 +95,11 @@ def test__serve__option_beats_environment(
     assert (served[0].port, served[0].dev_mode, served[0].log_json) == (9124, False, False)
 
 
-def test__serve_dev__banner_names_the_page_and_the_chat_command(served: list[Settings]) -> None:
+def test__serve_dev__banner_names_the_page_and_the_chat_command(
+    served: list[Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AGENTSOCKET_JWT_SECRET")  # dev mode refuses a configured secret
+
     result = runner.invoke(app, ["serve", "--dev"])
 
     assert result.exit_code == 0, result.output

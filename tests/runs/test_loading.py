@@ -263,13 +263,16 @@ def test__broken_entry_point__names_it(
 
 
 def test__create_app_and_worker__take_agents_in_code(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
     from agentsocket.server import create_app
     from agentsocket.worker import Worker
 
     config = settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     app = create_app(config, agents=[Plain()])
-    assert app.state.gateway.runs.agents.names == ("plain",)
-    assert [a.name for a in app.state.gateway.runs.available] == ["plain"]
+    with TestClient(app):  # the lifespan opens the gateway
+        assert app.state.gateway.runs.agents.names == ("plain",)
+        assert [a.name for a in app.state.gateway.runs.available] == ["plain"]
     assert Worker(config, agents=[Plain()]).agents.names == ("plain",)
     with pytest.raises(AgentSpecError, match="is not an agent"):
         create_app(config, agents=["not an agent"])

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import SECRET, ServerProcess, run_server
-from tests.security.attacks import ATTACKS, AUDIENCE, ISSUER, Attack, Keys, Outcome, run_attack
+from tests.security.attacks import (
+    ATTACKS,
+    AUDIENCE,
+    HEADER_TOO_LARGE,
+    ISSUER,
+    Attack,
+    Keys,
+    Outcome,
+    run_attack,
+)
 
 
 class JkuTrap:
@@ -81,6 +90,11 @@ def test__attack__refused_before_any_frame_with_documented_code(
 ) -> None:
     outcome = attacked[1][attack.name]
     assert outcome.frames == [], "data reached an unauthenticated client"
+    if attack.code == HEADER_TOO_LARGE:
+        # Refused by the HTTP layer before any WebSocket: 431 from websockets 17, a plain
+        # 400 "invalid request" from 16 (which the openai-agents extra pins).
+        assert outcome.code in {400, HEADER_TOO_LARGE}, outcome.reason
+        return
     assert (outcome.code, outcome.failure) == (attack.code, attack.failure), outcome.reason
 
 

@@ -23,7 +23,9 @@ CLOSE_CODES = (DOCS / "close-codes.md").read_text()
 PAGES = {"gateway.md": GATEWAY, "close-codes.md": CLOSE_CODES}
 UNITS = {"KiB": 1024, "MiB": 1024 * 1024}
 #: Numbers in the close-code range that the pages name but the gateway never sends.
-RESERVED = {4100}
+# 4100 is reserved; 1006 is what a client sees when a connection drops without a close
+# frame (RFC 6455 7.1.5): named in the docs, never sent.
+RESERVED = {4100, 1006}
 TIMES = "\N{MULTIPLICATION SIGN}"  # as in "4 (times) the limit"
 
 

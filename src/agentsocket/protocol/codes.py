@@ -59,6 +59,7 @@ class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001  # server shutting down this node; reconnect elsewhere
     # 1002 protocol error, 1003 unsupported data: not used, frames get error replies
+    INVALID_PAYLOAD = 1007  # from the transport: a text frame that is not valid UTF-8
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011  # also: no pong to the server's keepalive ping in time
