@@ -165,16 +165,16 @@ async def slow_consumers(server: ServerProcess, count: int, timeout: float) -> F
             read_frame(sock)  # the welcome; nothing is read after it
             create = json.dumps({"type": "create_thread", "data": {"title": "t" * 200}})
             listing = json.dumps({"type": "list_threads", "data": {"limit": 100}})
-            for _ in range(60):
+            for _ in range(40):
                 send_frame(sock, create.encode())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 try:
-                    for _ in range(10):
+                    for _ in range(20):
                         send_frame(sock, listing.encode())
                 except OSError:  # reset or broken pipe: the server let go of it
                     return True
-                time.sleep(0.1)
+                time.sleep(0.05)
             return False
         finally:
             sock.close()
