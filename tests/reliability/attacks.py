@@ -189,7 +189,8 @@ def _cpu_probe_script() -> ModuleType:
     """``scripts/cpu-probe.py`` as a module (its name has a dash)."""
     path = Path(__file__).resolve().parents[2] / "scripts" / "cpu-probe.py"
     spec = importlib.util.spec_from_file_location("cpu_probe", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -212,11 +213,11 @@ async def cpu_heavy_prompts(
         nonlocal ended
         async for frame in ws:
             message = json.loads(frame)
-            if message["type"] in {"agent_completed", "agent_error"}:
-                if message["data"].get("parent_run_id") is None:
-                    ended += 1
-                    if ended == sent and time.monotonic() >= deadline:
-                        done.set()
+            root = message.get("data", {}).get("parent_run_id") is None
+            if message["type"] in {"agent_completed", "agent_error"} and root:
+                ended += 1
+                if ended == sent and time.monotonic() >= deadline:
+                    done.set()
 
     deadline = time.monotonic() + seconds
     reader = asyncio.create_task(read())

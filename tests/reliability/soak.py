@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -126,7 +127,8 @@ async def soak_user(
         runs: list[str] = []
         while time.monotonic() < deadline and first.closed is None:
             await sender.send(json.dumps({"type": "user_message", "data": {"content": prompt}}))
-            if not await _wait(first, lambda n=len(runs): len(first.acks) > n, DRAIN_TIMEOUT):
+            acked = len(runs)
+            if not await _wait(first, lambda n=acked: len(first.acks) > n, DRAIN_TIMEOUT):
                 audit.problems.append("no message_received for a user_message")
                 break
             run_id = first.acks[len(runs)]
@@ -178,7 +180,7 @@ def _describe(seqs: list[int], head: int) -> str:
     seen = set(seqs)
     missing = [s for s in range(1, head + 1) if s not in seen][:5]
     duplicates = len(seqs) - len(seen)
-    disordered = any(b <= a for a, b in zip(seqs, seqs[1:], strict=False))
+    disordered = any(b <= a for a, b in itertools.pairwise(seqs))
     return (
         f"{len(seqs)} entries for head {head}: first missing {missing}, "
         f"{duplicates} duplicates, out of order {disordered}"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -209,4 +209,3 @@ async def test__more_sockets_than_the_file_limit__healthz_and_others_still_serve
             report = await silent_sockets(server.port, count=400, hold=4.0)
         print(f"{report.summary()}; {result.summary()}; healthz {health}")
         assert_others_served(result, health)
-
