@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from websockets.exceptions import WebSocketException
 
 from agentsocket.store import Store
 from tests.delivery.proxy import TcpProxy
@@ -208,7 +209,7 @@ async def _reconnect_until_ended(
         left = deadline - asyncio.get_running_loop().time()
         assert left > 0, f"no terminal event for {[r for r in run_ids if not ends(client, r)]}"
         if client.closed.is_set():
-            with contextlib.suppress(OSError, TimeoutError, Exception):
+            with contextlib.suppress(OSError, TimeoutError, WebSocketException):
                 await client.connect(server, resume=True)
             await asyncio.sleep(0.5)
             continue
