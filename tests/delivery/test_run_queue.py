@@ -247,3 +247,14 @@ async def test_approve_answers_only_an_approval_a_worker_waits_for(
     assert parse_command(message["data"]) == Approve(
         run_id="run-1", user_id="alice", tool_call_id="call-1", approved=False, reason="no"
     )
+
+
+async def test_a_queue_whose_group_vanished_makes_it_again_and_claims_later_runs(
+    queue: RunQueue,
+) -> None:
+    # What a Redis restarted without persistence leaves: no stream, no consumer group.
+    await queue.redis.delete(queue.stream)
+    assert await queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS) is None
+
+    await queue.submit(REQUEST)
+    assert await queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS) == REQUEST

@@ -320,9 +320,17 @@ class RunQueue:
         """
         # redis-py types stream replies loosely; an entry is (id, fields).
         entry: Any = None
-        reclaimed: Any = await self.redis.xautoclaim(
-            self.stream, GROUP, worker_id, reclaim_idle_ms, start_id="0-0", count=1
-        )
+        try:
+            reclaimed: Any = await self.redis.xautoclaim(
+                self.stream, GROUP, worker_id, reclaim_idle_ms, start_id="0-0", count=1
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis came back empty (restarted without persistence): make the group
+            # again, or no run would ever be claimed until the worker restarts.
+            await self.ensure_group()
+            return None
         if reclaimed[1]:
             entry = reclaimed[1][0]
         else:
