@@ -262,14 +262,15 @@ def test__broken_entry_point__names_it(
         build_agent_set(settings())
 
 
-def test__create_app_and_worker__take_agents_in_code(tmp_path: Path) -> None:
+async def test__create_app_and_worker__take_agents_in_code(tmp_path: Path) -> None:
     from agentsocket.server import create_app
     from agentsocket.worker import Worker
 
     config = settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     app = create_app(config, agents=[Plain()])
-    assert app.state.gateway.runs.agents.names == ("plain",)
-    assert [a.name for a in app.state.gateway.runs.available] == ["plain"]
+    async with app.router.lifespan_context(app):  # the gateway exists while the app runs
+        assert app.state.gateway.runs.agents.names == ("plain",)
+        assert [a.name for a in app.state.gateway.runs.available] == ["plain"]
     assert Worker(config, agents=[Plain()]).agents.names == ("plain",)
     with pytest.raises(AgentSpecError, match="is not an agent"):
         create_app(config, agents=["not an agent"])
