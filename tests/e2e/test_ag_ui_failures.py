@@ -2,12 +2,13 @@
 
 One ``agentsocket serve`` subprocess gets, beside the demo agent, one
 ``--ag-ui-agent`` per failure: a port nobody listens on, and raw-socket
-stand-ins (:mod:`tests.agents.adapters.agui_standin`) that answer 500, send
-malformed SSE, drop the connection mid-stream, or stream forever past the run
-timeout. Each run ends with its typed ``agent_error`` in v3, no frame carries
-a traceback, nothing is stored for it but the question, and another user's
-demo-agent runs complete meanwhile. A server that sends an event type
-agentsocket does not know is skipped, and the gateway's ``/metrics`` counts it.
+stand-ins (:mod:`tests.agents.adapters.agui_standin`) that answer 500 or 401,
+send malformed SSE, events out of order or one too large, drop the connection
+mid-stream, or stream forever past the run timeout. Each run ends with its
+typed ``agent_error`` in v3, no frame carries a traceback, nothing is stored
+for it but the question, and another user's demo-agent runs complete
+meanwhile. A server that sends an event type agentsocket does not know is
+skipped, and the gateway's ``/metrics`` counts it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ STARTED = {"type": "RUN_STARTED", "threadId": "t1", "runId": "run_a"}
 UPSTREAMS: dict[str, Reply | None] = {
     "unreachable": None,
     "failing": Status(500, "internal error in the agent server"),
+    "refused": Status(401, "who are you?"),
     "malformed": Events([STARTED, "data: {this is not json\n\n"], end="hang"),
+    "disordered": Events(
+        [STARTED, {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m9", "delta": "x"}]
+    ),
+    # One event over AGUIAgent's default max_event_bytes (4 MiB), never ended.
+    "oversized": Events([STARTED, "data: " + "x" * (4 * 1024 * 1024 + 1)], end="hang"),
     "dropped": Events([STARTED, *text("m1", "half an ans")], end="drop"),
     "hanging": Events([STARTED, *text("m1", "still thinking")], end="hang"),
     "novel": Events(run_events({"type": "VOICE_CLIP", "url": "x"}, *text("m1", "fine"))),
@@ -48,7 +55,10 @@ UPSTREAMS: dict[str, Reply | None] = {
 EXPECTED = {
     "unreachable": ("upstream_unreachable", True),
     "failing": ("upstream_error", True),
+    "refused": ("upstream_error", False),
     "malformed": ("upstream_malformed", False),
+    "disordered": ("upstream_malformed", False),
+    "oversized": ("upstream_too_large", False),
     "dropped": ("upstream_disconnected", True),
     "hanging": ("timeout", True),
 }
@@ -123,6 +133,7 @@ async def _bystander(server: ServerProcess, done: asyncio.Event) -> list[str]:
         await recv_json(ws)
         while not done.is_set() or len(ends) < 2:
             ends.append((await _run(ws, "demo", "hello there"))[-1]["type"])
+            await asyncio.sleep(0.1)  # a person, not a flood: stay within the rate limit
     return ends
 
 
