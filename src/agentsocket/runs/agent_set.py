@@ -82,9 +82,10 @@ class AgentSet:
         return len(self._agents)
 
     async def aclose(self) -> None:
-        """Await each agent's optional ``aclose()`` (its HTTP clients, say), once, at shutdown.
+        """Await each agent's optional ``aclose()`` (its HTTP clients, say).
 
-        An ``aclose`` that fails or takes longer than :data:`ACLOSE_TIMEOUT` is
+        The gateway and the worker call it once, when they shut down. An
+        ``aclose`` that fails or takes longer than :data:`ACLOSE_TIMEOUT` is
         logged and given up: one agent does not keep the others open or the
         process from stopping. An agent may be used again afterwards (it reopens
         what it needs, as ``AGUIAgent`` and ``OpenAIChatAgent`` do).
