@@ -86,7 +86,7 @@ class Worker:
         self._renewing = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set, then cancel what is still running."""
+        """Work until ``stop`` is set, then cancel what is still running and close the agents."""
         settings = self.settings
         store = await Store.open(settings.database_url)
         broker = RedisBroker(
@@ -118,6 +118,7 @@ class Worker:
         for task in tasks:
             await cancel_and_wait(task)
         await self.runner.shutdown("shutdown")
+        await self.agents.aclose()
         try:
             await self._hand_over()
         except Exception:

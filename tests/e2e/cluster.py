@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class Cluster:
     database_url: str
     env: dict[str, str]
     redis: Redis
+    #: Command-line options of every process (e.g. ``--ag-ui-agent NAME=URL``).
+    args: tuple[str, ...] = ()
     gateways: list[ServerProcess] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
 
@@ -94,7 +96,7 @@ class Cluster:
         log_path = self.tmp / f"gateway-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "agentsocket", "serve", "--port", str(port)],
+                [sys.executable, "-m", "agentsocket", "serve", "--port", str(port), *self.args],
                 env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -122,7 +124,7 @@ class Cluster:
         log_path = self.tmp / f"{worker_id}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "agentsocket", "worker"],
+                [sys.executable, "-m", "agentsocket", "worker", *self.args],
                 env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -187,6 +189,7 @@ async def cluster(
     workers: int = 1,
     env: Mapping[str, str] | None = None,
     worker_env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> AsyncIterator[Cluster]:
     """Start ``gateways`` nodes and ``workers`` workers; clean everything up afterwards.
 
@@ -200,6 +203,7 @@ async def cluster(
             next to it is created and dropped.
         env: extra ``AGENTSOCKET_*`` settings for every process.
         worker_env: extra settings for the workers only.
+        args: command-line options of every gateway and worker.
     """
     prefix = f"e2e-{uuid.uuid4().hex[:10]}"
     database_url = await create_database(postgres_url)
@@ -221,7 +225,7 @@ async def cluster(
         "AGENTSOCKET_BURST_PER_USER": "800",
         **(env or {}),
     }
-    nodes = Cluster(tmp, redis_url, prefix, database_url, common, redis)
+    nodes = Cluster(tmp, redis_url, prefix, database_url, common, redis, tuple(args))
     try:
         # Migrating first keeps the processes' own start short and their logs clean.
         async with nodes.store():

@@ -2,7 +2,8 @@
 
 PydanticAI's and LangGraph's AG-UI servers run as subprocesses with scripted
 offline models; the gateway is the real console entry point; clients are
-plain WebSocket connections speaking v1, v2 and v3.
+plain WebSocket connections speaking v1, v2 and v3. PydanticAI's deferred tool
+(an AG-UI interrupt) is approved or denied by the user over v3.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def gateway(
         f"langgraph={langgraph}",
         "--ag-ui-agent",
         f"slow={pydantic_ai.replace('/agent', '/slow')}",
+        "--ag-ui-agent",
+        f"janitor={pydantic_ai.replace('/agent', '/approval')}",
         "--default-agent",
         "pydantic_ai",
     )
@@ -146,3 +149,43 @@ async def test__stop_agent_mid_tool__cancelled_and_the_upstream_request_closed(
     # The acceptance bound (generous for a loaded machine would hide a real hang).
     assert ended < 1.0, f"agent_cancelled after {ended:.2f} s"
     assert closed < 1.0, f"upstream closed after {closed:.2f} s"
+
+
+@pytest.mark.parametrize("approved", [True, False], ids=["approve", "deny"])
+async def test__interrupt__approval_asked_approve_runs_the_tool_deny_does_not(
+    gateway: ServerProcess, upstreams: dict[str, AGUIServer], approved: bool
+) -> None:
+    upstream = upstreams["pydantic_ai"]
+    before = len(upstream.deleted())
+    async with client(gateway, f"agui-approve-{approved}") as ws:
+        await recv_json(ws)
+        await ws.send(_frame("v3", "user_message", content="Delete /tmp/x", agent="janitor"))
+        async with asyncio.timeout(SAFETY):
+            while tag(request := await recv_json(ws, SAFETY)) != "tool_approval_required":
+                pass
+            answer = {"approved": approved, "reason": None if approved else "keep it"}
+            await ws.send(
+                _frame(
+                    "v3",
+                    "tool_approval",
+                    run_id=body(request)["run_id"],
+                    tool_call_id=body(request)["tool_call_id"],
+                    **answer,
+                )
+            )
+            events = []
+            while tag(frame := await recv_json(ws, SAFETY)) not in TERMINAL:
+                events.append(frame)
+
+    assert tag(frame) == "agent_completed"
+    assert (body(request)["tool_name"], body(request)["arguments"]) == (
+        "delete_file",
+        {"path": "/tmp/x"},
+    )
+    [done] = [body(e) for e in events if tag(e) == "tool_completed"]
+    if approved:
+        assert (done["status"], done["result"]) == ("success", "deleted /tmp/x")
+        assert upstream.deleted()[before:] == ["/tmp/x"]
+    else:
+        assert (done["status"], done["error"]) == ("denied", "keep it")
+        assert upstream.deleted()[before:] == []

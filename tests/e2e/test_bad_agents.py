@@ -1,7 +1,8 @@
 """Bad agents never hurt the gateway: each ends its run with a typed agent_error.
 
 Real gateway subprocess serving, beside a good agent, one that crashes, one
-that hangs, one that swallows cancellation and one that raises SystemExit.
+that hangs, one that swallows cancellation and one that raises SystemExit
+(and one whose tool sleeps, to be stopped mid-tool).
 Each run ends with its code (``agent_failed`` for a crash, ``timeout`` for a
 hang, even one that ignores cancellation); the traceback is in the log, not
 in any frame; no answer is stored for it; another user's run meanwhile
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,24 @@ from tests.e2e.harness import ServerProcess, client, recv_json, recv_until, run_
 
 BAD_AGENTS = """
 import asyncio
+
+from agentsocket.agents import Tool
+
+
+async def nap(seconds):
+    await asyncio.sleep(seconds)
+    return "rested"
+
+
+NAP = Tool("nap", "Sleep for a while.", {"type": "object"}, nap)
+
+
+class Napper:
+    name = "napper"
+
+    async def run(self, ctx, prompt):
+        await ctx.tool(NAP, {"seconds": 3600})
+        await ctx.say("rested")
 
 
 class Good:
@@ -66,7 +86,7 @@ class Exiter:
         raise SystemExit(3)
 """
 
-NAMES = ("Good", "Crasher", "Sleeper", "Stubborn", "Exiter")
+NAMES = ("Good", "Crasher", "Sleeper", "Stubborn", "Exiter", "Napper")
 TERMINAL = {"agent_completed", "agent_error", "agent_cancelled"}
 
 
@@ -156,6 +176,24 @@ async def test__stop_an_agent_that_ignores_cancellation__cancelled_after_the_gra
     assert end[-1]["type"] == "agent_cancelled"
     assert end[-1]["data"]["reason"] == "user_request"
     assert "ignored cancellation" in gateway.log()
+
+
+async def test__stop_a_plain_agent_mid_tool__cancelled_at_once(gateway: ServerProcess) -> None:
+    async with client(gateway, "napper") as ws:
+        await recv_json(ws)
+        await ws.send(_ask("napper"))
+        frames = await recv_until(ws, lambda f: f["type"] == "tool_executing")
+        run_id = frames[-1]["data"]["run_id"]
+        sent = time.perf_counter()
+        await ws.send(json.dumps({"type": "stop_agent", "data": {"run_id": run_id}}))
+        end = await recv_until(ws, lambda f: f["type"] in TERMINAL, timeout=5)
+        seconds = time.perf_counter() - sent
+    assert [f["type"] for f in end] == ["agent_cancelled"]
+    assert (end[-1]["data"]["run_id"], end[-1]["data"]["reason"]) == (run_id, "user_request")
+    # The acceptance's second is reported, as for the frameworks (test_framework_agents.py).
+    print(
+        f"plain agent loaded with --agent: stop_agent -> agent_cancelled in {seconds * 1000:.1f} ms"
+    )
 
 
 async def test__gateway_alive_after_the_bad_agents(gateway: ServerProcess) -> None:

@@ -5,7 +5,8 @@ The LangGraph adapter's test graph is given to every process with
 queue to the worker. A tool question asked on one gateway streams to the
 user's connections on both; the follow-up asked on the other gateway sees the
 first turn; ``stop_agent`` mid-tool and an ``interrupt()`` approval, sent
-through the other gateway, reach the worker's run.
+through the other gateway, reach the worker's run; in v1, v2 and v3 (one
+cluster for the three).
 """
 
 from __future__ import annotations
@@ -16,24 +17,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 pytest.importorskip("langgraph", reason="needs the langgraph extra: pip install -e '.[dev]'")
 
 from tests.e2e.cluster import Cluster, StreamClient, cluster
 from tests.e2e.harness import body, tag
+from tests.services import require_postgres, require_redis
 
-pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = "tests.agents.adapters.langgraph_graph:build_graph"
 
 
-@pytest.fixture
-async def nodes(tmp_path: Path, redis_url: str, postgres_url: str) -> AsyncIterator[Cluster]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    # One cluster for the three versions: the services are checked here, not per test.
     async with cluster(
-        tmp_path,
-        redis_url,
-        postgres_url,
+        tmp_path_factory.mktemp("langgraph-cluster"),
+        require_redis(),
+        require_postgres(),
         gateways=2,
         workers=1,
         env={"PYTHONPATH": str(ROOT), "AGENTSOCKET_AGENTS": AGENT},
@@ -48,11 +57,13 @@ async def _start(client: StreamClient, **data: Any) -> dict[str, Any]:
 
 
 def _of_run(client: StreamClient, run_id: str) -> list[dict[str, Any]]:
-    return [f for f in client.stream if body(f).get("run_id") == run_id]
+    return [f for f in client.frames if body(f).get("run_id") == run_id]
 
 
-async def test__langgraph_agent_through_the_worker(nodes: Cluster) -> None:
-    here, there = StreamClient("alice"), StreamClient("alice")
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+async def test__langgraph_agent_through_the_worker(nodes: Cluster, version: str) -> None:
+    user = f"alice-{version}"
+    here, there = StreamClient(user, version), StreamClient(user, version)
     try:
         await here.connect(nodes.gateways[0])
         await there.connect(nodes.gateways[1])
@@ -70,38 +81,37 @@ async def test__langgraph_agent_through_the_worker(nodes: Cluster) -> None:
         cancelled = await here.wait_terminal(str(nap["run_id"]))
         stop_seconds = time.perf_counter() - stopped
 
-        delete = await _start(here, content="delete it")
-        request = await there.wait_for(lambda f: tag(f) == "tool_approval_required")
-        await there.send(
-            "tool_approval",
-            run_id=str(body(request)["run_id"]),
-            tool_call_id=str(body(request)["tool_call_id"]),
-            approved=True,
-        )
-        approved = await here.wait_terminal(str(delete["run_id"]))
+        approved: dict[str, Any] | None = None
+        if version == "v3":  # approvals are new in v3
+            delete = await _start(here, content="delete it")
+            request = await there.wait_for(lambda f: tag(f) == "tool_approval_required")
+            await there.send(
+                "tool_approval",
+                run_id=str(body(request)["run_id"]),
+                tool_call_id=str(body(request)["tool_call_id"]),
+                approved=True,
+            )
+            approved = await here.wait_terminal(str(delete["run_id"]))
     finally:
         await here.close()
         await there.close()
 
-    kinds = [
-        tag(f) for f in _of_run(there, str(first["run_id"])) if tag(f) != "agent_message_delta"
-    ]
+    final = "agent_message" if version == "v3" else "final_report"
+    streamed = "agent_message_delta" if version == "v3" else "partial_result"
+    kinds = [tag(f) for f in _of_run(there, str(first["run_id"])) if tag(f) != streamed]
     assert kinds == [
         "agent_started",
         "tool_executing",
         "tool_completed",
-        "agent_message",
+        final,
         "agent_completed",
     ]
-    answers = [body(f)["content"] for f in here.stream if tag(f) == "agent_message"]
+    answers = [body(f)["content"] for f in here.frames if tag(f) == final]
     assert answers[:2] == ["The tool said 5.", "You asked: please add | what is my history?"]
-    deltas = [
-        body(f)["content"]
-        for f in _of_run(here, str(first["run_id"]))
-        if tag(f) == "agent_message_delta"
-    ]
-    assert "".join(deltas) == "The tool said 5."
+    deltas = [body(f)["content"] for f in _of_run(here, str(first["run_id"])) if tag(f) == streamed]
+    assert "".join(deltas) == ("" if version == "v1" else "The tool said 5.")  # v1: no deltas
     assert tag(cancelled) == "agent_cancelled"
-    print(f"worker mode: stop_agent -> agent_cancelled in {stop_seconds * 1000:.1f} ms")
-    assert tag(approved) == "agent_completed"
-    assert answers[-1] == "The tool said deleted x."
+    print(f"worker mode, {version}: stop_agent -> agent_cancelled in {stop_seconds * 1000:.1f} ms")
+    if approved is not None:
+        assert tag(approved) == "agent_completed"
+        assert answers[-1] == "The tool said deleted x."

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from agentsocket.agents.runtime import Agent
+
+log = logging.getLogger("agentsocket.runs")
+
+#: Seconds one agent's ``aclose()`` may take at shutdown before it is given up.
+ACLOSE_TIMEOUT = 5.0
 
 
 class AgentSpecError(ValueError):
@@ -73,3 +80,24 @@ class AgentSet:
 
     def __len__(self) -> int:
         return len(self._agents)
+
+    async def aclose(self) -> None:
+        """Await each agent's optional ``aclose()`` (its HTTP clients, say).
+
+        The gateway and the worker call it once, when they shut down. An
+        ``aclose`` that fails or takes longer than :data:`ACLOSE_TIMEOUT` is
+        logged and given up: one agent does not keep the others open or the
+        process from stopping. An agent may be used again afterwards (it reopens
+        what it needs, as ``AGUIAgent`` and ``OpenAIChatAgent`` do).
+        """
+        for name, agent in self._agents.items():
+            close = getattr(agent, "aclose", None)
+            if not callable(close):
+                continue
+            try:
+                async with asyncio.timeout(ACLOSE_TIMEOUT):
+                    closing = close()
+                    if inspect.isawaitable(closing):
+                        await closing
+            except Exception:
+                log.exception("closing agent %s failed", name, extra={"agent": name})

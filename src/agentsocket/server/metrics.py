@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.looplag import loop_lag_gauge
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -75,6 +76,8 @@ class Metrics:
             "agentsocket_runs", "Finished agent runs by status.", ["status"], registry=r
         )
         self.loop_lag = loop_lag_gauge(r)
+        # The adapters' process-wide metrics (e.g. skipped AG-UI events).
+        r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
 

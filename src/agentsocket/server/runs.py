@@ -53,6 +53,7 @@ class RunService:
         self.gateway = gateway
         settings = gateway.settings
         self._started = False
+        self._closed = False
         self.agents: AgentSet = (
             agents
             if isinstance(agents, AgentSet)
@@ -88,10 +89,14 @@ class RunService:
         self._started = True
 
     async def shutdown(self) -> None:
-        """Stop the executor once (local runs end with agent_cancelled ``shutdown``)."""
+        """Stop the executor (local runs end with agent_cancelled ``shutdown``), then close
+        the agents (their optional ``aclose()``); once."""
         if self._started:
             self._started = False
             await self.executor.close()
+        if not self._closed:
+            self._closed = True
+            await self.agents.aclose()
 
     async def submit(self, request: Request, message: c.UserMessage) -> None:
         """Store a user message with its run, acknowledge it and start the run (once per

@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from agentsocket.agents import ListSink, Runner, RunOutcome
 from agentsocket.agents.adapters.ag_ui import AGUIAgent
 from agentsocket.agents.adapters.ag_ui.mapping import message_id
+from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.protocol.server_messages import (
     AgentError,
     AgentMessage,
@@ -60,10 +61,14 @@ async def _serve(*replies: Reply, **options: Any) -> tuple[ListSink, RunOutcome,
 
 
 def _skipped(event_type: str) -> float:
-    value = REGISTRY.get_sample_value(
+    """The counter as a gateway's registry (one holding :class:`AdapterMetrics`) shows it."""
+    registry = CollectorRegistry()
+    registry.register(AdapterMetrics())
+    value = registry.get_sample_value(
         "agentsocket_ag_ui_events_skipped_total", {"event_type": event_type}
     )
-    return value or 0.0
+    assert value is not None, "every label is there from the start"
+    return value
 
 
 # --- a run that works ------------------------------------------------------------
@@ -202,6 +207,11 @@ async def test__events_without_counterpart__counted_and_the_run_goes_on() -> Non
     assert outcome.text == "done"
     assert _skipped("CUSTOM") == custom + 1
     assert _skipped("UNKNOWN") == unknown + 1
+    # Not on prometheus_client's default registry: only on the gateways' own.
+    default = REGISTRY.get_sample_value(
+        "agentsocket_ag_ui_events_skipped_total", {"event_type": "UNKNOWN"}
+    )
+    assert default is None
 
 
 async def test__sse_comments_crlf_and_multiline_data__parsed() -> None:

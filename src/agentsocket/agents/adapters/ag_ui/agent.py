@@ -8,7 +8,8 @@ streamed text, tool calls the server's agent runs, thinking. A run that
 finishes with interrupts asks the user to approve each (``tool_approval_required``)
 and resumes with a new request carrying the answers as ``resume`` entries.
 Events with no counterpart are logged at debug level and counted in
-``agentsocket_ag_ui_events_skipped_total`` (label ``event_type``).
+``agentsocket_ag_ui_events_skipped_total`` (label ``event_type``), shown on
+every gateway's ``/metrics`` (:mod:`agentsocket.agents.adapters.metrics`).
 
 Cancelling the run (``stop_agent``, a timeout) cancels the task reading the
 stream, which closes the HTTP request at once.
@@ -63,6 +64,7 @@ from agentsocket.agents.adapters.ag_ui.mapping import (
     run_input,
 )
 from agentsocket.agents.adapters.ag_ui.sse import SSEParser
+from agentsocket.agents.adapters.metrics import register
 from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import newest_turns
 from agentsocket.agents.runtime import MessageStream, RunContext, ToolCallReport
@@ -70,11 +72,15 @@ from agentsocket.protocol.codes import AgentErrorCode
 
 logger = logging.getLogger(__name__)
 
-#: Events the adapter skipped, by AG-UI event type (a fixed set of labels).
-SKIPPED_EVENTS = Counter(
-    "agentsocket_ag_ui_events_skipped",
-    "AG-UI events with no agentsocket counterpart, by event type.",
-    ["event_type"],
+#: Events the adapter skipped, by AG-UI event type (a fixed set of labels); process-wide,
+#: on the gateways' registries (not on prometheus_client's default one).
+SKIPPED_EVENTS = register(
+    Counter(
+        "agentsocket_ag_ui_events_skipped",
+        "AG-UI events with no agentsocket counterpart, by event type.",
+        ["event_type"],
+        registry=None,
+    )
 )
 for _label in EVENT_LABELS:
     SKIPPED_EVENTS.labels(event_type=_label)
