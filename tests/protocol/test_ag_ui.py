@@ -10,7 +10,7 @@ from ag_ui_validate.pytest_plugin import assert_valid_agui
 from pydantic import TypeAdapter
 
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.ag_ui import RunConverter, encode_event
+from agentsocket.protocol.ag_ui import RunConverter, encode_event, interrupt_id, parse_interrupt_id
 from agentsocket.protocol.message import ServerMessage
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
@@ -198,7 +198,8 @@ def test__approval__converted__run_finishes_with_interrupt_then_continues_as_new
     assert interrupted["runId"] == "client-run"
     assert interrupted["outcome"]["type"] == "interrupt"
     (interrupt,) = interrupted["outcome"]["interrupts"]
-    assert interrupt["id"] == interrupt["toolCallId"] == "call-9"
+    assert interrupt["toolCallId"] == "call-9"
+    assert parse_interrupt_id(interrupt["id"]) == (RUN, RUN, "call-9")
     assert interrupt["reason"] == "tool_approval"
     assert wire[5]["runId"] == wire[13]["runId"] == "client-run.1"
     assert wire[7]["delta"] == wire[2]["delta"] == '{"path": "/tmp/x"}'
@@ -308,3 +309,13 @@ def test__joined_mid_run__first_event__opens_the_run() -> None:
 
     assert types(wire)[:3] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"]
     assert_valid_agui(wire)
+
+
+def test__interrupt_id__any_tool_call_id__round_trips() -> None:
+    assert parse_interrupt_id(interrupt_id("run_a", "run_b", "call:x:y")) == (
+        "run_a",
+        "run_b",
+        "call:x:y",
+    )
+    assert parse_interrupt_id("call-9") is None
+    assert parse_interrupt_id("::x") is None

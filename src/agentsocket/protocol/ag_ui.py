@@ -104,6 +104,23 @@ _CUSTOM_TYPES = frozenset(
 )
 
 
+def interrupt_id(root_run_id: str, run_id: str, tool_call_id: str) -> str:
+    """The id of the approval interrupt for ``tool_call_id`` of ``run_id`` (under ``root_run_id``).
+
+    Run ids never contain ``:`` (they are a prefix and hex digits), so
+    :func:`parse_interrupt_id` splits it back whatever the tool call id is.
+    """
+    return f"{root_run_id}:{run_id}:{tool_call_id}"
+
+
+def parse_interrupt_id(text: str) -> tuple[str, str, str] | None:
+    """(root run id, run id, tool call id) of an :func:`interrupt_id`; None if not one."""
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
 def encode_event(event: BaseEvent) -> str:
     """``event`` as AG-UI wire JSON: camelCase keys, no null fields."""
     return event.model_dump_json(by_alias=True, exclude_none=True)
@@ -183,7 +200,7 @@ class RunConverter:
             out += self._call(event.tool_call_id, event.tool_name, event.arguments, None)
             out += self._close_texts()
             interrupt = Interrupt(
-                id=event.tool_call_id,
+                id=interrupt_id(self.run_id, event.run_id, event.tool_call_id),
                 reason=APPROVAL_REASON,
                 message=f"Allow {event.tool_name}?",
                 tool_call_id=event.tool_call_id,
@@ -265,7 +282,7 @@ class RunConverter:
             out += self._call(event.tool_call_id, event.tool_name, event.arguments, sub)
             out += self._close_texts()
             interrupt = Interrupt(
-                id=event.tool_call_id,
+                id=interrupt_id(self.run_id, sub, event.tool_call_id),
                 reason=APPROVAL_REASON,
                 message=f"Allow {event.tool_name}?",
                 tool_call_id=event.tool_call_id,
