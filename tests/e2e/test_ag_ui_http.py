@@ -8,6 +8,8 @@ httpx streaming clients. Every stream is checked with the official
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from tests.e2e.cluster import cluster
 from tests.e2e.harness import ServerProcess, client, recv_json, recv_until
 from tests.e2e.sse import SseEvent, post_run, run_input
 from tests.e2e.sse import events as read_events
-from tests.services import require_postgres, require_redis
+from tests.services import in_ci, require_postgres, require_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +34,8 @@ HEX_PROMPT = "what is 17*23 in hex?"
 #: About 220 stream messages: long enough to cut the stream in the middle.
 LONG_PROMPT = "what is " + " and ".join(f"{n}*{n + 3}" for n in range(1, 25)) + " in hex?"
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+ROOT = Path(__file__).resolve().parents[2]
+HTTP_AGENT = ROOT / "tests" / "e2e" / "node" / "http_agent.mjs"
 
 
 def check(events: list[SseEvent]) -> list[dict[str, Any]]:
@@ -71,6 +75,41 @@ async def test__hex_question__sse_stream__tool_call_result_answer_valid(
     assert "0x187" in text_of(events)
     ids = [e.id for e in events]
     assert len(set(ids)) == len(ids)
+
+
+def test__ag_ui_client_http_agent__hex_question__tool_call_result_and_answer(
+    server: ServerProcess,
+) -> None:
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "@ag-ui" / "client").is_dir():
+        reason = "needs node and `npm ci` (@ag-ui/client from package-lock.json)"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    done = subprocess.run(
+        [node, str(HTTP_AGENT), f"{server.http}/ag-ui", server.token("sse-node"), HEX_PROMPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    messages = json.loads(done.stdout)["messages"]
+
+    calls = {
+        call["id"]: call["function"]["name"]
+        for message in messages
+        for call in message.get("toolCalls", [])
+    }
+    results = {m["toolCallId"]: m["content"] for m in messages if m["role"] == "tool"}
+    assert sorted(calls.values()) == ["calculate", "convert_base"]
+    assert results.keys() == calls.keys()
+    convert = next(i for i, name in calls.items() if name == "convert_base")
+    assert results[convert] == "0x187"
+    answer = messages[-1]
+    assert answer["role"] == "assistant"
+    assert "0x187" in answer["content"]
 
 
 async def test__same_thread_id__second_run__continues_our_thread(server: ServerProcess) -> None:
