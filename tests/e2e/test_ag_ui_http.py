@@ -202,6 +202,56 @@ async def test__cut_mid_run__last_event_id__every_event_exactly_once(
     assert len(set(ids)) == len(ids)
 
 
+async def test__one_run__watched_via_v1_v2_v3_and_ag_ui__each_complete(
+    server: ServerProcess,
+) -> None:
+    user = "sse-dialects"
+    body = run_input(HEX_PROMPT)
+    async with (
+        client(server, user, "v1") as v1,
+        client(server, user, "v2") as v2,
+        client(server, user, "v3") as v3,
+    ):
+        for ws in (v1, v2, v3):
+            await recv_json(ws)  # the welcome
+        sse = await post_run(server.http, server.token(user), body)
+        run_id = our_run_id(sse)
+        seen = {}
+        for version, ws in (("v1", v1), ("v2", v2), ("v3", v3)):
+            frames = await recv_until(ws, lambda f: _ends(f, run_id))
+            decoded = [decode_server(json.dumps(frame), version) for frame in frames]
+            assert all(not isinstance(d, Exception) for d in decoded), version
+            seen[version] = [d.message for d in decoded if not isinstance(d, Exception)]
+
+    check(sse)
+    # Each old version gets, in order, every message of the run it can express.
+    for version in ("v1", "v2"):
+        got = [_key(m) for m in seen[version]]
+        assert got == [k for k in map(_key, seen["v3"]) if k in set(got)], version
+        assert {"agent_completed", "tool_completed"} <= {k[0] for k in got}, version
+    converter = RunConverter(run_id, agui_run_id=body["runId"])
+    expected = [json.loads(encode_event(e)) for m in seen["v3"] for e in converter.convert(m)]
+    assert [e.data for e in sse] == expected
+
+
+def _key(message: Any) -> tuple[str, str | None, str | None, str | None]:
+    """What identifies a message across versions (old versions round timestamps)."""
+    return (
+        message.TYPE,
+        getattr(message, "run_id", None),
+        getattr(message, "tool_call_id", None),
+        getattr(message, "content", None),
+    )
+
+
+def _ends(frame: dict[str, Any], run_id: str) -> bool:
+    """The run's ``agent_completed``, in v1 (flat ``event``), v2 (envelope) or v3."""
+    data = frame.get("data", frame)
+    kind = frame.get("event") or (data.get("event") if frame["type"] == "system_message" else None)
+    kind = kind or frame.get("type")
+    return kind == "agent_completed" and data.get("run_id") == run_id
+
+
 async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
     token = server.token("sse-refused")
     auth = {"Authorization": f"Bearer {token}"}
