@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from ag_ui_validate.pytest_plugin import assert_valid_agui
+from starlette.types import Message
 
 from agentsocket.delivery import MemoryBroker, Position
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.ag_ui import RunConverter
 from agentsocket.runs.stream import stream_payload
-from agentsocket.server.ag_ui_stream import EventId, events
+from agentsocket.server.ag_ui_stream import EventId, events, sse_response
 
 USER = "u"
 RUN = "run_1"
@@ -115,3 +117,27 @@ async def test__epoch_changed_mid_run__gap_then_run_error() -> None:
     received = [data for _, data in parse(texts)]
     assert [d["type"] for d in received] == ["CUSTOM", "RUN_ERROR"]
     assert received[1]["code"] == "stream_lost"
+
+
+async def test__client_gone_before_the_first_event__subscription_closed() -> None:
+    async with MemoryBroker() as broker:
+        subscription = await broker.subscribe(USER)
+        start = subscription.position
+        response = sse_response(
+            subscription, RunConverter(RUN), EventId.before(RUN, start.epoch, start.seq)
+        )
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.start":
+                # The client is gone before the body starts: the generator never runs.
+                await asyncio.Event().wait()
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}}
+        await response(scope, receive, send)
+
+        assert subscription.closed

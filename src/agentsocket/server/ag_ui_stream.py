@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 from ag_ui.core import BaseEvent, CustomEvent, RunErrorEvent
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from agentsocket.delivery import Entry, Gap, Subscription
 from agentsocket.protocol import ServerMessage
@@ -73,13 +74,33 @@ class EventId:
         return cls(match["run"], match["epoch"], start, seq, index)
 
 
+class SseResponse(StreamingResponse):
+    """``text/event-stream`` of a run's events; closes its subscription however it ends.
+
+    The stream's own ``async with`` cannot do it alone: a client that goes away
+    before the first chunk means the generator never starts.
+    """
+
+    def __init__(self, subscription: Subscription, converter: RunConverter, after: EventId) -> None:
+        super().__init__(
+            events(subscription, converter, after),
+            media_type="text/event-stream",
+            headers=_HEADERS,
+        )
+        self.subscription = subscription
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.subscription.close()
+
+
 def sse_response(
     subscription: Subscription, converter: RunConverter, after: EventId
-) -> StreamingResponse:
-    """``text/event-stream`` of the converter's events after ``after``; owns ``subscription``."""
-    return StreamingResponse(
-        events(subscription, converter, after), media_type="text/event-stream", headers=_HEADERS
-    )
+) -> SseResponse:
+    """The converter's events after ``after`` as SSE; the response owns ``subscription``."""
+    return SseResponse(subscription, converter, after)
 
 
 async def events(
