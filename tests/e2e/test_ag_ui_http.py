@@ -265,6 +265,10 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
         oversized = await http.post(
             "/ag-ui", json=run_input("x" * 1_100_000), headers=auth, timeout=30
         )
+        long_prompt = await http.post("/ag-ui", json=run_input("x" * 40_000), headers=auth)
+        unknown_agent = await http.post(
+            "/ag-ui", json=run_input("hi", forwardedProps={"agent": "nobody"}), headers=auth
+        )
         bad_id = await http.post(
             "/ag-ui", json=run_input("hi"), headers={**auth, "Last-Event-ID": "whatever"}
         )
@@ -277,6 +281,9 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
     assert no_prompt.status_code == 422
     assert (oversized.status_code, oversized.json()["error"]) == (413, "too_large")
     assert (bad_id.status_code, bad_id.json()["error"]) == (400, "invalid_last_event_id")
+    assert long_prompt.status_code == 422
+    assert long_prompt.json()["errors"][0]["path"] == "$.messages"
+    assert (unknown_agent.status_code, unknown_agent.json()["error"]) == (404, "not_found")
 
 
 async def test__foreign_or_lost_last_event_id__refused_nothing_leaks(

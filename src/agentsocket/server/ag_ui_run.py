@@ -41,6 +41,12 @@ from agentsocket.store import NotFound
 
 log = logging.getLogger("agentsocket.ag_ui")
 
+#: Where a field of the ``user_message`` built from a RunAgentInput came from.
+_SOURCE = {
+    "content": "$.messages",
+    "agent": "$.forwardedProps.agent",
+    "metadata": "$.runId",
+}
 _STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.TOO_MANY_RUNS: 429,
@@ -117,17 +123,20 @@ async def _read_input(request: Request, limit: int) -> RunAgentInput:
     try:
         return RunAgentInput.model_validate_json(b"".join(chunks))
     except ValidationError as exc:
-        errors = [
-            {
-                "path": "$"
-                + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
-                "reason": e["msg"],
-            }
-            for e in exc.errors(include_url=False)
-        ]
         raise RefusalError(
-            422, ErrorCode.VALIDATION_FAILED, "the body is not a RunAgentInput", errors
+            422, ErrorCode.VALIDATION_FAILED, "the body is not a RunAgentInput", _issues(exc)
         ) from None
+
+
+def _issues(exc: ValidationError) -> list[dict[str, str]]:
+    """Each bad field of the body as ``{"path": "$.messages[0].role", "reason": ...}``."""
+    return [
+        {
+            "path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
+            "reason": e["msg"],
+        }
+        for e in exc.errors(include_url=False)
+    ]
 
 
 def _prompt(body: RunAgentInput) -> str:
@@ -177,7 +186,11 @@ async def _start(gateway: Gateway, user_id: str, body: RunAgentInput) -> Respons
             metadata={"ag_ui_run_id": body.run_id},
         )
     except ValidationError as exc:
-        errors = [{"path": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        # Our message's fields, named where they came from in the RunAgentInput.
+        errors = [
+            {"path": _SOURCE.get(str(e["loc"][0]), "$"), "reason": e["msg"]}
+            for e in exc.errors(include_url=False)
+        ]
         raise RefusalError(
             422, ErrorCode.VALIDATION_FAILED, "cannot run this input", errors
         ) from None
