@@ -319,3 +319,22 @@ def test__interrupt_id__any_tool_call_id__round_trips() -> None:
     )
     assert parse_interrupt_id("call-9") is None
     assert parse_interrupt_id("::x") is None
+
+
+def test__joined_inside_a_sub_run__opens_the_run_with_its_thread() -> None:
+    wire = convert(
+        [
+            ev(s.AgentThinking, run_id="run-sub", parent_run_id=RUN, content="hm"),
+            ev(s.AgentCompleted, run_id="run-sub", parent_run_id=RUN, duration_ms=1),
+            ev(s.AgentCompleted, duration_ms=2),
+        ]
+    )
+
+    assert wire[0] == {
+        "type": "RUN_STARTED",
+        "threadId": THREAD,
+        "runId": RUN,
+        "protocolVersion": "1.0",
+    }
+    assert wire[1]["subagentRunId"] == "run-sub"
+    assert [e["type"] for e in wire[-2:]] == ["SUBAGENT_FINISHED", "RUN_FINISHED"]

@@ -183,9 +183,8 @@ class RunConverter:
             return []
         if message.run_id == self.run_id:
             return self._own(message)
-        if message.run_id in self._subruns or message.parent_run_id in self._subruns | {
-            self.run_id
-        }:
+        parent = message.parent_run_id
+        if message.run_id in self._subruns or parent == self.run_id or parent in self._subruns:
             return self._sub(message)
         return []
 
@@ -238,10 +237,12 @@ class RunConverter:
             )
         ]
 
-    def _finished(self, outcome: Any) -> BaseEvent:
+    def _finished(
+        self, outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None
+    ) -> BaseEvent:
         self._open = False
-        if outcome is None or not isinstance(outcome, RunFinishedInterruptOutcome):
-            self.finished = True
+        # An interrupt ends this AG-UI run only: the head run goes on once answered.
+        self.finished = not isinstance(outcome, RunFinishedInterruptOutcome)
         return RunFinishedEvent(
             thread_id=self.thread_id or "", run_id=self._current, outcome=outcome
         )
@@ -249,6 +250,7 @@ class RunConverter:
     # --- sub-runs -----------------------------------------------------------------
 
     def _sub(self, event: s.AgentEvent) -> list[BaseEvent]:
+        self.thread_id = event.thread_id
         if not self._open:
             # A sub-run event with no open AG-UI run (say, its parent's run
             # was just interrupted) opens the continuation.
@@ -343,7 +345,8 @@ class RunConverter:
 
     def _thinking(self, content: str, sub: str | None) -> list[BaseEvent]:
         self._thoughts += 1
-        mid = f"{self.run_id}-thinking-{self._thoughts}"
+        # Unique across the AG-UI runs of one head run (a continuation counts afresh).
+        mid = f"{self._current}-thinking-{self._thoughts}"
         out: list[BaseEvent] = [
             ReasoningStartEvent(message_id=mid, subagent_run_id=sub),
             ReasoningMessageStartEvent(message_id=mid, subagent_run_id=sub),
