@@ -63,6 +63,18 @@ class Settings(BaseSettings):
         "dropped. On with --dev and in tests; it costs several µs per frame.",
     )
 
+    # AG-UI over HTTP (docs/ag-ui.md)
+    ag_ui_path: str = Field(
+        default="/ag-ui",
+        pattern=r"^/[A-Za-z0-9_./-]*$",
+        description="Path of `POST` AG-UI runs answered with SSE.",
+    )
+    ag_ui_max_body: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of one AG-UI request body; larger ones get 413.",
+    )
+
     # Liveness
     heartbeat_interval: float = Field(
         default=25.0, gt=0, description="Seconds between the transport's pings; in the welcome."

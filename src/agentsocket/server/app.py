@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from agentsocket.aio import cancel_and_wait
 from agentsocket.looplag import watch_loop_lag
 from agentsocket.runs import build_agent_set, history_search
+from agentsocket.server.ag_ui_http import ag_ui_route
 from agentsocket.server.auth import AuthenticationFailed, issue_token
 from agentsocket.server.auth.throttle import ThrottleMiddleware
 from agentsocket.server.docs_routes import docs_routes
@@ -126,6 +127,7 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/auth/ticket", ticket, methods=["POST"]),
+        ag_ui_route(settings.ag_ui_path, gateway),
         *docs_routes(settings.default_version),
     ]
     if settings.dev_mode:

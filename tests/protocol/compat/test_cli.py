@@ -64,6 +64,7 @@ def test__snapshot__without_write__shows_status_and_writes_nothing(tmp_path: Pat
         "v3: up to date",
         "v2: up to date",
         "v1: up to date",
+        "ag-ui: up to date",
         "nothing to write",
     ]
     empty = tmp_path / "none"
@@ -76,7 +77,8 @@ def test__snapshot_write__fresh_directory__equals_the_committed_snapshots(tmp_pa
     target = tmp_path / "schemas"
     result = runner.invoke(app, ["schema", "snapshot", "--write", "--snapshots", str(target)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in target.iterdir()) == ["v1.json", "v2.json", "v3.json"]
+    names = sorted(p.name for p in target.iterdir())
+    assert names == ["ag-ui.json", "v1.json", "v2.json", "v3.json"]
     for path in target.iterdir():
         assert path.read_bytes() == (SNAPSHOTS / path.name).read_bytes()
 

@@ -6,11 +6,17 @@ Each returns ``(exit code, text)``: 0 compatible or written, 1 violations,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
 from agentsocket.protocol.compat.config import DEFAULT_CONFIG, CompatConfig
+from agentsocket.protocol.compat.dialects import (
+    check_dialects,
+    dialect_status,
+    write_dialect_snapshots,
+)
 from agentsocket.protocol.compat.gate import check
 from agentsocket.protocol.compat.report import Report
 from agentsocket.protocol.compat.rules import Mode, Rule
@@ -32,7 +38,13 @@ def _config(mode: Mode | None) -> CompatConfig:
 
 
 def _report(directory: Path, mode: Mode | None) -> Report:
-    return check(load_snapshots(directory), _config(mode))
+    report = check(load_snapshots(directory), _config(mode))
+    findings, notes = check_dialects(directory)
+    return replace(
+        report,
+        findings=(*report.findings, *findings),
+        notes=(*report.notes, *notes),
+    )
 
 
 def run_check(directory: Path, mode: Mode | None = None, as_json: bool = False) -> tuple[int, str]:
@@ -67,7 +79,7 @@ def run_snapshot(directory: Path, write: bool = False, force: bool = False) -> t
     change into the release.
     """
     try:
-        status = snapshot_status(directory)
+        status = snapshot_status(directory) | dialect_status(directory)
         if not write:
             lines = [f"{name}: {state.value}" for name, state in status.items()]
             pending = sum(
@@ -83,6 +95,6 @@ def run_snapshot(directory: Path, write: bool = False, force: bool = False) -> t
     if blocking and not force:
         refusal = "refusing to write snapshots: the gate reports violations (--force overrides)"
         return EXIT_VIOLATIONS, report.to_text() + refusal + "\n"
-    written = write_snapshots(directory)
+    written = write_snapshots(directory) + write_dialect_snapshots(directory)
     names = ", ".join(path.name for path in written) or "nothing (all up to date)"
     return EXIT_OK, f"wrote {names} in {directory}\n"

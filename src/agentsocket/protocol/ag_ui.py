@@ -1,0 +1,399 @@
+"""The AG-UI dialect: head server messages in, AG-UI 1.0 events out, without I/O.
+
+A :class:`RunConverter` follows one run of a user's stream and turns each head
+message (``agent_started``, ``tool_executing``, ...) into the AG-UI events
+(official ``ag_ui.core`` models) a front end expects, in an order AG-UI
+accepts: ``RUN_STARTED`` first, text only inside its message, tool arguments
+only inside their call, nothing after ``RUN_FINISHED`` / ``RUN_ERROR``. One
+head message may become several events, so the converter keeps per-run
+state; messages of other runs give nothing::
+
+    converter = RunConverter(run_id, agui_run_id=body.run_id)
+    for message in head_messages:
+        for event in converter.convert(message):
+            send(encode_event(event))
+        if converter.finished:
+            break
+
+==============================  ==================================================
+head message                    AG-UI event(s)
+==============================  ==================================================
+``agent_started``               ``RUN_STARTED`` (``SUBAGENT_STARTED`` for a sub-run)
+``agent_thinking``              ``REASONING_START``, ``REASONING_MESSAGE_START``,
+                                ``_CONTENT``, ``_END``, ``REASONING_END``
+``agent_message_delta``         ``TEXT_MESSAGE_START`` (first of the message) +
+                                ``TEXT_MESSAGE_CONTENT``
+``agent_message``               ``TEXT_MESSAGE_END`` (``START`` + ``CONTENT`` first
+                                when no delta came)
+``tool_executing``              ``TOOL_CALL_START``, ``TOOL_CALL_ARGS``, ``TOOL_CALL_END``
+``tool_completed``              ``TOOL_CALL_RESULT`` (the call first, if not sent)
+``tool_approval_required``      the call, then ``RUN_FINISHED`` with an ``interrupt``
+                                outcome; the run's next event opens a new AG-UI run
+``agent_completed``             ``RUN_FINISHED`` (``SUBAGENT_FINISHED`` for a sub-run)
+``agent_error``                 ``RUN_ERROR`` (``SUBAGENT_ERROR`` for a sub-run)
+``agent_cancelled``             ``RUN_FINISHED`` with a ``cancelled`` outcome
+                                (``SUBAGENT_ERROR`` code ``cancelled`` for a sub-run)
+``thread_created`` / ``_renamed``  ``CUSTOM`` ``agentsocket.<type>``, value = the
+/ ``_deleted``, ``stream_gap``  message's fields (only while the run is open)
+anything else                   nothing
+==============================  ==================================================
+
+Events of a sub-run carry ``subagentRunId`` (= its head ``run_id``). Text
+messages still open when the run ends are closed first. This module needs the
+``ag-ui`` extra (``ag-ui-protocol``, pure pydantic); ``agentsocket.protocol``
+does not import it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Final
+
+from ag_ui.core import (
+    BaseEvent,
+    CustomEvent,
+    Interrupt,
+    ReasoningEndEvent,
+    ReasoningMessageContentEvent,
+    ReasoningMessageEndEvent,
+    ReasoningMessageStartEvent,
+    ReasoningStartEvent,
+    RunErrorEvent,
+    RunFinishedCancelledOutcome,
+    RunFinishedEvent,
+    RunFinishedInterruptOutcome,
+    RunStartedEvent,
+    SubagentErrorEvent,
+    SubagentFinishedEvent,
+    SubagentStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+)
+
+from agentsocket.protocol import server_messages as s
+from agentsocket.protocol.message import ServerMessage
+
+#: The AG-UI protocol version the dialect speaks (``RUN_STARTED.protocolVersion``).
+PROTOCOL_VERSION: Final = "1.0"
+#: Prefix of the ``CUSTOM`` event names for messages AG-UI has no event for.
+CUSTOM_PREFIX: Final = "agentsocket."
+#: ``Interrupt.reason`` of a tool approval; answer it with a resume entry
+#: whose payload is ``{"approved": bool, "reason": str | None}``.
+APPROVAL_REASON: Final = "tool_approval"
+#: What an approval interrupt expects as its answer.
+APPROVAL_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean"}, "reason": {"type": "string"}},
+    "required": ["approved"],
+}
+
+#: Head messages that are no run's own but are passed on as ``CUSTOM`` events.
+_CUSTOM_TYPES = frozenset(
+    {
+        s.ThreadCreated.TYPE,
+        s.ThreadRenamed.TYPE,
+        s.ThreadDeleted.TYPE,
+        s.StreamGap.TYPE,
+    }
+)
+
+
+def interrupt_id(root_run_id: str, run_id: str, tool_call_id: str) -> str:
+    """The id of the approval interrupt for ``tool_call_id`` of ``run_id`` (under ``root_run_id``).
+
+    Run ids never contain ``:`` (they are a prefix and hex digits), so
+    :func:`parse_interrupt_id` splits it back whatever the tool call id is.
+    """
+    return f"{root_run_id}:{run_id}:{tool_call_id}"
+
+
+def parse_interrupt_id(text: str) -> tuple[str, str, str] | None:
+    """(root run id, run id, tool call id) of an :func:`interrupt_id`; None if not one."""
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def encode_event(event: BaseEvent) -> str:
+    """``event`` as AG-UI wire JSON: camelCase keys, no null fields."""
+    return event.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class RunConverter:
+    """Converts the head messages of one run (and its sub-runs) into AG-UI events.
+
+    Args:
+        run_id: the head run to follow.
+        agui_run_id: the ``runId`` its AG-UI events carry (a client's
+            ``RunAgentInput.runId``); defaults to ``run_id``.
+        thread_id: the ``threadId`` for ``RUN_STARTED`` when the first message
+            seen carries none (it normally comes from the messages).
+        next_run_id: the ``runId`` of the AG-UI run that continues after an
+            interrupt, given the segment number (1, 2, ...); default
+            ``f"{agui_run_id}.{n}"``.
+
+    Attributes:
+        finished: True once the run's last event (``RUN_FINISHED`` /
+            ``RUN_ERROR``) was produced; later calls return nothing.
+        interrupted: True while the AG-UI run ended with an interrupt outcome
+            and the head run waits for an answer.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        agui_run_id: str | None = None,
+        thread_id: str | None = None,
+        next_run_id: Callable[[int], str] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.agui_run_id = agui_run_id or run_id
+        self.thread_id = thread_id
+        self.finished = False
+        self.interrupted = False
+        self._next_run_id = next_run_id or (lambda n: f"{self.agui_run_id}.{n}")
+        self._segment = 0
+        self._current = self.agui_run_id
+        self._open = False  # an AG-UI run is open (RUN_STARTED sent, no end yet)
+        self._subruns: set[str] = set()  # sub-runs (any depth) of this run, still going
+        self._texts: dict[str, str | None] = {}  # open text messages -> subagentRunId
+        self._calls: set[str] = set()  # tool calls whose START..END this AG-UI run sent
+        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}  # every call: name, args
+        self._answered: set[str] = set()  # tool calls whose RESULT was sent
+        self._thoughts = 0
+
+    def convert(self, message: ServerMessage) -> list[BaseEvent]:
+        """The AG-UI events for ``message`` (none for another run's, or once finished)."""
+        if self.finished:
+            return []
+        if message.TYPE in _CUSTOM_TYPES:
+            if not self._open:
+                return []
+            name = CUSTOM_PREFIX + message.TYPE
+            return [CustomEvent(name=name, value=message.model_dump(mode="json"))]
+        if not isinstance(message, s.AgentEvent):
+            return []
+        if message.run_id == self.run_id:
+            return self._own(message)
+        parent = message.parent_run_id
+        if message.run_id in self._subruns or parent == self.run_id or parent in self._subruns:
+            return self._sub(message)
+        return []
+
+    # --- the run itself --------------------------------------------------------
+
+    def _own(self, event: s.AgentEvent) -> list[BaseEvent]:
+        self.thread_id = event.thread_id
+        out = self._start() if not self._open else []
+        if isinstance(event, s.AgentStarted):
+            return out
+        if isinstance(event, s.ToolApprovalRequired):
+            out += self._call(event.tool_call_id, event.tool_name, event.arguments, None)
+            out += self._close_texts()
+            interrupt = Interrupt(
+                id=interrupt_id(self.run_id, event.run_id, event.tool_call_id),
+                reason=APPROVAL_REASON,
+                message=f"Allow {event.tool_name}?",
+                tool_call_id=event.tool_call_id,
+                response_schema=APPROVAL_SCHEMA,
+            )
+            out.append(self._finished(RunFinishedInterruptOutcome(interrupts=[interrupt])))
+            self.interrupted = True
+            return out
+        if isinstance(event, s.AgentCompleted):
+            return out + self._close_texts() + [self._finished(None)]
+        if isinstance(event, s.AgentCancelled):
+            return out + self._close_texts() + [self._finished(RunFinishedCancelledOutcome())]
+        if isinstance(event, s.AgentError):
+            out += self._close_texts()
+            out.append(RunErrorEvent(message=event.message, code=event.code))
+            self._open, self.finished = False, True
+            return out
+        return out + self._content(event, None)
+
+    def _start(self) -> list[BaseEvent]:
+        # The first AG-UI run is the client's; each interrupt's continuation is a new one
+        # (a resumed converter's first run is the continuation itself).
+        run_id = self._next_run_id(self._segment) if self._segment else self.agui_run_id
+        self._segment += 1
+        self._current = run_id
+        # AG-UI tool calls are run-scoped: a continuation restates a call before its result.
+        self._calls.clear()
+        self._open, self.interrupted = True, False
+        assert self.thread_id is not None  # set from the message before
+        return [
+            RunStartedEvent(
+                thread_id=self.thread_id,
+                run_id=run_id,
+                protocol_version=PROTOCOL_VERSION,
+            )
+        ]
+
+    def _finished(
+        self, outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None
+    ) -> BaseEvent:
+        self._open = False
+        # An interrupt ends this AG-UI run only: the head run goes on once answered.
+        self.finished = not isinstance(outcome, RunFinishedInterruptOutcome)
+        return RunFinishedEvent(
+            thread_id=self.thread_id or "", run_id=self._current, outcome=outcome
+        )
+
+    # --- sub-runs -----------------------------------------------------------------
+
+    def _sub(self, event: s.AgentEvent) -> list[BaseEvent]:
+        self.thread_id = event.thread_id
+        if not self._open:
+            # A sub-run event with no open AG-UI run (say, its parent's run
+            # was just interrupted) opens the continuation.
+            out: list[BaseEvent] = self._start()
+        else:
+            out = []
+        sub = event.run_id
+        if isinstance(event, s.AgentStarted):
+            self._subruns.add(sub)
+            parent = event.parent_run_id if event.parent_run_id != self.run_id else None
+            out.append(
+                SubagentStartedEvent(
+                    subagent_run_id=sub, name=event.agent_name, parent_subagent_run_id=parent
+                )
+            )
+            return out
+        self._subruns.add(sub)
+        if isinstance(event, s.AgentCompleted):
+            self._subruns.discard(sub)
+            return out + self._close_texts(sub) + [SubagentFinishedEvent(subagent_run_id=sub)]
+        if isinstance(event, (s.AgentError, s.AgentCancelled)):
+            self._subruns.discard(sub)
+            if isinstance(event, s.AgentError):
+                text, code = event.message, event.code
+            else:
+                text, code = f"cancelled: {event.reason}", "cancelled"
+            failed = SubagentErrorEvent(subagent_run_id=sub, message=text, code=code)
+            return out + self._close_texts(sub) + [failed]
+        if isinstance(event, s.ToolApprovalRequired):
+            # AG-UI ends the whole run with the interrupt, attributed to the sub-run.
+            out += self._call(event.tool_call_id, event.tool_name, event.arguments, sub)
+            out += self._close_texts()
+            interrupt = Interrupt(
+                id=interrupt_id(self.run_id, sub, event.tool_call_id),
+                reason=APPROVAL_REASON,
+                message=f"Allow {event.tool_name}?",
+                tool_call_id=event.tool_call_id,
+                response_schema=APPROVAL_SCHEMA,
+                subagent_run_id=sub,
+            )
+            out.append(self._finished(RunFinishedInterruptOutcome(interrupts=[interrupt])))
+            self.interrupted = True
+            return out
+        return out + self._content(event, sub)
+
+    # --- content shared by the run and its sub-runs -----------------------------------
+
+    def _content(self, event: s.AgentEvent, sub: str | None) -> list[BaseEvent]:
+        if isinstance(event, s.AgentThinking):
+            return self._thinking(event.content, sub)
+        if isinstance(event, s.AgentMessageDelta):
+            out = self._open_text(event.message_id, sub)
+            if event.content:
+                out.append(
+                    TextMessageContentEvent(
+                        message_id=event.message_id, delta=event.content, subagent_run_id=sub
+                    )
+                )
+            return out
+        if isinstance(event, s.AgentMessage):
+            if event.message_id in self._texts:
+                self._texts.pop(event.message_id)
+                return [TextMessageEndEvent(message_id=event.message_id, subagent_run_id=sub)]
+            out = self._open_text(event.message_id, sub)
+            if event.content:
+                out.append(
+                    TextMessageContentEvent(
+                        message_id=event.message_id, delta=event.content, subagent_run_id=sub
+                    )
+                )
+            self._texts.pop(event.message_id)
+            out.append(TextMessageEndEvent(message_id=event.message_id, subagent_run_id=sub))
+            return out
+        if isinstance(event, s.ToolExecuting):
+            return self._call(event.tool_call_id, event.tool_name, event.arguments, sub)
+        if isinstance(event, s.ToolCompleted):
+            out = self._call(event.tool_call_id, event.tool_name, {}, sub)
+            if event.tool_call_id in self._answered:
+                return out
+            self._answered.add(event.tool_call_id)
+            out.append(
+                ToolCallResultEvent(
+                    message_id=f"{event.tool_call_id}-result",
+                    tool_call_id=event.tool_call_id,
+                    content=_result_text(event),
+                    role="tool",
+                    subagent_run_id=sub,
+                )
+            )
+            return out
+        return []
+
+    def _thinking(self, content: str, sub: str | None) -> list[BaseEvent]:
+        self._thoughts += 1
+        # Unique across the AG-UI runs of one head run (a continuation counts afresh).
+        mid = f"{self._current}-thinking-{self._thoughts}"
+        out: list[BaseEvent] = [
+            ReasoningStartEvent(message_id=mid, subagent_run_id=sub),
+            ReasoningMessageStartEvent(message_id=mid, subagent_run_id=sub),
+        ]
+        if content:
+            out.append(
+                ReasoningMessageContentEvent(message_id=mid, delta=content, subagent_run_id=sub)
+            )
+        out += [
+            ReasoningMessageEndEvent(message_id=mid, subagent_run_id=sub),
+            ReasoningEndEvent(message_id=mid, subagent_run_id=sub),
+        ]
+        return out
+
+    def _open_text(self, message_id: str, sub: str | None) -> list[BaseEvent]:
+        if message_id in self._texts:
+            return []
+        self._texts[message_id] = sub
+        return [TextMessageStartEvent(message_id=message_id, role="assistant", subagent_run_id=sub)]
+
+    def _close_texts(self, sub: str | None = None) -> list[BaseEvent]:
+        """End the open text messages (of sub-run ``sub`` only, when given)."""
+        ending = [mid for mid, owner in self._texts.items() if sub is None or owner == sub]
+        out: list[BaseEvent] = []
+        for mid in ending:
+            out.append(TextMessageEndEvent(message_id=mid, subagent_run_id=self._texts.pop(mid)))
+        return out
+
+    def _call(
+        self, call_id: str, name: str, arguments: dict[str, Any], sub: str | None
+    ) -> list[BaseEvent]:
+        if call_id in self._calls:
+            return []
+        self._calls.add(call_id)
+        name, arguments = self._tools.setdefault(call_id, (name, arguments))
+        return [
+            ToolCallStartEvent(tool_call_id=call_id, tool_call_name=name, subagent_run_id=sub),
+            ToolCallArgsEvent(
+                tool_call_id=call_id, delta=json.dumps(arguments), subagent_run_id=sub
+            ),
+            ToolCallEndEvent(tool_call_id=call_id, subagent_run_id=sub),
+        ]
+
+
+def _result_text(event: s.ToolCompleted) -> str:
+    """A tool result as the text of AG-UI's tool message."""
+    if event.status == "success":
+        result = event.result
+        return result if isinstance(result, str) else json.dumps(result)
+    return json.dumps({"status": event.status, "error": event.error})
