@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     run_queue_timeout: float = Field(
         default=30.0, gt=0, description="A run no worker took after this ends with no_worker."
     )
+    node_ttl: float = Field(
+        default=10.0,
+        gt=0,
+        description="With runs=local on Redis: a node silent this long is lost, and a live node "
+        "ends its runs with gateway_lost.",
+    )
 
     # Agents (docs/agents.md, "Serve your agent")
     agents: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -12,14 +12,19 @@ Keys (all under ``prefix``):
   per-user limit counts it);
 * ``{p}:active``: run id → the worker executing it (``<worker>/orphaned`` once
   that worker gave the run up, so the reaper ends it);
-* ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL;
+* ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL
+  (also a gateway node's, for the runs it executes itself: its owner id
+  starts with :data:`GATEWAY`);
 * ``{p}:reaped:{run_id}``: claimed by the one node that ends a lost run;
 * ``{p}:approval:{run_id}:{tool_call_id}``: the user a pending tool approval
   waits for (a run's or a sub-run's), expiring with the approval;
 * channel ``{p}:control``: cancel and approval commands for the workers.
 
 A worker that dies stops renewing its heartbeat; any gateway node then finds
-its runs in ``active`` and ends each one (``worker_lost``) exactly once.
+its runs in ``active`` and ends each one (``worker_lost``) exactly once. With
+``RUNS=local`` a gateway node records the runs it executes itself the same way
+(:meth:`RunQueue.hold`), so a live node ends a dead node's runs
+(``gateway_lost``).
 
 A worker that was only *away* (paused, or cut off from Redis, for longer than
 its TTL) may come back to runs that were ended meanwhile. Claiming a lost run
@@ -58,6 +63,17 @@ ORPHANED = "/orphaned"
 REAPED_TTL_SECONDS = 300
 #: The state of a queued run a gateway node claimed to end (no worker took it in time).
 EXPIRED = "expired"
+#: Prefix of the owner id of a gateway node running runs itself (``RUNS=local``).
+GATEWAY = "gateway:"
+
+# KEYS: the run's hash, the active hash, the user's runs.
+# ARGV: run id, user id, thread id, agent, owner id.
+_HOLD = """
+redis.call('HSET', KEYS[1], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
+  'state', 'running', 'worker', ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[1])
+"""
 
 # KEYS: the stream, the run's hash, the user's runs, the queued set.
 # ARGV: run id, user id, thread id, agent, the encoded request.
@@ -194,6 +210,7 @@ class RunQueue:
         self._claim_reap = redis.register_script(_CLAIM_REAP)
         self._renew = redis.register_script(_RENEW)
         self._orphan = redis.register_script(_ORPHAN)
+        self._hold = redis.register_script(_HOLD)
 
     async def ensure_group(self) -> None:
         try:
@@ -220,6 +237,17 @@ class RunQueue:
             orjson.dumps(asdict(request)),
         ]
         await self._submit(keys=keys, args=args)
+
+    async def hold(self, request: RunRequest, owner: str) -> None:
+        """Record a run that ``owner`` (a gateway node) executes itself, as running.
+
+        The owner renews its heartbeat (:meth:`renew`) while it lives; once it
+        is silent the reapers end the run like a lost worker's. End it with
+        :meth:`finished`.
+        """
+        keys = [self._run(request.run_id), self._active, self._user_runs(request.user_id)]
+        args = [request.run_id, request.user_id, request.thread_id, request.agent, owner]
+        await self._hold(keys=keys, args=args)
 
     async def running_count(self, user_id: str) -> int:
         return int(await self.redis.scard(self._user_runs(user_id)))

@@ -1,0 +1,78 @@
+"""A gateway node's lease on the runs it executes itself (``RUNS=local`` on Redis).
+
+The node records each run it starts in the run queue's registry under its
+owner id (:meth:`RunQueue.hold`) and renews a heartbeat every third of its
+TTL. If the node dies (crash, ``kill -9``, a host lost), the heartbeat
+expires and the :class:`~agentsocket.runs.reaper.Reaper` of any live node
+ends its runs with ``agent_error`` ``gateway_lost``: stored, and published
+into each user's stream, where a client resuming on any node sees it.
+
+The owner id is new in every process, so a node restarted under the same
+``server_id`` still ends the runs of its previous life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+
+from redis.exceptions import RedisError
+
+from agentsocket.aio import cancel_and_wait
+from agentsocket.delivery.run_queue import GATEWAY, RunQueue, RunRequest
+
+log = logging.getLogger("agentsocket.runs")
+
+
+def gateway_owner(server_id: str) -> str:
+    """A fresh owner id for this gateway process."""
+    return f"{GATEWAY}{server_id}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class NodeLease:
+    """Holds this node's runs in Redis while the node lives."""
+
+    def __init__(self, queue: RunQueue, owner: str, ttl: float) -> None:
+        self.queue = queue
+        self.owner = owner
+        self._ttl = ttl
+        self._runs: dict[str, str] = {}  # run id -> user id
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._renew()
+        self._task = asyncio.create_task(self._heartbeat(), name="agentsocket-node-lease")
+
+    async def close(self) -> None:
+        """Stop renewing; call once this node's runs have ended (they release themselves)."""
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+
+    async def hold(self, request: RunRequest) -> None:
+        await self.queue.hold(request, self.owner)
+        self._runs[request.run_id] = request.user_id
+
+    async def release(self, run_id: str, user_id: str) -> None:
+        """Forget a run that ended here; its slot is free."""
+        self._runs.pop(run_id, None)
+        await self.queue.finished(run_id, user_id)
+
+    async def _renew(self) -> None:
+        lost = await self.queue.renew(self.owner, self._ttl, sorted(self._runs))
+        for run_id in lost & set(self._runs):
+            # This node was silent past its TTL (paused, or cut off from Redis)
+            # and another node already ended the run with gateway_lost.
+            log.warning(
+                "run was ended as gateway_lost while this node was away",
+                extra={"run_id": run_id, "owner": self.owner},
+            )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._ttl / 3)
+            try:
+                await self._renew()
+            except (RedisError, OSError) as exc:
+                log.warning("cannot renew the node's run lease: %s", exc)
