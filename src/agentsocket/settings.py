@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     allowed_origins: tuple[str, ...] = Field(
         default=(), description="Allowed Origin headers; empty allows any (non-browser) origin."
     )
+    max_connections: int | None = Field(
+        default=None,
+        gt=0,
+        description="Open connections of the node; more get HTTP 503 (health probes still "
+        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 32).",
+    )
+    handshake_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a new connection has to send its HTTP request or WebSocket "
+        "upgrade; silent and half-sent ones are closed.",
+    )
     max_connections_per_user: int = Field(
         default=20, gt=0, description="Open connections of one user; more are closed with 4005."
     )
