@@ -13,6 +13,7 @@ the local runs are recorded the same way, and a dead node's runs end with
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -37,13 +38,32 @@ class Executor(Protocol):
 
     async def running_count(self, user_id: str) -> int: ...
 
-    async def launch(self, request: RunRequest) -> None: ...
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        """A run slot for the user if fewer than ``limit`` runs are running or reserved.
+
+        Atomic (across every node, with Redis): of concurrent callers at most
+        ``limit`` get one. Pass it to :meth:`launch`, or give it back with
+        :meth:`release`.
+        """
+        ...
+
+    async def release(self, user_id: str, slot: str) -> None: ...
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None: ...
 
     async def cancel(self, user_id: str, run_id: str) -> bool: ...
 
     async def approve(
         self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
     ) -> bool: ...
+
+
+#: How long a reserved run slot lasts if its node dies before starting the run.
+SLOT_TTL_SECONDS = 30.0
+
+
+def new_slot() -> str:
+    return uuid.uuid4().hex
 
 
 class LocalExecutor:
@@ -74,6 +94,7 @@ class LocalExecutor:
         self._publish = publish
         self._on_finish = on_finish
         self._lease = lease
+        self._slots: dict[str, set[str]] = {}  # user id -> slots reserved here (no lease)
         self._reaper: Reaper | None = None
         if lease is not None:
             if on_lost is None:
@@ -104,12 +125,39 @@ class LocalExecutor:
             return await self._lease.queue.running_count(user_id)
         return self.runner.running_count(user_id)
 
-    async def launch(self, request: RunRequest) -> None:
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        slot = new_slot()
+        if self._lease is not None:
+            ok = await self._lease.queue.reserve(user_id, slot, limit, SLOT_TTL_SECONDS)
+            return slot if ok else None
+        # One event loop: checking and reserving with no await between is atomic.
+        slots = self._slots.setdefault(user_id, set())
+        if self.runner.running_count(user_id) + len(slots) >= limit:
+            if not slots:
+                del self._slots[user_id]
+            return None
+        slots.add(slot)
+        return slot
+
+    async def release(self, user_id: str, slot: str) -> None:
+        if self._lease is not None:
+            await self._lease.queue.unreserve(user_id, slot)
+            return
+        slots = self._slots.get(user_id)
+        if slots is not None:
+            slots.discard(slot)
+            if not slots:
+                del self._slots[user_id]
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None:
         agent = self._agents.get(request.agent)
         if agent is None:  # the gateway checked the name against this same set
             raise LookupError(f"no agent {request.agent!r}")
         if self._lease is not None:
-            await self._lease.hold(request)
+            await self._lease.hold(request, slot)
+        elif slot is not None:
+            # The run counts from runner.start below, in the same step.
+            await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish, request.user_id)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
@@ -164,8 +212,16 @@ class QueueExecutor:
     async def running_count(self, user_id: str) -> int:
         return await self.queue.running_count(user_id)
 
-    async def launch(self, request: RunRequest) -> None:
-        await self.queue.submit(request)
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        slot = new_slot()
+        ok = await self.queue.reserve(user_id, slot, limit, SLOT_TTL_SECONDS)
+        return slot if ok else None
+
+    async def release(self, user_id: str, slot: str) -> None:
+        await self.queue.unreserve(user_id, slot)
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None:
+        await self.queue.submit(request, slot)
 
     async def cancel(self, user_id: str, run_id: str) -> bool:
         info = await self.queue.info(run_id)

@@ -50,8 +50,8 @@ class NodeLease:
         if self._task is not None:
             await cancel_and_wait(self._task)
 
-    async def hold(self, request: RunRequest) -> None:
-        await self.queue.hold(request, self.owner)
+    async def hold(self, request: RunRequest, slot: str | None = None) -> None:
+        await self.queue.hold(request, self.owner, slot)
         self._runs[request.run_id] = request.user_id
 
     async def release(self, run_id: str, user_id: str) -> None:

@@ -145,9 +145,22 @@ class RunService:
             )
             return
         limit = gateway.settings.max_runs_per_user
-        if await self.executor.running_count(user) >= limit:
+        # Reserved before anything is stored: the limit holds for concurrent messages,
+        # on every node.
+        slot = await self.executor.reserve(user, limit)
+        if slot is None:
             request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
+        launched = False
+        try:
+            launched = await self._start(request, message, agent, slot)
+        finally:
+            if not launched:
+                await self.executor.release(user, slot)
+
+    async def _start(self, request: Request, message: c.UserMessage, agent: str, slot: str) -> bool:
+        """Store the message with its run and launch it in ``slot``; False if not launched."""
+        gateway, user = self.gateway, request.user_id
         started = await gateway.get_store().start_run_with_message(
             user,
             message.thread_id,
@@ -170,9 +183,12 @@ class RunService:
             )
         )
         if not started.created:
-            return
+            return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
-        await self.executor.launch(RunRequest(run.id, user, run.thread_id, agent, message.content))
+        await self.executor.launch(
+            RunRequest(run.id, user, run.thread_id, agent, message.content), slot
+        )
+        return True
 
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""
