@@ -10,6 +10,7 @@ user's clients see the end in their stream.
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.e2e.harness import body, run_server, tag
 
 #: The demo agent's ``slow`` word: its ``sleep`` tool waits 5 s, long enough to kill mid-run.
 SLOW_PROMPT = "be slow about it"
+SLOW_SECONDS = 5.0
 
 
 def of_run(run_id: str, *names: str) -> Any:
@@ -116,6 +118,53 @@ async def test__node_killed_mid_run__runs_local_on_redis__a_live_node_ends_its_r
             done = await alice_b.wait_for(of_run(str(body(retry)["run_id"]), *TERMINAL))
             assert tag(done) == "agent_completed"
             assert await nodes.redis.scard(f"{nodes.prefix}:user-runs:alice") == 0
+        finally:
+            await alice_a.close()
+            await alice_b.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test__node_paused_past_its_ttl__its_run_ends_once__nothing_more_after_it_wakes(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """``SIGSTOP`` the node running alice's run past ``NODE_TTL``: the other node ends the
+    run (``gateway_lost``); after ``SIGCONT`` the paused node drops the run: nothing more
+    of it reaches the stream, and the node serves new runs."""
+    env = {"AGENTSOCKET_RUNS": "local", "AGENTSOCKET_NODE_TTL": "2"}
+    async with cluster(tmp_path, redis_url, postgres_url, workers=0, env=env) as nodes:
+        node_a, node_b = nodes.gateways
+        alice_b = StreamClient("alice")
+        alice_a = StreamClient("alice")
+        try:
+            await alice_a.connect(node_a)
+            await alice_b.connect(node_b)
+            await alice_a.send("user_message", content=SLOW_PROMPT)
+            ack = await alice_a.wait_for(lambda f: tag(f) == "message_received")
+            run_id = str(body(ack)["run_id"])
+            await alice_b.wait_for(of_run(run_id, "tool_executing"))
+
+            node_a.process.send_signal(signal.SIGSTOP)
+            try:
+                end = await alice_b.wait_for(of_run(run_id, *TERMINAL), timeout=15)
+            finally:
+                node_a.process.send_signal(signal.SIGCONT)
+            assert (tag(end), body(end)["code"]) == ("agent_error", "gateway_lost")
+            # The slow tool would have finished 5 s after it started; wait past that.
+            await asyncio.sleep(SLOW_SECONDS)
+            ends = [e for e in await nodes.log_entries("alice") if e.data.get("run_id") == run_id]
+            assert ends[-1].type == "agent_error", [e.type for e in ends]
+            assert [e.type for e in ends if e.type in TERMINAL] == ["agent_error"]
+            assert await nodes.redis.scard(f"{nodes.prefix}:user-runs:alice") == 0
+
+            await alice_a.connect(node_a, resume=True)
+            await alice_a.send("user_message", content="what is 6*7?")
+            retry = await alice_a.wait_for(
+                lambda f: tag(f) == "message_received" and body(f)["run_id"] != run_id
+            )
+            done = await alice_b.wait_for(of_run(str(body(retry)["run_id"]), *TERMINAL))
+            assert tag(done) == "agent_completed"
         finally:
             await alice_a.close()
             await alice_b.close()

@@ -20,6 +20,7 @@ from typing import Protocol
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.protocol import ServerMessage
 from agentsocket.runs.agent_set import AgentSet
 from agentsocket.runs.control import Approve, Cancel, encode_command
 from agentsocket.runs.lease import NodeLease
@@ -99,6 +100,7 @@ class LocalExecutor:
         if lease is not None:
             if on_lost is None:
                 raise TypeError("a LocalExecutor with a lease needs on_lost")
+            lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
             self._reaper = Reaper(lease.queue, publish, on_lost, interval=reap_interval)
         self.runner = Runner(
             timeout=timeout,
@@ -158,7 +160,7 @@ class LocalExecutor:
         elif slot is not None:
             # The run counts from runner.start below, in the same step.
             await self.release(request.user_id, slot)
-        sink: EventSink = StreamSink(self._publish, request.user_id)
+        sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
@@ -166,7 +168,24 @@ class LocalExecutor:
     async def cancel(self, user_id: str, run_id: str) -> bool:
         return self.runner.cancel(run_id, user_id=user_id)
 
+    def _publish_for(self, run_id: str) -> Publish:
+        """The run's publish: silent once the run was ended by another node (lease lost)."""
+        lease = self._lease
+        if lease is None:
+            return self._publish
+        publish = self._publish
+
+        async def publish_unless_dropped(user_id: str, message: ServerMessage) -> int:
+            if not await lease.still_ours(run_id):
+                return 0
+            return await publish(user_id, message)
+
+        return publish_unless_dropped
+
     async def _finished(self, outcome: RunOutcome) -> None:
+        if self._lease is not None and outcome.run_id in self._lease.dropped:
+            await self._lease.release(outcome.run_id, outcome.user_id)
+            return  # another node stored and published its end
         await self._on_finish(outcome)
         if self._lease is not None:
             # The slot is free before the client can see the end (it may send again at once).
