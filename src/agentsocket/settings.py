@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     allowed_origins: tuple[str, ...] = Field(
         default=(), description="Allowed Origin headers; empty allows any (non-browser) origin."
     )
+    max_connections: int | None = Field(
+        default=None,
+        gt=0,
+        description="Open connections of the node; more get HTTP 503 (health probes still "
+        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 32).",
+    )
+    handshake_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a new connection has to send its HTTP request or WebSocket "
+        "upgrade; silent and half-sent ones are closed.",
+    )
     max_connections_per_user: int = Field(
         default=20, gt=0, description="Open connections of one user; more are closed with 4005."
     )
@@ -180,6 +192,12 @@ class Settings(BaseSettings):
     worker_ttl: float = Field(default=3.0, gt=0, description="A silent worker is lost after this.")
     run_queue_timeout: float = Field(
         default=30.0, gt=0, description="A run no worker took after this ends with no_worker."
+    )
+    node_ttl: float = Field(
+        default=10.0,
+        gt=0,
+        description="With runs=local on Redis: a node silent this long is lost, and a live node "
+        "ends its runs with gateway_lost.",
     )
 
     # Agents (docs/agents.md, "Serve your agent")

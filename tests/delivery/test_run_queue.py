@@ -258,3 +258,33 @@ async def test_a_queue_whose_group_vanished_makes_it_again_and_claims_later_runs
 
     await queue.submit(REQUEST)
     assert await queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS) == REQUEST
+
+
+async def test__reserve__concurrent_callers__at_most_the_limit_get_a_slot(queue: RunQueue) -> None:
+    await queue.submit(REQUEST)  # one run already counts against the limit of 3
+    granted = await asyncio.gather(
+        *(queue.reserve("alice", f"slot-{n}", 3, ttl_seconds=60) for n in range(10))
+    )
+    assert granted.count(True) == 2
+    winner = f"slot-{granted.index(True)}"
+
+    # A slot that becomes a run is counted once; one given back frees its place.
+    await queue.submit(RunRequest("run-2", "alice", "thread-1", "demo", "hi"), winner)
+    assert await queue.running_count("alice") == 2
+    assert not await queue.reserve("alice", "late", 3, ttl_seconds=60)
+    other = next(f"slot-{n}" for n, ok in enumerate(granted) if ok and f"slot-{n}" != winner)
+    await queue.unreserve("alice", other)
+    assert await queue.reserve("alice", "late", 3, ttl_seconds=60)
+    assert await queue.reserve("bob", "bobs", 1, ttl_seconds=60)  # per user
+
+
+async def test__reserve__a_slot_whose_node_died__lapses(queue: RunQueue) -> None:
+    assert await queue.reserve("alice", "orphan", 1, ttl_seconds=60)
+    assert not await queue.reserve("alice", "next", 1, ttl_seconds=60)
+    # Lapsed (its node never started the run): scored in the past.
+    await queue.redis.zadd(f"{queue.prefix}:user-slots:alice", {"orphan": 0})
+    assert await queue.reserve("alice", "next", 1, ttl_seconds=60)
+    # A local run held by a gateway node takes its slot the same way.
+    await queue.hold(RunRequest("run-9", "alice", "t", "demo", "p"), "gateway:n1:1:x", "next")
+    assert await queue.redis.zcard(f"{queue.prefix}:user-slots:alice") == 0
+    assert await queue.running_count("alice") == 1

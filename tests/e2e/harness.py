@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,13 @@ def run_server(
     module: Sequence[str] = ("-m", "agentsocket", "serve"),
     ready_path: str = "/readyz",
     cwd: Path | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start a gateway, wait until it is ready, stop it afterwards."""
+    """Start a gateway, wait until it is ready, stop it afterwards.
+
+    Args:
+        preexec_fn: run in the child before it starts (e.g. to lower a resource limit).
+    """
     port = free_port()
     environment = {
         **os.environ,
@@ -111,6 +116,7 @@ def run_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            preexec_fn=preexec_fn,
         )
     server = ServerProcess(port, process, log_path, environment, dev=dev)
     try:

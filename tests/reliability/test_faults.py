@@ -33,14 +33,10 @@ PROMPT = "what is " + " and ".join(f"{n}*{n + 3}" for n in range(1, 9)) + " in h
 END_TIMEOUT = 10.0
 #: A restarted node ends the runs it lost at start: its client sees that at once.
 RECOVERY_TIMEOUT = 8.0
-BUG_12 = (
-    "issue 12 bug 12: runs of a gateway killed with -9 stay `running` forever; the "
-    "resuming client gets only stream_gap (branch orphans fixes it)"
-)
 REDIS_RESTART_BUG = (
     "a Redis restart (empty) mid-run: the worker gives the run up 'for the gateways to end "
     "as worker_lost', but no gateway does (its Redis records are gone): no terminal event, "
-    "the run stays `running`; and the worker's claims fail with NOGROUP forever after"
+    "the run stays `running` (the worker's NOGROUP claims after it are fixed)"
 )
 
 
@@ -84,9 +80,7 @@ async def assert_stored(database_url: str, user: str, run_ids: list[str]) -> Non
 @pytest.mark.parametrize(
     "sig",
     [
-        pytest.param(
-            signal.SIGKILL, id="kill-9", marks=pytest.mark.xfail(strict=False, reason=BUG_12)
-        ),
+        pytest.param(signal.SIGKILL, id="kill-9"),
         pytest.param(signal.SIGTERM, id="sigterm"),
     ],
 )
@@ -129,7 +123,6 @@ async def test__single_node_stopped_mid_run__run_ends_visibly_after_restart(
             "local",
             signal.SIGKILL,
             id="local-kill-9",
-            marks=pytest.mark.xfail(strict=False, reason=BUG_12),
         ),
         pytest.param("local", signal.SIGTERM, id="local-sigterm"),
     ],

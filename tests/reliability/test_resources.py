@@ -129,10 +129,6 @@ def test__slowloris__others_served_rss_bounded(slowloris_run: Slowloris) -> None
     assert slowloris_run.rss_during - slowloris_run.rss_idle < RSS_GROWTH_MIB
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 bug 4: incomplete handshakes never time out (branch orphans adds one)",
-)
 def test__slowloris__incomplete_handshakes_closed_by_the_server(slowloris_run: Slowloris) -> None:
     assert slowloris_run.report.closed_by_server == slowloris_run.report.opened
 
@@ -190,10 +186,6 @@ async def _released(server: ServerProcess, at_most: int, timeout: float = 20.0) 
     return False
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 bug 4: no connection cap below the file limit (branch orphans adds one)",
-)
 async def test__more_sockets_than_the_file_limit__healthz_and_others_still_served(
     tmp_path: Path,
 ) -> None:

@@ -10,16 +10,24 @@ Keys (all under ``prefix``):
   they were queued (Redis time, ms);
 * ``{p}:user-runs:{user_id}``: the set of a user's unfinished runs (the
   per-user limit counts it);
+* ``{p}:user-slots:{user_id}``: a sorted set of run slots reserved for the
+  user's messages being stored, scored by when the reservation lapses (Redis
+  time, ms); a slot becomes a run in ``user-runs`` atomically;
 * ``{p}:active``: run id → the worker executing it (``<worker>/orphaned`` once
   that worker gave the run up, so the reaper ends it);
-* ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL;
+* ``{p}:worker:{worker_id}``: the worker's heartbeat, expiring after its TTL
+  (also a gateway node's, for the runs it executes itself: its owner id
+  starts with :data:`GATEWAY`);
 * ``{p}:reaped:{run_id}``: claimed by the one node that ends a lost run;
 * ``{p}:approval:{run_id}:{tool_call_id}``: the user a pending tool approval
   waits for (a run's or a sub-run's), expiring with the approval;
 * channel ``{p}:control``: cancel and approval commands for the workers.
 
 A worker that dies stops renewing its heartbeat; any gateway node then finds
-its runs in ``active`` and ends each one (``worker_lost``) exactly once.
+its runs in ``active`` and ends each one (``worker_lost``) exactly once. With
+``RUNS=local`` a gateway node records the runs it executes itself the same way
+(:meth:`RunQueue.hold`), so a live node ends a dead node's runs
+(``gateway_lost``).
 
 A worker that was only *away* (paused, or cut off from Redis, for longer than
 its TTL) may come back to runs that were ended meanwhile. Claiming a lost run
@@ -58,14 +66,41 @@ ORPHANED = "/orphaned"
 REAPED_TTL_SECONDS = 300
 #: The state of a queued run a gateway node claimed to end (no worker took it in time).
 EXPIRED = "expired"
+#: Prefix of the owner id of a gateway node running runs itself (``RUNS=local``).
+GATEWAY = "gateway:"
 
-# KEYS: the stream, the run's hash, the user's runs, the queued set.
-# ARGV: run id, user id, thread id, agent, the encoded request.
+# KEYS: the run's hash, the active hash, the user's runs, the user's slots.
+# ARGV: run id, user id, thread id, agent, owner id, the slot it takes ('' none).
+_HOLD = """
+redis.call('HSET', KEYS[1], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
+  'state', 'running', 'worker', ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[6])
+"""
+
+# KEYS: the user's runs, the user's slots. ARGV: slot id, limit, TTL (ms).
+# Returns 1 if the slot is reserved: the user's runs and live slots were below the limit.
+_RESERVE = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
+if redis.call('SCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[2], ms + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: the stream, the run's hash, the user's runs, the queued set, the user's slots.
+# ARGV: run id, user id, thread id, agent, the encoded request, the slot it takes ('' none).
 _SUBMIT = """
 local entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
 redis.call('HSET', KEYS[2], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
   'state', 'queued', 'entry', entry)
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[6])
 redis.call('ZADD', KEYS[4], tonumber(string.match(entry, '^(%d+)')), ARGV[1])
 return entry
 """
@@ -194,6 +229,8 @@ class RunQueue:
         self._claim_reap = redis.register_script(_CLAIM_REAP)
         self._renew = redis.register_script(_RENEW)
         self._orphan = redis.register_script(_ORPHAN)
+        self._hold = redis.register_script(_HOLD)
+        self._reserve = redis.register_script(_RESERVE)
 
     async def ensure_group(self) -> None:
         try:
@@ -204,13 +241,29 @@ class RunQueue:
 
     # --- gateway side ------------------------------------------------------------------
 
-    async def submit(self, request: RunRequest) -> None:
-        """Record the run and queue it for the next free worker."""
+    async def reserve(self, user_id: str, slot: str, limit: int, ttl_seconds: float) -> bool:
+        """Reserve a run slot for ``user_id`` if their runs and slots are below ``limit``.
+
+        One atomic script, so the limit holds across every node. The slot turns
+        into the run in :meth:`submit` or :meth:`hold`; give it back with
+        :meth:`unreserve` if no run follows. A slot lapses after ``ttl_seconds``
+        (its node died between reserving and starting).
+        """
+        keys = [self._user_runs(user_id), self._user_slots(user_id)]
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        return bool(await self._reserve(keys=keys, args=[slot, limit, ttl_ms]))
+
+    async def unreserve(self, user_id: str, slot: str) -> None:
+        await self.redis.zrem(self._user_slots(user_id), slot)
+
+    async def submit(self, request: RunRequest, slot: str | None = None) -> None:
+        """Record the run and queue it for the next free worker (taking ``slot``)."""
         keys = [
             self.stream,
             self._run(request.run_id),
             self._user_runs(request.user_id),
             self._queued,
+            self._user_slots(request.user_id),
         ]
         args: list[str | bytes] = [
             request.run_id,
@@ -218,8 +271,26 @@ class RunQueue:
             request.thread_id,
             request.agent,
             orjson.dumps(asdict(request)),
+            slot or "",
         ]
         await self._submit(keys=keys, args=args)
+
+    async def hold(self, request: RunRequest, owner: str, slot: str | None = None) -> None:
+        """Record a run that ``owner`` (a gateway node) executes itself, as running.
+
+        The owner renews its heartbeat (:meth:`renew`) while it lives; once it
+        is silent the reapers end the run like a lost worker's. End it with
+        :meth:`finished`.
+        """
+        user_id = request.user_id
+        keys = [
+            self._run(request.run_id),
+            self._active,
+            self._user_runs(user_id),
+            self._user_slots(user_id),
+        ]
+        args = [request.run_id, user_id, request.thread_id, request.agent, owner, slot or ""]
+        await self._hold(keys=keys, args=args)
 
     async def running_count(self, user_id: str) -> int:
         return int(await self.redis.scard(self._user_runs(user_id)))
@@ -387,6 +458,9 @@ class RunQueue:
 
     def _user_runs(self, user_id: str) -> str:
         return f"{self.prefix}:user-runs:{user_id}"
+
+    def _user_slots(self, user_id: str) -> str:
+        return f"{self.prefix}:user-slots:{user_id}"
 
     def _worker(self, worker_id: str) -> str:
         return f"{self.prefix}:worker:{worker_id}"

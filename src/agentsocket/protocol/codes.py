@@ -45,6 +45,7 @@ class AgentErrorCode(StrEnum):
     UPSTREAM_TOO_LARGE = "upstream_too_large"  # an event or stream over its byte cap
     WORKER_LOST = "worker_lost"
     NO_WORKER = "no_worker"
+    GATEWAY_LOST = "gateway_lost"  # the node running it died (crash, kill -9); retryable
     UNKNOWN_AGENT = "unknown_agent"
 
 

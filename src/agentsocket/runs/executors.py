@@ -5,24 +5,26 @@
 and approvals travel on a control channel, and a reaper ends runs whose worker
 died with ``agent_error`` ``worker_lost`` (retryable), and runs no worker took
 within the queue timeout with ``no_worker`` (retryable), so no UI waits forever.
+With a :class:`~agentsocket.runs.lease.NodeLease` (``RUNS=local`` on Redis)
+the local runs are recorded the same way, and a dead node's runs end with
+``gateway_lost``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
-from agentsocket.protocol import AgentErrorCode
-from agentsocket.protocol import server_messages as s
+from agentsocket.protocol import ServerMessage
 from agentsocket.runs.agent_set import AgentSet
 from agentsocket.runs.control import Approve, Cancel, encode_command
-from agentsocket.runs.outcomes import lost_run_code
+from agentsocket.runs.lease import NodeLease
+from agentsocket.runs.reaper import Reaper
 from agentsocket.runs.stream import Publish, StreamSink
 
 log = logging.getLogger("agentsocket.runs")
@@ -37,7 +39,18 @@ class Executor(Protocol):
 
     async def running_count(self, user_id: str) -> int: ...
 
-    async def launch(self, request: RunRequest) -> None: ...
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        """A run slot for the user if fewer than ``limit`` runs are running or reserved.
+
+        Atomic (across every node, with Redis): of concurrent callers at most
+        ``limit`` get one. Pass it to :meth:`launch`, or give it back with
+        :meth:`release`.
+        """
+        ...
+
+    async def release(self, user_id: str, slot: str) -> None: ...
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None: ...
 
     async def cancel(self, user_id: str, run_id: str) -> bool: ...
 
@@ -46,8 +59,23 @@ class Executor(Protocol):
     ) -> bool: ...
 
 
+#: How long a reserved run slot lasts if its node dies before starting the run.
+SLOT_TTL_SECONDS = 30.0
+
+
+def new_slot() -> str:
+    return uuid.uuid4().hex
+
+
 class LocalExecutor:
-    """Runs agents as tasks of this process."""
+    """Runs agents as tasks of this process.
+
+    Args:
+        lease: with several nodes on Redis, records this node's runs there
+            (and counts a user's runs on every node); a reaper on every node
+            then ends the runs of a node that died (``gateway_lost``).
+        on_lost: stores the end of such a reaped run; required with ``lease``.
+    """
 
     def __init__(
         self,
@@ -59,37 +87,109 @@ class LocalExecutor:
         approval_timeout: float,
         cancel_grace: float = 5.0,
         history: HistoryLoader | None = None,
+        lease: NodeLease | None = None,
+        on_lost: Callable[[RunInfo], Awaitable[None]] | None = None,
+        reap_interval: float = 1.0,
     ) -> None:
         self._agents = agents
         self._publish = publish
+        self._on_finish = on_finish
+        self._lease = lease
+        self._slots: dict[str, set[str]] = {}  # user id -> slots reserved here (no lease)
+        self._reaper: Reaper | None = None
+        if lease is not None:
+            if on_lost is None:
+                raise TypeError("a LocalExecutor with a lease needs on_lost")
+            lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
+            self._reaper = Reaper(lease.queue, publish, on_lost, interval=reap_interval)
         self.runner = Runner(
             timeout=timeout,
             approval_timeout=approval_timeout,
             cancel_grace=cancel_grace,
-            on_finish=on_finish,
+            on_finish=self._finished,
             history=history,
         )
 
     async def start(self) -> None:
-        return None
+        if self._lease is not None and self._reaper is not None:
+            await self._lease.start()
+            self._reaper.start()
 
     async def close(self) -> None:
         await self.runner.shutdown("shutdown")
+        if self._lease is not None and self._reaper is not None:
+            await self._reaper.close()
+            await self._lease.close()
+            await self._lease.queue.redis.aclose()
 
     async def running_count(self, user_id: str) -> int:
+        if self._lease is not None:
+            return await self._lease.queue.running_count(user_id)
         return self.runner.running_count(user_id)
 
-    async def launch(self, request: RunRequest) -> None:
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        slot = new_slot()
+        if self._lease is not None:
+            ok = await self._lease.queue.reserve(user_id, slot, limit, SLOT_TTL_SECONDS)
+            return slot if ok else None
+        # One event loop: checking and reserving with no await between is atomic.
+        slots = self._slots.setdefault(user_id, set())
+        if self.runner.running_count(user_id) + len(slots) >= limit:
+            if not slots:
+                del self._slots[user_id]
+            return None
+        slots.add(slot)
+        return slot
+
+    async def release(self, user_id: str, slot: str) -> None:
+        if self._lease is not None:
+            await self._lease.queue.unreserve(user_id, slot)
+            return
+        slots = self._slots.get(user_id)
+        if slots is not None:
+            slots.discard(slot)
+            if not slots:
+                del self._slots[user_id]
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None:
         agent = self._agents.get(request.agent)
         if agent is None:  # the gateway checked the name against this same set
             raise LookupError(f"no agent {request.agent!r}")
-        sink: EventSink = StreamSink(self._publish, request.user_id)
+        if self._lease is not None:
+            await self._lease.hold(request, slot)
+        elif slot is not None:
+            # The run counts from runner.start below, in the same step.
+            await self.release(request.user_id, slot)
+        sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
 
     async def cancel(self, user_id: str, run_id: str) -> bool:
         return self.runner.cancel(run_id, user_id=user_id)
+
+    def _publish_for(self, run_id: str) -> Publish:
+        """The run's publish: silent once the run was ended by another node (lease lost)."""
+        lease = self._lease
+        if lease is None:
+            return self._publish
+        publish = self._publish
+
+        async def publish_unless_dropped(user_id: str, message: ServerMessage) -> int:
+            if not await lease.still_ours(run_id):
+                return 0
+            return await publish(user_id, message)
+
+        return publish_unless_dropped
+
+    async def _finished(self, outcome: RunOutcome) -> None:
+        if self._lease is not None and outcome.run_id in self._lease.dropped:
+            await self._lease.release(outcome.run_id, outcome.user_id)
+            return  # another node stored and published its end
+        await self._on_finish(outcome)
+        if self._lease is not None:
+            # The slot is free before the client can see the end (it may send again at once).
+            await self._lease.release(outcome.run_id, outcome.user_id)
 
     async def approve(
         self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
@@ -116,26 +216,31 @@ class QueueExecutor:
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
-        self._publish = publish
-        self._on_lost = on_lost
-        self._reap_interval = reap_interval
-        self._queue_timeout = queue_timeout
-        self._reaper: asyncio.Task[None] | None = None
+        self._reaper = Reaper(
+            self.queue, publish, on_lost, interval=reap_interval, queue_timeout=queue_timeout
+        )
 
     async def start(self) -> None:
         await self.queue.ensure_group()
-        self._reaper = asyncio.create_task(self._reap(), name="agentsocket-reaper")
+        self._reaper.start()
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            await cancel_and_wait(self._reaper)
+        await self._reaper.close()
         await self._redis.aclose()
 
     async def running_count(self, user_id: str) -> int:
         return await self.queue.running_count(user_id)
 
-    async def launch(self, request: RunRequest) -> None:
-        await self.queue.submit(request)
+    async def reserve(self, user_id: str, limit: int) -> str | None:
+        slot = new_slot()
+        ok = await self.queue.reserve(user_id, slot, limit, SLOT_TTL_SECONDS)
+        return slot if ok else None
+
+    async def release(self, user_id: str, slot: str) -> None:
+        await self.queue.unreserve(user_id, slot)
+
+    async def launch(self, request: RunRequest, slot: str | None = None) -> None:
+        await self.queue.submit(request, slot)
 
     async def cancel(self, user_id: str, run_id: str) -> bool:
         info = await self.queue.info(run_id)
@@ -161,42 +266,3 @@ class QueueExecutor:
         )
         await self.queue.command(encode_command(command))
         return True
-
-    async def _reap(self) -> None:
-        while True:
-            await asyncio.sleep(self._reap_interval)
-            try:
-                for info in await self.queue.lost_runs():
-                    if info.worker and await self.queue.claim_reap(info.run_id, info.worker):
-                        await self._end_lost(info)
-                for info in await self.queue.expire_queued(self._queue_timeout):
-                    await self._end_lost(info)
-            except Exception:
-                log.exception("reaping lost runs failed; retrying")
-
-    async def _end_lost(self, info: RunInfo) -> None:
-        code = lost_run_code(info)
-        log.warning(
-            "no worker took the run in time"
-            if code is AgentErrorCode.NO_WORKER
-            else "worker lost mid-run",
-            extra={"run_id": info.run_id, "worker": info.worker, "user_id": info.user_id},
-        )
-        event = s.AgentError(
-            run_id=info.run_id,
-            thread_id=info.thread_id,
-            agent_name=info.agent,
-            code=code.value,
-            message=_LOST_MESSAGES[code],
-            retryable=True,
-        )
-        await self._on_lost(info)
-        # The slot is free before the client can see the end (it may send again at once).
-        await self.queue.finished(info.run_id, info.user_id)
-        await self._publish(info.user_id, event)
-
-
-_LOST_MESSAGES = {
-    AgentErrorCode.WORKER_LOST: "The worker running this agent stopped; send the message again.",
-    AgentErrorCode.NO_WORKER: "No worker is available to run this agent; send the message again.",
-}

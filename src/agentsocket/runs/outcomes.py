@@ -6,7 +6,7 @@ import logging
 
 from agentsocket.agents import RunOutcome, SearchFunc
 from agentsocket.agents.history import HistoryLoader, Turn
-from agentsocket.delivery.run_queue import EXPIRED, RunInfo
+from agentsocket.delivery.run_queue import EXPIRED, GATEWAY, RunInfo
 from agentsocket.protocol import AgentErrorCode
 from agentsocket.store import Store
 
@@ -51,8 +51,12 @@ async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
 
 
 def lost_run_code(info: RunInfo) -> AgentErrorCode:
-    """Why a reaped run ended: no worker ever took it, or its worker was lost."""
-    return AgentErrorCode.NO_WORKER if info.state == EXPIRED else AgentErrorCode.WORKER_LOST
+    """Why a reaped run ended: no worker ever took it, or its worker or gateway node was lost."""
+    if info.state == EXPIRED:
+        return AgentErrorCode.NO_WORKER
+    if info.worker is not None and info.worker.startswith(GATEWAY):
+        return AgentErrorCode.GATEWAY_LOST
+    return AgentErrorCode.WORKER_LOST
 
 
 def lost_run_outcome(info: RunInfo) -> RunOutcome:
@@ -67,6 +71,6 @@ def lost_run_outcome(info: RunInfo) -> RunOutcome:
         text="",
         duration_ms=0.0,
         error_code=code.value,
-        error_message="worker lost" if code is AgentErrorCode.WORKER_LOST else "no worker",
+        error_message=code.value.replace("_", " "),
         retryable=True,
     )

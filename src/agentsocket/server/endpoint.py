@@ -11,12 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from agentsocket.delivery import BrokerUnavailable
+from agentsocket.delivery.run_queue import connect
+from agentsocket.delivery.user_leases import ConnectionLeases
 from agentsocket.protocol import CloseCode, Version
 from agentsocket.protocol.negotiation import SUBPROTOCOL_PREFIX, Refused, negotiate
 from agentsocket.server.auth import (
@@ -68,9 +72,13 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
     """Serve one WebSocket connection from handshake to close."""
     offered = list(websocket.scope.get("subprotocols", []))
     echo = _version_entry(safe_subprotocols(offered))
+    leases = _leases(gateway)
+    lease: str | None = None
     try:
         principal, version_subprotocol, version_name = await _handshake(gateway, websocket, offered)
         resume = _resume_position(websocket)
+        if leases is not None:
+            lease = await _take_lease(gateway, leases, principal.user_id)
     except Refusal as refusal:
         metrics = gateway.metrics
         metrics.child(metrics.handshake_refusals, refusal.code.name.lower()).inc()
@@ -79,15 +87,48 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
         await websocket.accept(subprotocol=echo)
         await websocket.close(int(refusal.code), close_reason(refusal.reason))
         return
-    version = gateway.versions[version_name]
-    await websocket.accept(subprotocol=version_subprotocol)
-    connection = attach(gateway, websocket, principal.user_id, version)
-    metrics = gateway.metrics
-    connection.log.info("connected", extra={"user_id": principal.user_id, "version": version.name})
     try:
-        await Session(gateway, connection, principal).run(resume)
+        version = gateway.versions[version_name]
+        await websocket.accept(subprotocol=version_subprotocol)
+        connection = attach(gateway, websocket, principal.user_id, version)
+        connection.log.info(
+            "connected", extra={"user_id": principal.user_id, "version": version.name}
+        )
+        try:
+            await Session(gateway, connection, principal).run(resume)
+        finally:
+            detach(gateway, connection)
     finally:
-        detach(gateway, connection)
+        if leases is not None and lease is not None:
+            await leases.release(principal.user_id, lease)
+
+
+#: With the Redis broker: each gateway's leases on its users' connections, made at first use.
+_LEASES: weakref.WeakKeyDictionary[Gateway, ConnectionLeases] = weakref.WeakKeyDictionary()
+
+
+def _leases(gateway: Gateway) -> ConnectionLeases | None:
+    settings = gateway.settings
+    if settings.broker != "redis":
+        return None  # one node: the registry's count is the whole count
+    leases = _LEASES.get(gateway)
+    if leases is None:
+        redis = connect(settings.redis_url)
+        leases = ConnectionLeases(redis, settings.redis_prefix, settings.node_ttl)
+        _LEASES[gateway] = leases
+    return leases
+
+
+async def _take_lease(gateway: Gateway, leases: ConnectionLeases, user_id: str) -> str:
+    """A lease on one of the user's connections on all nodes, or a refusal (4005, 4102)."""
+    lease = f"lease_{uuid.uuid4().hex}"
+    try:
+        taken = await leases.acquire(user_id, lease, gateway.settings.max_connections_per_user)
+    except (RedisError, OSError):
+        raise Refusal(CloseCode.NOT_READY, "backend unavailable") from None
+    if not taken:
+        raise Refusal(CloseCode.TOO_MANY_CONNECTIONS, "too many connections for this user")
+    return lease
 
 
 def attach(gateway: Gateway, websocket: WebSocket, user_id: str, version: Version) -> Connection:

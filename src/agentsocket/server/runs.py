@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
-from agentsocket.delivery.run_queue import RunInfo, RunRequest
-from agentsocket.protocol import ErrorCode, FieldIssue
+from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.protocol import AgentErrorCode, ErrorCode, FieldIssue
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.runs import (
@@ -29,6 +29,8 @@ from agentsocket.runs import (
     persist_outcome,
     thread_history,
 )
+from agentsocket.runs.lease import NodeLease, gateway_owner
+from agentsocket.runs.reaper import lost_run_error
 from agentsocket.server.context import Request
 from agentsocket.server.services import Services
 from agentsocket.server.views import thread_info
@@ -74,6 +76,10 @@ class RunService:
                 queue_timeout=settings.run_queue_timeout,
             )
         else:
+            lease = None
+            if settings.broker == "redis":
+                queue = RunQueue(connect(settings.redis_url), settings.redis_prefix)
+                lease = NodeLease(queue, gateway_owner(settings.server_id), settings.node_ttl)
             self.executor = LocalExecutor(
                 self.agents,
                 gateway.publish,
@@ -82,11 +88,42 @@ class RunService:
                 approval_timeout=settings.approval_timeout,
                 cancel_grace=settings.agent_cancel_grace,
                 history=self._history,
+                lease=lease,
+                on_lost=self._lost,
             )
+        #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
+        self._orphans: dict[str, list[s.AgentError]] = {}
 
     async def start(self) -> None:
+        settings = self.gateway.settings
+        if settings.runs == "local" and settings.broker == "memory" and not self._started:
+            await self._end_orphans()
         await self.executor.start()
         self._started = True
+
+    async def connected(self, user_id: str) -> None:
+        """A connection of the user is subscribed: tell it about runs lost in a crash.
+
+        With the memory broker the stream died with the process, so a resuming
+        client's old position only gets ``stream_gap``; these ends go out as
+        live entries after it, once, to every connection of the user.
+        """
+        for event in self._orphans.pop(user_id, ()):
+            await self.gateway.publish(user_id, event)
+
+    async def _end_orphans(self) -> None:
+        """End the runs the previous process left ``running`` (it crashed or was killed).
+
+        One node owns a memory broker's runs, so every such run was this node's.
+        """
+        code = AgentErrorCode.GATEWAY_LOST
+        ended = await self.gateway.get_store().end_running_runs(code.value, "gateway lost")
+        for run in ended:
+            self.gateway.metrics.runs.labels("error").inc()
+            event = lost_run_error(run.id, run.thread_id, run.agent_name, code)
+            self._orphans.setdefault(run.user_id, []).append(event)
+        if ended:
+            log.warning("ended runs a previous process left running", extra={"runs": len(ended)})
 
     async def shutdown(self) -> None:
         """Stop the executor (local runs end with agent_cancelled ``shutdown``), then close
@@ -113,9 +150,22 @@ class RunService:
             )
             return
         limit = gateway.settings.max_runs_per_user
-        if await self.executor.running_count(user) >= limit:
+        # Reserved before anything is stored: the limit holds for concurrent messages,
+        # on every node.
+        slot = await self.executor.reserve(user, limit)
+        if slot is None:
             request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
+        launched = False
+        try:
+            launched = await self._start(request, message, agent, slot)
+        finally:
+            if not launched:
+                await self.executor.release(user, slot)
+
+    async def _start(self, request: Request, message: c.UserMessage, agent: str, slot: str) -> bool:
+        """Store the message with its run and launch it in ``slot``; False if not launched."""
+        gateway, user = self.gateway, request.user_id
         started = await gateway.get_store().start_run_with_message(
             user,
             message.thread_id,
@@ -138,9 +188,12 @@ class RunService:
             )
         )
         if not started.created:
-            return
+            return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
-        await self.executor.launch(RunRequest(run.id, user, run.thread_id, agent, message.content))
+        await self.executor.launch(
+            RunRequest(run.id, user, run.thread_id, agent, message.content), slot
+        )
+        return True
 
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""

@@ -7,6 +7,7 @@ import socket
 import uvicorn
 from starlette.applications import Starlette
 
+from agentsocket.server.admission import admission_protocol
 from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.logs import configure, quiet_peer_errors
@@ -37,6 +38,8 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
+        # A deadline for the request head and a cap below the file limit (server/admission.py).
+        http=admission_protocol(settings.handshake_timeout, settings.max_connections),
         # Transport heartbeats: uvicorn pings, and closes (1011) a peer that does not pong.
         ws_ping_interval=settings.heartbeat_interval,
         ws_ping_timeout=settings.heartbeat_timeout,

@@ -86,6 +86,7 @@ class Session:
                 self._start(connection.run_writer(), "writer", ends_session=True)
                 # Subscribed before reading, so a `resume` never races the first subscription.
                 await self._subscribe(resume_from or position)
+                await gateway.runs.connected(self.user_id)  # ends of runs lost in a crash
                 self._start(self._read(), "reader", ends_session=True)
                 if self.principal.expires_at is not None:
                     self._start(self._expire(self.principal.expires_at), "expiry")

@@ -113,6 +113,28 @@ class RunQueries(StoreBase):
             raise NotFound("run", run_id)
         return ended
 
+    async def end_running_runs(self, error_code: str, error_message: str) -> list[Run]:
+        """End every run still ``running`` as ``error``; return the runs it ended.
+
+        For a single gateway node at start: a run it finds ``running`` was
+        executing in a process that is gone (crashed or killed), so nothing
+        will ever end it otherwise.
+        """
+        query = (
+            runs.update()
+            .where(runs.c.status == "running")
+            .values(
+                status="error",
+                ended_at=self._clock(),
+                error_code=error_code,
+                error_message=error_message,
+            )
+            .returning(runs)
+        )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Run(**row._mapping) for row in rows]
+
     async def get_run(self, user_id: str, run_id: str) -> Run:
         """Return one of the user's runs.
 

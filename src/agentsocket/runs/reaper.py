@@ -1,0 +1,104 @@
+"""The reaper: every gateway node ends the runs whose owner went silent, each once.
+
+An owner is a worker (``RUNS=queue``) or a gateway node running runs itself
+(``RUNS=local`` on Redis). Its runs end with ``agent_error`` and a retryable
+code (:func:`~agentsocket.runs.outcomes.lost_run_code`): ``worker_lost``,
+``gateway_lost``, or ``no_worker`` for a queued run no worker took in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from agentsocket.aio import cancel_and_wait
+from agentsocket.delivery.run_queue import RunInfo, RunQueue
+from agentsocket.protocol import AgentErrorCode
+from agentsocket.protocol import server_messages as s
+from agentsocket.runs.outcomes import lost_run_code
+from agentsocket.runs.stream import Publish
+
+log = logging.getLogger("agentsocket.runs")
+
+_LOST_MESSAGES = {
+    AgentErrorCode.WORKER_LOST: "The worker running this agent stopped; send the message again.",
+    AgentErrorCode.NO_WORKER: "No worker is available to run this agent; send the message again.",
+    AgentErrorCode.GATEWAY_LOST: "The server running this agent stopped; send the message again.",
+}
+
+
+def lost_run_error(run_id: str, thread_id: str, agent: str, code: AgentErrorCode) -> s.AgentError:
+    """The terminal event of a run its owner lost (retryable: sending again is safe)."""
+    return s.AgentError(
+        run_id=run_id,
+        thread_id=thread_id,
+        agent_name=agent,
+        code=code.value,
+        message=_LOST_MESSAGES[code],
+        retryable=True,
+    )
+
+
+class Reaper:
+    """Polls for lost runs and ends each one exactly once across all nodes.
+
+    Args:
+        on_lost: stores the end of a reaped run (before the client sees it).
+        queue_timeout: also end runs queued longer than this (``no_worker``);
+            None when no run is ever queued (``RUNS=local``).
+    """
+
+    def __init__(
+        self,
+        queue: RunQueue,
+        publish: Publish,
+        on_lost: Callable[[RunInfo], Awaitable[None]],
+        *,
+        interval: float = 1.0,
+        queue_timeout: float | None = None,
+    ) -> None:
+        self._queue = queue
+        self._publish = publish
+        self._on_lost = on_lost
+        self._interval = interval
+        self._queue_timeout = queue_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="agentsocket-reaper")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+
+    async def _loop(self) -> None:
+        queue = self._queue
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                for info in await queue.lost_runs():
+                    if info.worker and await queue.claim_reap(info.run_id, info.worker):
+                        await self._end(info)
+                if self._queue_timeout is not None:
+                    for info in await queue.expire_queued(self._queue_timeout):
+                        await self._end(info)
+            except Exception:
+                log.exception("reaping lost runs failed; retrying")
+
+    async def _end(self, info: RunInfo) -> None:
+        code = lost_run_code(info)
+        log.warning(
+            {
+                AgentErrorCode.NO_WORKER: "no worker took the run in time",
+                AgentErrorCode.WORKER_LOST: "worker lost mid-run",
+                AgentErrorCode.GATEWAY_LOST: "gateway node lost mid-run",
+            }[code],
+            extra={"run_id": info.run_id, "worker": info.worker, "user_id": info.user_id},
+        )
+        await self._on_lost(info)
+        # The slot is free before the client can see the end (it may send again at once).
+        await self._queue.finished(info.run_id, info.user_id)
+        await self._publish(
+            info.user_id, lost_run_error(info.run_id, info.thread_id, info.agent, code)
+        )
