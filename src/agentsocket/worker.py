@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from agentsocket.agents import Runner, RunOutcome
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery import RedisBroker
-from agentsocket.delivery.run_queue import RunQueue, RunRequest, connect
+from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.server_messages import (
@@ -49,11 +49,13 @@ from agentsocket.runs import (
     Cancel,
     build_agent_set,
     history_search,
+    lost_run_outcome,
     parse_command,
     persist_outcome,
     stream_payload,
     thread_history,
 )
+from agentsocket.runs.reaper import lost_run_error
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -81,7 +83,7 @@ class Worker:
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._runs: set[str] = set()  # runs executing here
         self._dropped: set[str] = set()  # ... that are no longer ours to publish or store
-        self._orphans: set[str] = set()  # dropped runs still to hand to the gateways' reaper
+        self._orphans: dict[str, RunInfo] = {}  # dropped runs still to hand to the reaper
         self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
         self._renewing = asyncio.Lock()
 
@@ -157,7 +159,7 @@ class Worker:
             try:
                 await self._start(request)
             except Exception as exc:
-                self.abandon(request.run_id, f"cannot start it: {exc}")
+                self.abandon(request.run_id, f"cannot start it: {exc}", request)
                 if self.runner.get(request.run_id) is None:  # it never ran: nothing will end it
                     self.forget(request.run_id)
                     self._slots.release()
@@ -219,12 +221,16 @@ class Worker:
                 self.abandon(run_id, f"cannot renew the heartbeat: {exc}")
         return run_id not in self._dropped
 
-    def abandon(self, run_id: str, why: str) -> None:
+    def abandon(self, run_id: str, why: str, request: RunRequest | None = None) -> None:
         """Give up a run whose events cannot all be published (Redis unreachable).
 
         The run is stopped and nothing more of it is published or stored here;
         once Redis answers again, the worker hands it to the gateways' reaper,
-        which ends it with ``worker_lost`` (retryable) exactly once.
+        which ends it with ``worker_lost`` (retryable) exactly once; if Redis came
+        back empty, no reaper knows the run and the worker ends it itself.
+
+        Args:
+            request: the run's request, when it never started (no handle to read it from).
         """
         if run_id in self._dropped:
             return
@@ -234,7 +240,15 @@ class Worker:
             extra={"run_id": run_id, "worker_id": self.id},
         )
         self._dropped.add(run_id)
-        self._orphans.add(run_id)
+        handle = self.runner.get(run_id)
+        if handle is not None:
+            self._orphans[run_id] = RunInfo(
+                run_id, handle.user_id, handle.thread_id, handle.agent_name, "running", self.id
+            )
+        elif request is not None:
+            self._orphans[run_id] = RunInfo(
+                run_id, request.user_id, request.thread_id, request.agent, "running", self.id
+            )
         self.runner.cancel(run_id, "worker_lost")
 
     async def _finished(self, outcome: RunOutcome) -> None:
@@ -276,9 +290,20 @@ class Worker:
                 self.runner.cancel(run_id, "worker_lost")
 
     async def _hand_over(self) -> None:
-        for run_id in sorted(self._orphans):
-            await self.queue.orphan(run_id, self.id)
-            self._orphans.discard(run_id)
+        for run_id, info in sorted(self._orphans.items()):
+            if await self.queue.orphan(run_id, self.id):
+                await self._end_forgotten(info)
+            del self._orphans[run_id]
+
+    async def _end_forgotten(self, info: RunInfo) -> None:
+        """End a given-up run that Redis forgot (it restarted empty): no reaper knows it."""
+        log.warning(
+            "Redis has no record of a run given up; ending it here as worker_lost",
+            extra={"run_id": info.run_id, "worker_id": self.id},
+        )
+        await persist_outcome(self.store, lost_run_outcome(info))
+        event = lost_run_error(info.run_id, info.thread_id, info.agent, AgentErrorCode.WORKER_LOST)
+        await self.publish(info.user_id, event)
 
     async def _heartbeat(self) -> None:
         while True:

@@ -33,11 +33,6 @@ PROMPT = "what is " + " and ".join(f"{n}*{n + 3}" for n in range(1, 9)) + " in h
 END_TIMEOUT = 10.0
 #: A restarted node ends the runs it lost at start: its client sees that at once.
 RECOVERY_TIMEOUT = 8.0
-REDIS_RESTART_BUG = (
-    "a Redis restart (empty) mid-run: the worker gives the run up 'for the gateways to end "
-    "as worker_lost', but no gateway does (its Redis records are gone): no terminal event, "
-    "the run stays `running` (the worker's NOGROUP claims after it are fixed)"
-)
 
 
 async def start_run(client: StreamClient, content: str = PROMPT) -> str:
@@ -170,7 +165,6 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.mark.e2e
 @pytest.mark.redis
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=False, reason=REDIS_RESTART_BUG)
 async def test__redis_restarted_mid_run__acknowledged_runs_end_visibly(
     tmp_path: Path, private_redis: RedisServer, postgres_url: str
 ) -> None:

@@ -158,11 +158,19 @@ end
 return 0
 """
 
-# KEYS: the active hash. ARGV: run id, worker id, the orphan owner id.
+# KEYS: the active hash, the run's reaped mark. ARGV: run id, worker id, the orphan owner id.
+# Returns 1: handed to the reaper; 0: another's, or reaped already; -1: Redis knows nothing
+# of the run (it restarted empty), so no reaper ever will.
 _ORPHAN = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner == ARGV[2] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
 end
+if owner == false and redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1
+end
+return 0
 """
 
 # KEYS: the worker's heartbeat, the active hash, then one reaped mark per run.
@@ -421,12 +429,18 @@ class RunQueue:
         taken = await self._take(keys=keys, args=args)
         return request if taken else None
 
-    async def orphan(self, run_id: str, worker_id: str) -> None:
+    async def orphan(self, run_id: str, worker_id: str) -> bool:
         """Hand a run the worker gave up to the reaper (it then ends it as ``worker_lost``).
 
         The run's owner becomes a worker id that never has a heartbeat.
+
+        Returns:
+            True when Redis has no record of the run at all (it restarted empty):
+            no reaper will end it, so the worker must.
         """
-        await self._orphan(keys=[self._active], args=[run_id, worker_id, f"{worker_id}{ORPHANED}"])
+        keys = [self._active, self._reaped(run_id)]
+        outcome = await self._orphan(keys=keys, args=[run_id, worker_id, f"{worker_id}{ORPHANED}"])
+        return int(outcome) == -1
 
     async def approval_opened(
         self, run_id: str, tool_call_id: str, user_id: str, ttl_seconds: float
