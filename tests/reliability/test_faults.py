@@ -127,7 +127,8 @@ async def test__one_of_two_nodes_stopped_mid_run__run_ends_on_the_other(
 ) -> None:
     """``kill -9`` with ``RUNS=queue`` is tests/e2e/test_multinode.py's first test (50 clients)."""
     workers = 1 if runs == "queue" else 0
-    env = {"AGENTSOCKET_RUNS": runs}
+    # A dead node's runs are ended once its lease (NODE_TTL) lapses: short here.
+    env = {"AGENTSOCKET_RUNS": runs, "AGENTSOCKET_NODE_TTL": "2"}
     async with cluster(
         tmp_path, redis_url, postgres_url, gateways=2, workers=workers, env=env
     ) as nodes:
