@@ -298,7 +298,8 @@ def write_json(
     body = {
         "benchmark": benchmark,
         "machine": header,
-        "args": args,
+        # Paths (--json, --plot, --before) as text: json cannot write a Path.
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in args.items()},
         "cases": [case.to_json() for case in results],
     }
     path.write_text(json.dumps(body, indent=1) + "\n")

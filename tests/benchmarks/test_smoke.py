@@ -87,8 +87,11 @@ def test_push(tmp_path: Path) -> None:
 
 
 def test_pingpong(tmp_path: Path) -> None:
-    _, body = run_benchmark("bench_pingpong.py", tmp_path)
+    # --before with the saved "before" run: the JSON records its path as text.
+    before = ROOT / "benchmarks" / "results" / "before" / "pingpong.json"
+    _, body = run_benchmark("bench_pingpong.py", tmp_path, "--before", str(before))
     check_cases(body)
+    assert body["args"]["before"] == str(before)
     for case in body["cases"]:
         for name in SERVERS:
             figures = case["summary"][name]

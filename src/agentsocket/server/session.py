@@ -57,6 +57,7 @@ class Session:
         self._catch_up: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._group: asyncio.TaskGroup | None = None
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def run(self, resume: tuple[str | None, int] | None) -> None:
         """Send the welcome, then serve the connection until it ends.
@@ -89,7 +90,9 @@ class Session:
                 await gateway.runs.connected(self.user_id)  # ends of runs lost in a crash
                 self._start(self._read(), "reader", ends_session=True)
                 if self.principal.expires_at is not None:
-                    self._start(self._expire(self.principal.expires_at), "expiry")
+                    # A timer, not a task: an idle connection keeps no coroutine for it.
+                    delay = max(0.0, self.principal.expires_at - time.time())
+                    self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
         except* BrokerUnavailable:
             self.log.warning("broker lost during connect")
             await self._close_now(CloseCode.NOT_READY, "backend unavailable")
@@ -98,6 +101,8 @@ class Session:
                 self._failure(failure)
             await self._close_now(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
             if self._subscription is not None:
                 self._subscription.listen(None)
                 await self._subscription.close()
@@ -126,6 +131,8 @@ class Session:
                 task.cancel()
         if self._catch_up is not None and self._catch_up is not current:
             self._catch_up.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
 
     def _failure(self, exc: BaseException) -> None:
         """Log and count an unexpected failure of ours; the connection closes with 1011."""
@@ -263,10 +270,13 @@ class Session:
             if sent % _FAIR_SHARE == 0:
                 await asyncio.sleep(0)
 
-    async def _expire(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        self.log.info("token expired")
-        self.connection.close(CloseCode.TOKEN_EXPIRED, "token expired")
+    def _expired(self) -> None:
+        """The token expired: close with 4002 after what is queued (the expiry timer)."""
+        try:
+            self.log.info("token expired")
+            self.connection.close(CloseCode.TOKEN_EXPIRED, "token expired")
+        except Exception as exc:  # never into the event loop: this connection fails alone
+            self._fail(exc)
 
     # --- the welcome ------------------------------------------------------------------
 

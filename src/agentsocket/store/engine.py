@@ -34,7 +34,10 @@ def create_engine(url: str) -> AsyncEngine:
     # SQLite: wait up to 30 s for another connection's write lock (default 5 s),
     # so processes migrating or writing at once queue up instead of failing.
     connect_args = {"timeout": 30.0} if sqlite else {}
-    engine = create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    # A pre-ping finds connections a database server dropped. A SQLite connection
+    # is a file handle that nothing drops, and the ping is a round trip through
+    # the driver's thread on every checkout (~40% of an empty transaction's CPU).
+    engine = create_async_engine(parsed, pool_pre_ping=not sqlite, connect_args=connect_args)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
