@@ -1,4 +1,4 @@
-"""The soak, CI form: 200 connections of 100 users streaming demo runs for ~15 s.
+"""The soak, CI form: 200 connections of 100 users streaming demo runs for a minute.
 
 Full form: ``scripts/soak.py`` (2,000 connections for 5 minutes; docs/reliability.md).
 """
@@ -16,16 +16,16 @@ from tests.e2e.harness import ServerProcess, run_server
 from tests.reliability.load import RssSampler, probe, raise_nofile, rss_mib
 from tests.reliability.soak import soak
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 USERS = 100
 CONNECTIONS_PER_USER = 2
-SECONDS = 15.0
+SECONDS = 60.0
 #: The stream log keeps this many entries per user, so its memory levels off within
 #: seconds and a rising RSS afterwards means something else keeps growing.
 RETAINED = 100
 #: Stated bounds (docs/reliability.md): RSS above the idle server's at the peak, and the
-#: slope of RSS over the last three quarters of the run (loose: 15 s of samples are noisy;
+#: slope of RSS over the last three quarters of the run (loose: a minute of samples is noisy;
 #: scripts/soak.py measures the trend over 5 minutes).
 RSS_GROWTH_MIB = 120.0
 RSS_TREND_MIB_PER_MINUTE = 90.0
