@@ -249,6 +249,8 @@ async def test__postgres_cut_off_mid_run__nothing_acknowledged_lost(
             )
             if tag(answer) == "message_received":
                 acked.append(str(body(answer)["run_id"]))
+            else:  # refused with the retryable code, never `internal`
+                assert body(answer)["code"] == "unavailable", answer
             await asyncio.sleep(1.0)
             proxy.restore()
             await _reconnect_until_ended(alice, gateway, acked)

@@ -15,3 +15,16 @@ def test__all__lists_every_public_name_and_only_those() -> None:
     }
 
     assert sorted(agentsocket.store.__all__) == sorted(public)
+
+
+def test__is_unavailable__connection_failures_yes_data_errors_no() -> None:
+    from sqlalchemy import exc as sa
+
+    from agentsocket.store import is_unavailable
+
+    assert is_unavailable(sa.OperationalError("SELECT 1", {}, ConnectionRefusedError()))
+    assert is_unavailable(sa.InterfaceError("SELECT 1", {}, OSError("connection is closed")))
+    assert is_unavailable(ConnectionResetError())
+    assert not is_unavailable(sa.IntegrityError("INSERT", {}, ValueError("duplicate key")))
+    assert not is_unavailable(sa.DataError("INSERT", {}, ValueError("invalid byte")))
+    assert not is_unavailable(ValueError("bug"))

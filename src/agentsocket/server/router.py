@@ -21,7 +21,7 @@ from agentsocket.protocol import server_messages as s
 from agentsocket.server.context import Request
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.views import thread_info
-from agentsocket.store import InvalidArgument, NotFound
+from agentsocket.store import InvalidArgument, NotFound, is_unavailable
 
 Handler = Callable[[Gateway, Request, Any], Awaitable[None]]
 _HANDLERS: dict[type[ClientMessage], Handler] = {}
@@ -47,7 +47,11 @@ async def dispatch(gateway: Gateway, request: Request, message: ClientMessage) -
         request.error(
             ErrorCode.UNAVAILABLE, "the message stream is unavailable; retry shortly", 1.0
         )
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # nothing was stored (writes are atomic): a retry is safe
+            request.log.warning("store unavailable", extra={"type": message.TYPE})
+            request.error(ErrorCode.UNAVAILABLE, "the store is unavailable; retry shortly", 1.0)
+            return
         # A bug of ours must cost one request, not the connection.
         request.log.exception("handler failed", extra={"type": message.TYPE})
         request.error(ErrorCode.INTERNAL, "internal error; the request failed")

@@ -10,7 +10,7 @@ Usage::
 """
 
 from agentsocket.store.base import Clock
-from agentsocket.store.errors import InvalidArgument, NotFound, StoreError
+from agentsocket.store.errors import InvalidArgument, NotFound, StoreError, is_unavailable
 from agentsocket.store.records import (
     HistoryPage,
     Message,
@@ -40,4 +40,5 @@ __all__ = [
     "StoreError",
     "Thread",
     "ThreadPage",
+    "is_unavailable",
 ]

@@ -8,9 +8,13 @@ The tree::
 
 Database failures (connection refused, disk full) are not wrapped: they reach
 the caller as SQLAlchemy exceptions, because nothing here can recover from them.
+:func:`is_unavailable` tells the ones worth retrying later (the database is
+unreachable) from the rest.
 """
 
 from __future__ import annotations
+
+from sqlalchemy import exc as sa
 
 
 class StoreError(Exception):
@@ -46,3 +50,22 @@ class InvalidArgument(StoreError, ValueError):  # noqa: N818 (the API's chosen n
         super().__init__(f"invalid {argument}: {reason}")
         self.argument = argument
         self.reason = reason
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot be reached right now (retry later).
+
+    Connection failures, dropped connections and pool timeouts; not bad SQL,
+    constraint violations or data errors, which a retry would only repeat.
+    """
+    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
+        return True
+    unreachable = (
+        sa.OperationalError,
+        sa.InterfaceError,
+        sa.DisconnectionError,
+        sa.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+    return isinstance(error, unreachable)
