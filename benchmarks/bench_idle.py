@@ -110,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     needed = max(args.connections) + 200
     if limit < needed:
         parser.error(f"the open-files limit is {limit}; {needed} needed (raise `ulimit -Hn`)")
-    header = system.machine()
-    if not system.pin(system.CLIENT_CPU):
-        print("note: fewer than 2 usable CPUs; server and client are not pinned")
-    print("\n".join(header))
+    header = system.announce()
     print(
         f"idle: {', '.join(f'{n:,}' for n in args.connections)} connections, "
         f"{args.rounds} round(s), open-files limit {limit}"
@@ -133,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{case.name}: agentsocket before {old['kb_per_conn']:.1f} KB/conn, now {now:.1f}"
             )
-    print(
-        f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
-    )
+    system.print_end(started)
     if args.json:
         report.write_json(
             args.json,

@@ -140,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         args.clients, args.round_trips, args.rounds = 4, 40, 1
     system.exit_on_sigterm()
     system.raise_file_limit()
-    header = system.machine()
-    if not system.pin(system.CLIENT_CPU):
-        print("note: fewer than 2 usable CPUs; server and client are not pinned")
-    print("\n".join(header))
+    header = system.announce()
     print(
         f"ping/pong: {args.clients} clients, {args.round_trips:,} round trips per case, "
         f"{args.rounds} rounds"
@@ -156,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     before = report.load_before(args.before)
     if before:
         print(report.before_lines(results, before))
-    print(
-        f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
-    )
+    system.print_end(started)
     if args.json:
         report.write_json(
             args.json, "pingpong", header, vars(args) | {"json": str(args.json)}, results

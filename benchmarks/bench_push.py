@@ -181,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.rounds, args.users, args.fanout = 60, 1, 3, [3]
     system.exit_on_sigterm()
     system.raise_file_limit()
-    header = system.machine()
-    if not system.pin(system.CLIENT_CPU):
-        print("note: fewer than 2 usable CPUs; server and client are not pinned")
-    print("\n".join(header))
+    header = system.announce()
     print(
         f"push: ~{args.events:,} frames per case, {args.rounds} rounds, "
         f"{DELTA_CHARS}-character deltas"
@@ -197,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     before = report.load_before(args.before)
     if before:
         print(report.before_lines(results, before))
-    print(
-        f"load average at end: {system.load_average()}; total {time.perf_counter() - started:.0f} s"
-    )
+    system.print_end(started)
     if args.json:
         report.write_json(
             args.json,

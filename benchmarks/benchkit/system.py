@@ -13,6 +13,7 @@ import platform
 import resource
 import signal
 import subprocess
+import time
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -144,3 +145,17 @@ def machine() -> list[str]:
         _versions(("uvicorn", "websockets", "starlette", "uvloop", "picows", "python-socketio")),
         f"load average at start: {load_average()}",
     ]
+
+
+def announce() -> list[str]:
+    """Pin this (load client) process, print where the benchmark runs, and return those lines."""
+    header = machine()
+    if not pin(CLIENT_CPU):
+        print("note: fewer than 2 usable CPUs; server and client are not pinned")
+    print("\n".join(header))
+    return header
+
+
+def print_end(started: float) -> None:
+    """The closing line of a benchmark: the load average and the wall time since ``started``."""
+    print(f"load average at end: {load_average()}; total {time.perf_counter() - started:.0f} s")
