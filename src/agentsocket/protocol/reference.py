@@ -892,6 +892,8 @@ def _index() -> str:
         "",
         "- [Changelog](changelog.md): every version change, newest first.",
         "- [Migration guide](migration-guide.md): what a client changes to move up a version.",
+        "- [AG-UI mapping](ag-ui-mapping.md): head message → AG-UI event(s) of the AG-UI "
+        "dialect, and what has no counterpart.",
         f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "
@@ -922,4 +924,12 @@ def generated_docs() -> dict[str, bytes]:
         files[f"reference-{version.name}.md"] = protocol_reference(version).encode()
     files["changelog.md"] = changelog().encode()
     files["migration-guide.md"] = migration_guide().encode()
+    files.update(_ag_ui_docs())
     return dict(sorted(files.items()))
+
+
+def _ag_ui_docs() -> dict[str, bytes]:
+    """The AG-UI dialect's mapping table (needs the ``ag-ui`` extra, as generating does)."""
+    from agentsocket.protocol.ag_ui_docs import MAPPING_DOC, mapping_markdown
+
+    return {MAPPING_DOC: mapping_markdown().encode()}
