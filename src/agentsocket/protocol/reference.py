@@ -893,7 +893,9 @@ def _index() -> str:
         "- [Changelog](changelog.md): every version change, newest first.",
         "- [Migration guide](migration-guide.md): what a client changes to move up a version.",
         "- [AG-UI mapping](ag-ui-mapping.md): head message → AG-UI event(s) of the AG-UI "
-        "dialect, and what has no counterpart.",
+        "dialect, and what has no counterpart; its AsyncAPI 3.0 document "
+        "[asyncapi-ag-ui.json](asyncapi-ag-ui.json) (the `/ws` subprotocol `agentsocket.ag-ui` "
+        "and `POST /ag-ui`).",
         f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "
@@ -907,7 +909,7 @@ def _index() -> str:
         "```sh",
         ".venv/bin/agentsocket docs build            # rewrite this directory",
         ".venv/bin/agentsocket docs build --check    # exit 1 when a file is stale",
-        "npm ci && node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-v*.json",
+        "npm ci && node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-*.json",
         "```",
     ]
     return "\n".join(lines) + "\n"
@@ -929,7 +931,9 @@ def generated_docs() -> dict[str, bytes]:
 
 
 def _ag_ui_docs() -> dict[str, bytes]:
-    """The AG-UI dialect's mapping table (needs the ``ag-ui`` extra, as generating does)."""
+    """The AG-UI dialect's mapping table and AsyncAPI document (need the ``ag-ui`` extra)."""
     from agentsocket.protocol.ag_ui_docs import MAPPING_DOC, mapping_markdown
+    from agentsocket.protocol.asyncapi_ag_ui import AG_UI_ASYNCAPI_DOC, ag_ui_asyncapi_document
 
-    return {MAPPING_DOC: mapping_markdown().encode()}
+    document = orjson.dumps(ag_ui_asyncapi_document(), option=orjson.OPT_INDENT_2) + b"\n"
+    return {MAPPING_DOC: mapping_markdown().encode(), AG_UI_ASYNCAPI_DOC: document}
