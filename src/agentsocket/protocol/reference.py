@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -931,7 +932,13 @@ def generated_docs() -> dict[str, bytes]:
 
 
 def _ag_ui_docs() -> dict[str, bytes]:
-    """The AG-UI dialect's mapping table and AsyncAPI document (need the ``ag-ui`` extra)."""
+    """The AG-UI dialect's mapping table and AsyncAPI document.
+
+    They need the ``ag-ui`` extra (``dev`` has it, so ``generate`` always makes
+    them); without it a gateway's ``/docs`` goes on serving the rest.
+    """
+    if importlib.util.find_spec("ag_ui") is None:
+        return {}
     from agentsocket.protocol.ag_ui_docs import MAPPING_DOC, mapping_markdown
     from agentsocket.protocol.asyncapi_ag_ui import AG_UI_ASYNCAPI_DOC, ag_ui_asyncapi_document
 
