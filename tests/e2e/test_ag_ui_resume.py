@@ -186,14 +186,25 @@ async def test__proxy_cut_mid_run__resumed_on_the_same_node__every_event_once(
     tmp_path: Path,
 ) -> None:
     home = _agent_home(tmp_path)
-    with run_server(tmp_path, args=AGENT_ARGS, cwd=home) as server:
-        await _cut_and_resume_same_node(server, home)
-
-
-async def _cut_and_resume_same_node(server: ServerProcess, home: Path) -> None:
     user = f"cut-{uuid.uuid4().hex[:6]}"
-    token = server.token(user)
     body = run_input(LONG_PROMPT)
+    with run_server(tmp_path, args=AGENT_ARGS, cwd=home) as server:
+        last = await _cut_and_resume_same_node(server, home, user, body)
+
+    # The node restarts on the same database: the memory broker's stream history
+    # is gone (a new epoch) while the run is still stored, so the id is refused.
+    with run_server(tmp_path, args=AGENT_ARGS, cwd=home) as again:
+        headers = {"Authorization": f"Bearer {again.token(user)}", "Last-Event-ID": last}
+        async with httpx.AsyncClient(base_url=again.http, timeout=30) as http:
+            lost = await http.post("/ag-ui", json=body, headers=headers)
+    assert (lost.status_code, lost.json()["error"]) == (410, "stream_lost")
+
+
+async def _cut_and_resume_same_node(
+    server: ServerProcess, home: Path, user: str, body: dict[str, Any]
+) -> str:
+    """Cut, resume, check; the id of the last event received."""
+    token = server.token(user)
     watcher: list[asyncio.Task[list[SseEvent]]] = []
 
     def start_watcher(first: SseEvent) -> None:
@@ -218,6 +229,7 @@ async def _cut_and_resume_same_node(server: ServerProcess, home: Path) -> None:
     # The answer came live, after the reconnect.
     assert _answer(first) == ""
     assert "0x" in _answer(rest)
+    return rest[-1].id
 
 
 @pytest.mark.redis
