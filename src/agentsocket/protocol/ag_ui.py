@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from ag_ui.core import (
     BaseEvent,
@@ -386,7 +386,7 @@ def _result_text(event: s.ToolCompleted) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping:
+class HeadMapping:
     """What :class:`RunConverter` makes of one head message type.
 
     Attributes:
@@ -422,7 +422,7 @@ class Unmapped:
         fate: what happens to it.
     """
 
-    kind: str
+    kind: Literal["message", "field", "event", "input"]
     name: str
     fate: str
 
@@ -456,8 +456,8 @@ _CUSTOM_NOTE = (
 #: Head message → AG-UI event(s). Any message of the run (or a sub-run) that
 #: arrives while no AG-UI run is open (the first one seen, or the first after an
 #: interrupt) is preceded by ``RUN_STARTED``.
-MAPPING: Final[tuple[Mapping, ...]] = (
-    Mapping(
+MAPPING: Final[tuple[HeadMapping, ...]] = (
+    HeadMapping(
         s.AgentStarted.TYPE,
         ("RUN_STARTED",),
         ("SUBAGENT_STARTED",),
@@ -465,14 +465,14 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "`RUN_STARTED`: `threadId`, `runId` = the client's `RunAgentInput.runId`, "
         f"`protocolVersion` `{PROTOCOL_VERSION}`",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentThinking.TYPE,
         _REASONING,
         _REASONING,
         (("content", "`delta` of `REASONING_MESSAGE_CONTENT`"),),
         "one reasoning message per status line; no `REASONING_MESSAGE_CONTENT` for empty content",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentMessageDelta.TYPE,
         ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"),
         ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"),
@@ -480,7 +480,7 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "`TEXT_MESSAGE_START` (role `assistant`) for the first delta of a message only; "
         "no `TEXT_MESSAGE_CONTENT` for an empty delta",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentMessage.TYPE,
         ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", _TEXT_END),
         ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", _TEXT_END),
@@ -491,7 +491,7 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "`TEXT_MESSAGE_END` of the message the deltas built; `START` and `CONTENT` "
         "first only when no delta came",
     ),
-    Mapping(
+    HeadMapping(
         s.ToolExecuting.TYPE,
         _CALL,
         _CALL,
@@ -502,7 +502,7 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         ),
         "the whole call at once",
     ),
-    Mapping(
+    HeadMapping(
         s.ToolCompleted.TYPE,
         (*_CALL, "TOOL_CALL_RESULT"),
         (*_CALL, "TOOL_CALL_RESULT"),
@@ -516,7 +516,7 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "`TOOL_CALL_RESULT` (role `tool`); the call is restated first when this AG-UI run "
         "has not sent it (a continuation after an interrupt)",
     ),
-    Mapping(
+    HeadMapping(
         s.ToolApprovalRequired.TYPE,
         (*_CALL, _TEXT_END, "RUN_FINISHED"),
         (*_CALL, _TEXT_END, "RUN_FINISHED"),
@@ -531,21 +531,21 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "(`runId` `<client run id>.<n>`, or the resuming request's own)",
         outcome="interrupt",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentCompleted.TYPE,
         (_TEXT_END, "RUN_FINISHED"),
         (_TEXT_END, "SUBAGENT_FINISHED"),
         (),
         "open text messages ended first; `RUN_FINISHED` without an outcome is success",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentError.TYPE,
         (_TEXT_END, "RUN_ERROR"),
         (_TEXT_END, "SUBAGENT_ERROR"),
         (("code", "`code` (an `AgentErrorCode` value)"), ("message", "`message`")),
         "open text messages ended first",
     ),
-    Mapping(
+    HeadMapping(
         s.AgentCancelled.TYPE,
         (_TEXT_END, "RUN_FINISHED"),
         (_TEXT_END, "SUBAGENT_ERROR"),
@@ -554,28 +554,28 @@ MAPPING: Final[tuple[Mapping, ...]] = (
         "before it completed, not failed",
         outcome="cancelled",
     ),
-    Mapping(
+    HeadMapping(
         s.ThreadCreated.TYPE,
         ("CUSTOM",),
         (),
         (("thread", "`value.thread`"),),
         _CUSTOM_NOTE.format(type=s.ThreadCreated.TYPE),
     ),
-    Mapping(
+    HeadMapping(
         s.ThreadRenamed.TYPE,
         ("CUSTOM",),
         (),
         (("thread", "`value.thread`"),),
         _CUSTOM_NOTE.format(type=s.ThreadRenamed.TYPE),
     ),
-    Mapping(
+    HeadMapping(
         s.ThreadDeleted.TYPE,
         ("CUSTOM",),
         (),
         (("thread_id", "`value.thread_id`"),),
         _CUSTOM_NOTE.format(type=s.ThreadDeleted.TYPE),
     ),
-    Mapping(
+    HeadMapping(
         s.StreamGap.TYPE,
         ("CUSTOM",),
         (),

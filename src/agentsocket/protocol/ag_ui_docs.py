@@ -15,7 +15,7 @@ from agentsocket.protocol.ag_ui import (
     MAPPING,
     NO_COUNTERPART,
     PROTOCOL_VERSION,
-    Mapping,
+    HeadMapping,
 )
 
 __all__ = ["MAPPING_DOC", "mapping_markdown"]
@@ -27,7 +27,7 @@ _KINDS = (
     ("message", "Head messages never converted", "message"),
     ("field", "Head fields not sent", "field"),
     ("event", "AG-UI events never sent", "AG-UI event"),
-    ("input", "`RunAgentInput` fields not used (`POST /ag-ui`)", "field"),
+    ("input", "`RunAgentInput` fields not used", "field"),
 )
 
 
@@ -51,7 +51,7 @@ def _events(names: tuple[str, ...], outcome: str | None) -> str:
     return ", ".join(shown)
 
 
-def _carried(row: Mapping) -> str:
+def _carried(row: HeadMapping) -> str:
     return "<br>".join(f"`{field}` → {where}" for field, where in row.carried) or "—"
 
 
