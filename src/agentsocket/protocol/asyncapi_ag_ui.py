@@ -242,8 +242,8 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
                     "AG-UI's HTTP transport; the path is the `ag_ui_path` setting. The answer "
                     "is `200 text/event-stream` with one SSE event per AG-UI event, ending "
                     "after `RUN_FINISHED` / `RUN_ERROR`; closing the request does not cancel "
-                    "the run. A refusal is an HTTP status (401, 404, 409, 410, 413, 422, 429, "
-                    "501, 503) with a JSON body `{error, message, errors}` (`docs/ag-ui.md`)."
+                    "the run. A refusal is a 4xx/5xx status with a JSON body "
+                    "`{error, message, errors}` (each case: `docs/ag-ui.md`, Refusals)."
                 ),
                 "servers": [{"$ref": "#/servers/localHttp"}],
                 "messages": channel_messages,
