@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentsocket.protocol import server_messages as s
-from agentsocket.store import Thread
+from agentsocket.store import RunTimeline, Thread
 
 
 def thread_info(thread: Thread) -> s.ThreadInfo:
@@ -12,4 +12,22 @@ def thread_info(thread: Thread) -> s.ThreadInfo:
         title=thread.title,
         created_at=thread.created_at,
         updated_at=thread.updated_at,
+    )
+
+
+def run_timeline(timeline: RunTimeline) -> s.RunTimeline:
+    return s.RunTimeline(
+        run_id=timeline.run_id,
+        status=timeline.status,
+        complete=timeline.complete,
+        omitted=timeline.omitted,
+        events=[
+            s.TimelineEvent(
+                position=item.position,
+                type=item.type,
+                data=item.data,
+                truncated=list(item.truncated),
+            )
+            for item in timeline.items
+        ],
     )

@@ -1,0 +1,221 @@
+"""A run's timeline survives a reload: history returns what the live stream showed.
+
+Real gateway subprocesses, real sockets, SQLite and PostgreSQL. The live
+timeline is every agent event the stream carried but text deltas; the stored
+one comes back in ``thread_history.runs`` on a new connection, item by item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from tests.e2e.harness import (
+    ServerProcess,
+    body,
+    client,
+    recv_json,
+    recv_until,
+    run_server,
+    tag,
+)
+from tests.services import require_postgres
+from tests.store.databases import create_database, drop_database
+
+pytestmark = pytest.mark.e2e
+
+#: Two specialists (sub-agents), each calling tools: calculate, convert_base, convert_units.
+PROMPT = "what is 17*23 in hex? and 5 miles to km"
+TERMINAL = {"agent_completed", "agent_error", "agent_cancelled"}
+AGENT_EVENTS = {
+    "agent_started",
+    "agent_thinking",
+    "tool_approval_required",
+    "tool_executing",
+    "tool_completed",
+    "agent_message",
+    *TERMINAL,
+}
+
+
+def send(kind: str, correlation_id: str = "r", **data: Any) -> str:
+    return json.dumps({"type": kind, "data": data, "correlation_id": correlation_id})
+
+
+def ends(run_id: str) -> Any:
+    return lambda f: f["type"] in TERMINAL and f["data"].get("run_id") == run_id
+
+
+def live_timeline(frames: list[dict[str, Any]], run_id: str, sub_runs: set[str]) -> list[Any]:
+    """The live events of ``run_id`` and its sub-runs as (type, data), in stream order."""
+    return [
+        (f["type"], f["data"])
+        for f in frames
+        if f["type"] in AGENT_EVENTS and f["data"]["run_id"] in {run_id, *sub_runs}
+    ]
+
+
+async def run_to_end(
+    ws: ClientConnection, content: str, **extra: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    await ws.send(send("user_message", "m", content=content, **extra))
+    frames = await recv_until(ws, lambda f: f["type"] == "message_received")
+    ack = frames[-1]["data"]
+    frames += await recv_until(ws, ends(ack["run_id"]), timeout=30)
+    return ack, frames
+
+
+async def history(ws: ClientConnection, thread_id: str, **extra: Any) -> dict[str, Any]:
+    await ws.send(send("get_thread_history", "h", thread_id=thread_id, **extra))
+    frames = await recv_until(
+        ws, lambda f: f["type"] in {"thread_history", "error"} and f.get("correlation_id") == "h"
+    )
+    return frames[-1]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'timeline.db'}"
+        return
+    server_url = require_postgres()
+    url = asyncio.run(create_database(server_url))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url, server_url))
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, database_url: str) -> Iterator[ServerProcess]:
+    with run_server(tmp_path, env={"AGENTSOCKET_DATABASE_URL": database_url}) as process:
+        yield process
+
+
+async def test__run_with_tools_and_sub_agents__reload_shows_identical_timeline(
+    gateway: ServerProcess,
+) -> None:
+    async with client(gateway, "tl-alice") as ws:
+        await recv_json(ws)
+        ack, frames = await run_to_end(ws, PROMPT)
+    run_id = ack["run_id"]
+    subs = {
+        f["data"]["run_id"]
+        for f in frames
+        if f["type"] == "agent_started" and f["data"]["parent_run_id"] is not None
+    }
+    live = live_timeline(frames, run_id, subs)
+
+    async with client(gateway, "tl-alice") as reloaded:  # a reload: a new connection
+        await recv_json(reloaded)
+        page = await history(reloaded, ack["thread_id"])
+
+    assert page["type"] == "thread_history", page
+    [stored] = page["data"]["runs"]
+    assert (stored["run_id"], stored["status"], stored["complete"], stored["omitted"]) == (
+        run_id,
+        "completed",
+        True,
+        0,
+    )
+    events = stored["events"]
+    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["truncated"] == [] for e in events)
+    assert [(e["type"], e["data"]) for e in events] == live
+    # What the run showed: two sub-agents, each with its tool calls, and the answer.
+    assert len(subs) == 2
+    tools = [e["data"]["tool_name"] for e in events if e["type"] == "tool_completed"]
+    assert sorted(tools) == ["calculate", "convert_base", "convert_units"]
+    assert {e["data"]["run_id"] for e in events if e["type"] == "tool_executing"} == subs
+    assert events[-1]["type"] == "agent_completed"
+    assert events[-1]["data"]["run_id"] == run_id
+    answer = [m for m in page["data"]["messages"] if m["role"] == "assistant"]
+    assert answer[0]["content"] == next(
+        e["data"]["content"]
+        for e in reversed(events)
+        if e["type"] == "agent_message" and e["data"]["run_id"] == run_id
+    )
+
+
+async def test__failed_run__error_in_stored_timeline(gateway: ServerProcess) -> None:
+    async with client(gateway, "tl-fail") as ws:
+        await recv_json(ws)
+        ack, frames = await run_to_end(ws, "please fail now")
+        page = await history(ws, ack["thread_id"])
+    [stored] = page["data"]["runs"]
+    assert (stored["status"], stored["complete"]) == ("error", True)
+    assert [(e["type"], e["data"]) for e in stored["events"]] == live_timeline(
+        frames, ack["run_id"], set()
+    )
+    assert stored["events"][-1]["data"]["code"] == "agent_failed"
+
+
+async def test__v2_and_v1_clients__history_without_runs(gateway: ServerProcess) -> None:
+    async with client(gateway, "tl-old") as ws:
+        await recv_json(ws)
+        ack, _ = await run_to_end(ws, "what is 2+2?")
+    for version in ("v2", "v1"):
+        data: dict[str, Any] = {"thread_id": ack["thread_id"]}
+        # v1 client frames are flat; v2 frames carry the fields in data.
+        frame = {"type": "get_thread_history", **({"data": data} if version == "v2" else data)}
+        async with client(gateway, "tl-old", version) as old:
+            await recv_json(old)
+            await old.send(json.dumps({**frame, "correlation_id": "h"}))
+            [answer] = await recv_until(old, lambda f: tag(f) == "thread_history")
+        fields = body(answer)
+        assert "runs" not in fields
+        assert [m["role"] for m in fields["messages"]] == ["user", "assistant"]
+
+
+async def test__hostile_history_requests__typed_errors_nothing_leaks(
+    gateway: ServerProcess,
+) -> None:
+    async with client(gateway, "tl-owner") as ws:
+        await recv_json(ws)
+        ack, _ = await run_to_end(ws, "what is 17*23 in hex?")
+    thread_id = ack["thread_id"]
+    async with client(gateway, "tl-intruder") as ws:
+        await recv_json(ws)
+        others = await history(ws, thread_id)
+        unknown = await history(ws, "thr_nope")
+        oversized = await history(ws, thread_id, limit=201)
+        bad_cursor = await history(ws, thread_id, before="msg/../../x")
+        unknown_field = await history(ws, thread_id, runs=True)
+    assert others["type"] == unknown["type"] == "error"
+    assert others["data"]["code"] == unknown["data"]["code"] == "not_found"
+    assert ack["run_id"] not in json.dumps(others)
+    for refused in (oversized, bad_cursor, unknown_field):
+        assert refused["type"] == "error"
+        assert refused["data"]["code"] == "validation_failed"
+        assert ack["run_id"] not in json.dumps(refused)
+
+
+async def test__gateway_killed_mid_run__stored_prefix_marked_incomplete(tmp_path: Path) -> None:
+    env = {"AGENTSOCKET_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'killed.db'}"}
+    with run_server(tmp_path, env=env) as first:
+        async with client(first, "tl-killed") as ws:
+            await recv_json(ws)
+            await ws.send(send("user_message", "m", content="be slow about it"))
+            ack = (await recv_until(ws, lambda f: f["type"] == "message_received"))[-1]["data"]
+            frames = await recv_until(ws, lambda f: f["type"] == "tool_executing")
+            # The first checkpoint is at most FLUSH_INTERVAL (2 s) after the first event.
+            await asyncio.sleep(3.0)
+            first.process.kill()  # kill -9: nothing more is stored
+            first.process.wait()
+
+    with run_server(tmp_path, env=env) as second:
+        async with client(second, "tl-killed") as ws:
+            await recv_json(ws)
+            page = await history(ws, ack["thread_id"])
+    [stored] = page["data"]["runs"]
+    assert (stored["status"], stored["complete"]) == ("error", False)
+    assert [(e["type"], e["data"]) for e in stored["events"]] == live_timeline(
+        frames, ack["run_id"], set()
+    )
+    assert stored["events"][-1]["type"] == "tool_executing"
