@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from tests.e2e.cluster import StreamClient, cluster
 from tests.e2e.harness import (
     ServerProcess,
     body,
@@ -219,3 +220,33 @@ async def test__gateway_killed_mid_run__stored_prefix_marked_incomplete(tmp_path
         frames, ack["run_id"], set()
     )
     assert stored["events"][-1]["type"] == "tool_executing"
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test__queue_mode__worker_stores_the_timeline__gateway_returns_it(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    async with cluster(tmp_path, redis_url, postgres_url, gateways=1, workers=1) as nodes:
+        alice = StreamClient("tl-queue")
+        try:
+            await alice.connect(nodes.gateways[0])
+            await alice.send("user_message", content=PROMPT)
+            ack = body(await alice.wait_for(lambda f: tag(f) == "message_received"))
+            run_id = str(ack["run_id"])
+            await alice.wait_terminal(run_id)
+            frames = list(alice.frames)
+            start = len(alice.frames)
+            await alice.send("get_thread_history", thread_id=ack["thread_id"])
+            page = await alice.wait_for(lambda f: tag(f) == "thread_history", start=start)
+        finally:
+            await alice.close()
+    subs = {
+        f["data"]["run_id"]
+        for f in frames
+        if f["type"] == "agent_started" and f["data"]["parent_run_id"] is not None
+    }
+    [stored] = page["data"]["runs"]
+    assert (stored["status"], stored["complete"]) == ("completed", True)
+    assert [(e["type"], e["data"]) for e in stored["events"]] == live_timeline(frames, run_id, subs)
+    assert len(subs) == 2
