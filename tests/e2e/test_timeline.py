@@ -250,3 +250,45 @@ async def test__queue_mode__worker_stores_the_timeline__gateway_returns_it(
     assert (stored["status"], stored["complete"]) == ("completed", True)
     assert [(e["type"], e["data"]) for e in stored["events"]] == live_timeline(frames, run_id, subs)
     assert len(subs) == 2
+
+
+BIG_AGENT = """
+class Big:
+    name = "big"
+
+    async def run(self, ctx, prompt):
+        await ctx.think("t" * 40_000)
+        call = await ctx.tool_call("fetch", {"url": "u" * 20_000})
+        await call.succeeded({"page": "p" * 50_000})
+        await ctx.say("done")
+"""
+
+
+async def test__oversized_event_fields__stored_cut_with_marker(tmp_path: Path) -> None:
+    (tmp_path / "big_agents.py").write_text(BIG_AGENT)
+    env = {"PYTHONPATH": str(tmp_path), "AGENTSOCKET_AGENTS": "big_agents:Big"}
+    with run_server(tmp_path, env=env) as server:
+        async with client(server, "tl-big") as ws:
+            await recv_json(ws)
+            ack, frames = await run_to_end(ws, "go", agent="big")
+            page = await history(ws, ack["thread_id"])
+    live = dict(
+        (f["type"], f["data"])
+        for f in frames
+        if f["type"] in {"agent_thinking", "tool_executing", "tool_completed"}
+    )
+    [stored] = page["data"]["runs"]
+    events = {e["type"]: e for e in stored["events"]}
+    assert stored["complete"] is True
+    assert len(live["agent_thinking"]["content"]) == 40_000  # live: whole
+    assert events["agent_thinking"]["truncated"] == ["content"]
+    assert events["agent_thinking"]["data"]["content"].endswith("…")
+    assert len(events["agent_thinking"]["data"]["content"]) < 40_000
+    assert events["tool_executing"]["truncated"] == ["arguments"]
+    assert set(events["tool_executing"]["data"]["arguments"]) == {"truncated"}
+    assert events["tool_completed"]["truncated"] == ["result"]
+    assert events["tool_completed"]["data"]["result"].startswith('{"page":"ppp')
+    # Everything not cut is as it went live.
+    for kind in ("agent_started", "agent_message", "agent_completed"):
+        assert events[kind]["truncated"] == []
+        assert events[kind]["data"] == next(f["data"] for f in frames if f["type"] == kind)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from agentsocket.protocol import server_messages as s
 from agentsocket.store import RunTimeline, Thread
 
@@ -15,7 +17,12 @@ def thread_info(thread: Thread) -> s.ThreadInfo:
     )
 
 
+#: The event types a timeline can carry on the wire.
+_TIMELINE_TYPES = frozenset(get_args(s.TimelineEventType))
+
+
 def run_timeline(timeline: RunTimeline) -> s.RunTimeline:
+    """A stored timeline as sent; items of a type the protocol has no place for are left out."""
     return s.RunTimeline(
         run_id=timeline.run_id,
         status=timeline.status,
@@ -29,5 +36,6 @@ def run_timeline(timeline: RunTimeline) -> s.RunTimeline:
                 truncated=list(item.truncated),
             )
             for item in timeline.items
+            if item.type in _TIMELINE_TYPES
         ],
     )
