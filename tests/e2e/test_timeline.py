@@ -80,23 +80,25 @@ async def history(ws: ClientConnection, thread_id: str, **extra: Any) -> dict[st
     return frames[-1]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One gateway per database for the module's tests (users keep them apart)."""
+    tmp = tmp_path_factory.mktemp(f"timeline-{request.param}")
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'timeline.db'}"
+        with run_server(tmp) as process:
+            yield process
         return
     server_url = require_postgres()
     url = asyncio.run(create_database(server_url))
     try:
-        yield url
+        with run_server(tmp, env={"AGENTSOCKET_DATABASE_URL": url}) as process:
+            yield process
     finally:
         asyncio.run(drop_database(url, server_url))
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, database_url: str) -> Iterator[ServerProcess]:
-    with run_server(tmp_path, env={"AGENTSOCKET_DATABASE_URL": database_url}) as process:
-        yield process
 
 
 async def test__run_with_tools_and_sub_agents__reload_shows_identical_timeline(
