@@ -7,11 +7,13 @@ compared with the live one, element by element.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, run_server
 from tests.e2e.web.pages import (
     Page,
     ask,
@@ -72,3 +74,38 @@ async def test__reload__same_tool_timeline_as_live(page: Page, dev_server: Serve
         last_turn(page).locator('.event.tool[data-tool-name="calculate"]')
     ).to_contain_text("391")
     await screenshot(page, "timeline-after-reload", full_page=True)
+
+
+BIG_AGENT = """
+class Big:
+    name = "big"
+
+    async def run(self, ctx, prompt):
+        call = await ctx.tool_call("fetch", {"url": "https://example.org/"})
+        await call.succeeded({"page": "p" * 50_000})
+        await ctx.say("fetched")
+"""
+
+
+@in_browser
+async def test__reload__cut_result_is_tagged_and_shows_its_preview(
+    page: Page, tmp_path: Path
+) -> None:
+    (tmp_path / "big_agents.py").write_text(BIG_AGENT)
+    env = {"PYTHONPATH": str(tmp_path), "AGENTSOCKET_AGENTS": "big_agents:Big"}
+    with run_server(tmp_path, env=env, args=["--dev"]) as server:
+        await sign_in(page, server.http, user_name("cut"))
+        await ask(page, "fetch it")
+        tool = last_turn(page).locator('.event.tool[data-tool-name="fetch"]')
+        await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+        await expect(tool.locator(".tag-truncated")).to_have_count(0)  # live: whole
+
+        await page.reload()
+        await expect_connected(page)
+        await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+        await last_turn(page).locator(".activity").evaluate("details => { details.open = true; }")
+        await expect(tool).to_have_attribute("data-truncated", "result")
+        await expect(tool.locator(".tag-truncated")).to_have_text("cut: result")
+        await expect(tool.locator(".kv.result .value")).to_have_text(re.compile(r'^\{"page":"p+…$'))
+        await expect(tool.locator(".kv.arguments")).to_contain_text("example.org")
+        await screenshot(page, "timeline-cut-result")

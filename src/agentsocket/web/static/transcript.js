@@ -128,13 +128,27 @@ export class Transcript {
             this.finish(view, timeline.status, timeline.status === "cancelled" ? "Stopped" : "Interrupted");
         }
     }
+    /** Tag a tool call whose stored arguments or result the server cut to a preview. */
     markTruncated(data, fields) {
         const callId = data["tool_call_id"];
         const item = typeof callId === "string" ? this.tools.get(callId) : undefined;
         if (item === undefined)
             return;
         item.dataset["truncated"] = fields.join(" ");
-        item.append(h("span", { class: "tag tag-truncated", text: `cut: ${fields.join(", ")}` }));
+        item
+            .querySelector(".event-head")
+            ?.append(h("span", { class: "tag tag-truncated", text: `cut: ${fields.join(", ")}` }));
+        // The preview is the start of the value's JSON, shown as such rather than as a string.
+        const result = data["result"];
+        if (fields.includes("result") && typeof result === "string") {
+            setText(item, ".kv.result .value", result);
+        }
+        const args = data["arguments"];
+        if (fields.includes("arguments") && typeof args === "object" && args !== null) {
+            const preview = args["truncated"];
+            if (typeof preview === "string")
+                setText(item, ".kv.arguments .value", preview);
+        }
     }
     /** Apply one event of a run of this thread. */
     apply(event) {
