@@ -225,3 +225,20 @@ async def test__recorder__unserialisable_result__omitted_run_goes_on(depth: int)
     await recorder.close()
 
     assert [(i.position, i.type) for i in batches.items] == [(2, "agent_completed")]
+
+
+def test__docs__caps_and_checkpoints_as_in_the_code() -> None:
+    from agentsocket.runs import timeline
+    from agentsocket.store import DEFAULT_PAGE_BYTES
+    from agentsocket.store.timelines import MAX_APPEND
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "timelines.md").read_text()
+
+    assert f"| {timeline.MAX_TEXT:,} characters |" in page
+    assert f"| {timeline.MAX_JSON:,} bytes of JSON |" in page
+    assert f"| events per run | {timeline.MAX_ITEMS:,} |" in page
+    assert f"| bytes per run | {timeline.MAX_RUN_BYTES // 1024} KiB of JSON |" in page
+    assert f"when {timeline.FLUSH_ITEMS} events are waiting (`FLUSH_ITEMS`)" in page
+    assert f"or {timeline.FLUSH_INTERVAL:g} s after" in page
+    assert f"within {DEFAULT_PAGE_BYTES // (1024 * 1024)} MiB of JSON" in page
+    assert f"more than\n{MAX_APPEND:,} items in one call" in page
