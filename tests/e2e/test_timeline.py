@@ -26,6 +26,7 @@ from tests.e2e.harness import (
     run_server,
     tag,
 )
+from tests.e2e.timelines import stored_items
 from tests.services import require_postgres
 from tests.store.databases import create_database, drop_database
 
@@ -207,8 +208,10 @@ async def test__gateway_killed_mid_run__stored_prefix_marked_incomplete(tmp_path
             await ws.send(send("user_message", "m", content="be slow about it"))
             ack = (await recv_until(ws, lambda f: f["type"] == "message_received"))[-1]["data"]
             frames = await recv_until(ws, lambda f: f["type"] == "tool_executing")
-            # The first checkpoint is at most FLUSH_INTERVAL (2 s) after the first event.
-            await asyncio.sleep(3.0)
+            # The first checkpoint comes FLUSH_INTERVAL (2 s) after the run's first event.
+            await stored_items(
+                tmp_path / "killed.db", len(live_timeline(frames, ack["run_id"], set()))
+            )
             first.process.kill()  # kill -9: nothing more is stored
             first.process.wait()
 

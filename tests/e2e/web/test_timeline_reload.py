@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import ServerProcess, run_server
+from tests.e2e.timelines import stored_items
 from tests.e2e.web.pages import (
     Page,
     ask,
@@ -22,6 +23,7 @@ from tests.e2e.web.pages import (
     last_turn,
     screenshot,
     sign_in,
+    sign_in_with_token,
     user_name,
 )
 
@@ -109,3 +111,30 @@ async def test__reload__cut_result_is_tagged_and_shows_its_preview(
         await expect(tool.locator(".kv.result .value")).to_have_text(re.compile(r'^\{"page":"p+…$'))
         await expect(tool.locator(".kv.arguments")).to_contain_text("example.org")
         await screenshot(page, "timeline-cut-result")
+
+
+@in_browser
+async def test__gateway_killed_mid_run__reopened_thread_shows_the_stored_steps_interrupted(
+    page: Page, tmp_path: Path
+) -> None:
+    user = user_name("kill")
+    with run_server(tmp_path) as first:
+        await sign_in_with_token(page, first.http, first.token(user))
+        await ask(page, "be slow about it")
+        sleeping = last_turn(page).locator('.event.tool[data-tool-name="sleep"]')
+        await expect(sleeping).to_have_attribute("data-status", "running")
+        # The first checkpoint comes FLUSH_INTERVAL (2 s) after the run's first event.
+        await stored_items(tmp_path / "e2e.db", 3)
+        first.process.kill()  # kill -9: the run's end is never stored by this process
+        first.process.wait()
+
+    with run_server(tmp_path) as second:  # the same database
+        await sign_in_with_token(page, second.http, second.token(user))
+        await page.locator(".thread-title").first.click()
+        turn = last_turn(page)
+        await expect(turn).to_have_attribute("data-status", "error")
+        await turn.locator(".activity").evaluate("details => { details.open = true; }")
+        await expect(turn.locator(".event.thinking")).to_contain_text("Taking it slow")
+        await expect(sleeping).to_have_attribute("data-status", "stopped")
+        await expect(sleeping.locator(".tool-status")).to_have_text("interrupted")
+        await screenshot(page, "timeline-interrupted-after-kill")
