@@ -56,6 +56,7 @@ from agentsocket.runs import (
     thread_history,
 )
 from agentsocket.runs.reaper import lost_run_error
+from agentsocket.runs.timeline import TimelineRecorder
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -348,24 +349,32 @@ class Worker:
 
 
 class _RunSink:
-    """A run's event sink: publishes into the user's stream while the run is this worker's."""
+    """A run's event sink: publishes into the user's stream while the run is this worker's,
+    and records the run's timeline (stored before the run's own terminal event goes out)."""
 
     def __init__(self, worker: Worker, request: RunRequest) -> None:
         self._worker = worker
         self._run_id = request.run_id
         self._user_id = request.user_id
+        self._timeline = TimelineRecorder(worker.store.append_timeline, request.run_id)
 
     async def emit(self, event: AgentEvent) -> None:
+        ends_run = event.run_id == self._run_id and isinstance(event, _TERMINAL)
         try:
             if await self._worker.holds(self._run_id):
                 await self._track_approval(event)
+                if ends_run:
+                    self._timeline.record(event)
+                    await self._timeline.close()
                 await self._worker.publish(self._user_id, event)
+                if not ends_run:
+                    self._timeline.record(event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so
             # the stream now lacks this event: the run cannot go on.
             self._worker.abandon(self._run_id, f"cannot publish its events: {exc}")
         finally:
-            if event.run_id == self._run_id and isinstance(event, _TERMINAL):
+            if ends_run:
                 self._worker.forget(self._run_id)  # the run's last event (Runner's guarantee)
 
     async def _track_approval(self, event: AgentEvent) -> None:

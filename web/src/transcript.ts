@@ -12,7 +12,7 @@
 import type { ServerMessageOf, ServerType } from "./client.js";
 import { formatDuration, formatJson, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
-import type { HistoryMessage } from "./protocol.js";
+import type { HistoryMessage, RunTimeline } from "./protocol.js";
 
 /** The messages of an agent run, in the order a run emits them. */
 export const AGENT_EVENTS = [
@@ -67,6 +67,8 @@ export function cancelledLabel(reason: string): string {
 export class Transcript {
   private readonly runs = new Map<string, RunView>();
   private readonly tools = new Map<string, HTMLLIElement>();
+  /** Where new turns go: the transcript, or history being built before it. */
+  private target: ParentNode | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -94,39 +96,110 @@ export class Transcript {
     return turn;
   }
 
-  /** The thread's stored messages, placed before anything that happened live since. */
-  showHistory(messages: HistoryMessage[]): void {
+  /**
+   * The thread's stored messages, placed before anything that happened live since.
+   *
+   * A run with a stored timeline is replayed through `apply`, the live view's
+   * own path, so it looks exactly as it did live; its answer is in its events.
+   */
+  showHistory(messages: HistoryMessage[], runs: RunTimeline[] = []): void {
     this.root.querySelector(".loading")?.remove();
     const live = new Set(
       [...this.root.querySelectorAll<HTMLElement>("[data-message-id]")].map(
         (e) => e.dataset["messageId"],
       ),
     );
-    const nodes: HTMLElement[] = [];
-    for (const message of messages) {
-      if (live.has(message.message_id)) continue;
-      if (message.role === "user") {
-        const turn = userTurn(message.content);
-        turn.dataset["messageId"] = message.message_id;
-        nodes.push(turn);
-      } else if (message.run_id === null || !this.runs.has(message.run_id)) {
-        const bubble = h("div", { class: "bubble assistant markdown" });
-        showMarkdown(bubble, message.content);
-        nodes.push(
-          h(
-            "article",
-            {
-              class: "turn assistant",
-              data: { status: "completed" },
-              attrs: { "aria-label": "Answer" },
-            },
-            bubble,
-          ),
-        );
+    const stored = new Map(runs.filter((r) => !this.runs.has(r.run_id)).map((r) => [r.run_id, r]));
+    const nodes = document.createDocumentFragment();
+    this.target = nodes;
+    try {
+      for (const message of messages) {
+        if (live.has(message.message_id)) continue;
+        const timeline = message.run_id === null ? undefined : stored.get(message.run_id);
+        if (message.role === "user") {
+          const turn = userTurn(message.content);
+          turn.dataset["messageId"] = message.message_id;
+          nodes.append(turn);
+          if (timeline !== undefined) this.replay(timeline);
+        } else if (
+          message.run_id !== null &&
+          (timeline !== undefined || this.runs.has(message.run_id))
+        ) {
+          // Its run shows the answer: replayed from its stored timeline, or live.
+          if (timeline !== undefined && !this.runs.has(message.run_id)) this.replay(timeline);
+        } else {
+          const bubble = h("div", { class: "bubble assistant markdown" });
+          showMarkdown(bubble, message.content);
+          nodes.append(
+            h(
+              "article",
+              {
+                class: "turn assistant",
+                data: { status: "completed" },
+                attrs: { "aria-label": "Answer" },
+              },
+              bubble,
+            ),
+          );
+        }
       }
+    } finally {
+      this.target = null;
     }
-    this.root.prepend(...nodes);
+    this.root.prepend(nodes);
     this.scrollToEnd(true);
+  }
+
+  /** Show a stored run timeline: its events through `apply`, then how it ended if they do not say. */
+  private replay(timeline: RunTimeline): void {
+    for (const stored of timeline.events) {
+      // The server stores each live event's data unchanged, so it is that event's data.
+      this.apply({ type: stored.type, data: stored.data } as unknown as AgentEvent);
+      if (stored.truncated.length > 0) this.markTruncated(stored.data, stored.truncated);
+    }
+    const view = this.runs.get(timeline.run_id);
+    if (view === undefined) return;
+    if (timeline.omitted > 0) {
+      const count = timeline.omitted;
+      this.step(
+        view,
+        h(
+          "li",
+          { class: "event omitted" },
+          tag("omitted"),
+          h("span", { text: `${count} more step${count === 1 ? "" : "s"} not stored` }),
+        ),
+      );
+    }
+    if (!timeline.complete && timeline.status !== "running") {
+      // Its process was lost before the end was stored; the run's status says how it ended.
+      this.finish(
+        view,
+        timeline.status,
+        timeline.status === "cancelled" ? "Stopped" : "Interrupted",
+      );
+    }
+  }
+
+  /** Tag a tool call whose stored arguments or result the server cut to a preview. */
+  private markTruncated(data: Record<string, unknown>, fields: string[]): void {
+    const callId = data["tool_call_id"];
+    const item = typeof callId === "string" ? this.tools.get(callId) : undefined;
+    if (item === undefined) return;
+    item.dataset["truncated"] = fields.join(" ");
+    item
+      .querySelector(".event-head")
+      ?.append(h("span", { class: "tag tag-truncated", text: `cut: ${fields.join(", ")}` }));
+    // The preview is the start of the value's JSON, shown as such rather than as a string.
+    const result = data["result"];
+    if (fields.includes("result") && typeof result === "string") {
+      setText(item, ".kv.result .value", result);
+    }
+    const args = data["arguments"];
+    if (fields.includes("arguments") && typeof args === "object" && args !== null) {
+      const preview = (args as Record<string, unknown>)["truncated"];
+      if (typeof preview === "string") setText(item, ".kv.arguments .value", preview);
+    }
   }
 
   /** Apply one event of a run of this thread. */
@@ -275,7 +348,7 @@ export class Transcript {
         bubble,
       );
       this.root.querySelector(".loading")?.remove();
-      this.root.append(turn);
+      (this.target ?? this.root).append(turn);
       view = { turn, timeline, status, text: bubble, streamed: "" };
     }
     this.runs.set(runId, view);

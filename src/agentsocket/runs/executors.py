@@ -26,6 +26,7 @@ from agentsocket.runs.control import Approve, Cancel, encode_command
 from agentsocket.runs.lease import NodeLease
 from agentsocket.runs.reaper import Reaper
 from agentsocket.runs.stream import Publish, StreamSink
+from agentsocket.runs.timeline import AppendTimeline, RecordingSink, TimelineRecorder
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -75,6 +76,7 @@ class LocalExecutor:
             (and counts a user's runs on every node); a reaper on every node
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
+        timeline: stores each run's timeline in batches (``Store.append_timeline``).
     """
 
     def __init__(
@@ -90,8 +92,10 @@ class LocalExecutor:
         lease: NodeLease | None = None,
         on_lost: Callable[[RunInfo], Awaitable[None]] | None = None,
         reap_interval: float = 1.0,
+        timeline: AppendTimeline | None = None,
     ) -> None:
         self._agents = agents
+        self._timeline = timeline
         self._publish = publish
         self._on_finish = on_finish
         self._lease = lease
@@ -161,6 +165,8 @@ class LocalExecutor:
             # The run counts from runner.start below, in the same step.
             await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
+        if self._timeline is not None:
+            sink = RecordingSink(sink, TimelineRecorder(self._timeline, request.run_id))
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )

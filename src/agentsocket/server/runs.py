@@ -34,6 +34,7 @@ from agentsocket.runs.reaper import lost_run_error
 from agentsocket.server.context import Request
 from agentsocket.server.services import Services
 from agentsocket.server.views import thread_info
+from agentsocket.store import TimelineItem
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -90,6 +91,7 @@ class RunService:
                 history=self._history,
                 lease=lease,
                 on_lost=self._lost,
+                timeline=self._append_timeline,
             )
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
         self._orphans: dict[str, list[s.AgentError]] = {}
@@ -215,6 +217,9 @@ class RunService:
     async def _lost(self, info: RunInfo) -> None:
         self.gateway.metrics.runs.labels("error").inc()
         await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
+
+    async def _append_timeline(self, run_id: str, items: Sequence[TimelineItem]) -> None:
+        await self.gateway.get_store().append_timeline(run_id, items)
 
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)

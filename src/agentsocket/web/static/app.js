@@ -213,7 +213,7 @@ function connect(token) {
     });
     next.on("thread_history", (m) => {
         if (m.data.thread_id === currentThread)
-            transcript.showHistory(m.data.messages);
+            transcript.showHistory(m.data.messages, m.data.runs);
     });
     next.on("message_received", (m) => {
         const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
