@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from redis.asyncio import Redis
 
 from agentsocket.agents import Runner, RunOutcome
@@ -91,11 +91,8 @@ class Worker:
         self._orphans: dict[str, RunInfo] = {}  # dropped runs still to hand to the reaper
         self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
         self._renewing = asyncio.Lock()
-        #: The worker's metrics: the runs it executes, its event loop, the adapters'.
-        self.registry = CollectorRegistry()
-        self.observer = RunObserver(RunMetrics(self.registry), self.agents)
-        self._loop_lag = loop_lag_gauge(self.registry)
-        self.registry.register(AdapterMetrics())
+        self.registry, run_metrics, self._loop_lag = worker_metrics()
+        self.observer = RunObserver(run_metrics, self.agents)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then cancel what is still running and close the agents."""
@@ -375,6 +372,15 @@ class Worker:
                     command.reason,
                     user_id=command.user_id,
                 )
+
+
+def worker_metrics() -> tuple[CollectorRegistry, RunMetrics, Gauge]:
+    """A worker's registry: the runs it executes, its event-loop lag, the adapters' metrics."""
+    registry = CollectorRegistry()
+    run_metrics = RunMetrics(registry)
+    loop_lag = loop_lag_gauge(registry)
+    registry.register(AdapterMetrics())
+    return registry, run_metrics, loop_lag
 
 
 class _RunSink:
