@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -192,6 +192,7 @@ class RunObserver:
         self.metrics = metrics
         self._agents = frozenset(agent.name for agent in agents)
         self._tools = declared_tools(agents)
+        self._tool_children: dict[tuple[str, str], Any] = {}
 
     def agent_label(self, name: str) -> str:
         return name if name in self._agents else OTHER
@@ -209,99 +210,109 @@ class RunObserver:
             wait = max(0.0, time.time() - request.queued_at)
             self.metrics.queue_wait.labels(self.agent_label(request.agent)).observe(wait)
 
+    def tool_child(self, tool_name: str, status: str) -> Any:
+        """The tool histogram's child for a call, looked up once per (tool, status)."""
+        key = (tool_name, status)
+        child = self._tool_children.get(key)
+        if child is None:
+            labels = (self.tool_label(tool_name), status)
+            child = self._tool_children[key] = self.metrics.tool_duration.labels(*labels)
+        return child
 
-@dataclass(slots=True)
-class _RunState:
-    agent: str
-    accepted_at: float | None
-    started: float | None = None  # monotonic, at agent_started
-    tokens: int = 0
-    first_token: float | None = None  # monotonic
-    last_token: float | None = None
-    #: Approvals asked and not decided yet: tool_call_id -> monotonic time asked.
-    approvals: dict[str, float] = field(default_factory=dict)
+
+_TERMINAL = frozenset({AgentCompleted, AgentError, AgentCancelled})
+_OUTCOMES = {AgentCompleted: "completed", AgentError: "error", AgentCancelled: "cancelled"}
 
 
 class _ObservedSink:
-    """A run's sink that records metrics once each event is through."""
+    """A run's sink that records metrics once each event is through.
+
+    Events are told apart by ``type(event)``, not ``isinstance``: pydantic's
+    ``isinstance`` costs about a microsecond, and deltas come by the hundred.
+    """
 
     def __init__(self, observer: RunObserver, request: RunRequest, sink: EventSink) -> None:
+        metrics = observer.metrics
         self._observer = observer
-        self._metrics = observer.metrics
+        self._metrics = metrics
         self._sink = sink
         self._run_id = request.run_id
-        self._run = _RunState(observer.agent_label(request.agent), request.accepted_at)
+        self._agent = agent = observer.agent_label(request.agent)
+        self._accepted_at = request.accepted_at
+        self._tokens = metrics.tokens.labels(agent)
+        self._characters = metrics.characters.labels(agent)
+        self._started: float | None = None  # monotonic, at agent_started
+        self._token_count = 0
+        self._first_token: float | None = None  # monotonic
+        self._last_token = 0.0
+        #: Approvals asked and not decided yet: tool_call_id -> monotonic time asked.
+        self._approvals: dict[str, float] = {}
 
     async def emit(self, event: AgentEvent) -> None:
-        root = event.run_id == self._run_id
-        terminal = isinstance(event, AgentCompleted | AgentError | AgentCancelled)
+        kind = type(event)
         try:
             await self._sink.emit(event)
-            self._record(event, root)
+            if kind is AgentMessageDelta:
+                if event.run_id == self._run_id:
+                    self._token(cast(AgentMessageDelta, event))
+            elif kind is ToolCompleted:
+                self._tool_completed(cast(ToolCompleted, event))
+            elif kind is ToolExecuting:
+                self._decided(cast(ToolExecuting, event).tool_call_id, "approved")
+            elif kind is ToolApprovalRequired:
+                call_id = cast(ToolApprovalRequired, event).tool_call_id
+                if call_id not in self._approvals:
+                    self._approvals[call_id] = time.monotonic()
+                    self._metrics.approvals_pending.inc()
+            elif kind is AgentStarted and event.run_id == self._run_id:
+                self._started = time.monotonic()
+                self._metrics.in_progress.labels(self._agent).inc()
+                self._since_accepted(self._metrics.first_event)
         finally:
-            if root and terminal:
+            if kind in _TERMINAL and event.run_id == self._run_id:
                 self._ended(event)
 
-    def _record(self, event: AgentEvent, root: bool) -> None:
-        run, metrics = self._run, self._metrics
+    def _token(self, event: AgentMessageDelta) -> None:
         now = time.monotonic()
-        if isinstance(event, AgentStarted) and root:
-            run.started = now
-            metrics.in_progress.labels(run.agent).inc()
-            self._since_accepted(metrics.first_event)
-        elif isinstance(event, AgentMessageDelta) and root:
-            run.tokens += 1
-            if run.first_token is None:
-                run.first_token = now
-                self._since_accepted(metrics.first_token)
-            run.last_token = now
-            metrics.tokens.labels(run.agent).inc()
-            metrics.characters.labels(run.agent).inc(len(event.content))
-        elif isinstance(event, ToolApprovalRequired):
-            if event.tool_call_id not in run.approvals:
-                run.approvals[event.tool_call_id] = now
-                metrics.approvals_pending.inc()
-        elif isinstance(event, ToolExecuting):
-            self._decided(event.tool_call_id, "approved", now)
-        elif isinstance(event, ToolCompleted):
-            self._decided(event.tool_call_id, "denied", now)
-            tool = self._observer.tool_label(event.tool_name)
-            metrics.tool_duration.labels(tool, event.status).observe(event.duration_ms / 1000)
+        self._token_count += 1
+        if self._first_token is None:
+            self._first_token = now
+            self._since_accepted(self._metrics.first_token)
+        self._last_token = now
+        self._tokens.inc()
+        self._characters.inc(len(event.content))
+
+    def _tool_completed(self, event: ToolCompleted) -> None:
+        self._decided(event.tool_call_id, "denied")
+        self._observer.tool_child(event.tool_name, event.status).observe(event.duration_ms / 1000)
 
     def _ended(self, event: AgentEvent) -> None:
-        run, metrics = self._run, self._metrics
+        metrics, agent = self._metrics, self._agent
         now = time.monotonic()
-        for asked in run.approvals.values():
+        for asked in self._approvals.values():
             metrics.approvals_pending.dec()
             metrics.approval_wait.labels("ended").observe(now - asked)
-        run.approvals.clear()
-        if run.started is None:
+        self._approvals.clear()
+        if self._started is None:
             return  # agent_started never went out: nothing was counted in progress
-        metrics.in_progress.labels(run.agent).dec()
-        outcome = (
-            "completed"
-            if isinstance(event, AgentCompleted)
-            else "error"
-            if isinstance(event, AgentError)
-            else "cancelled"
-        )
-        metrics.duration.labels(run.agent, outcome).observe(now - run.started)
+        metrics.in_progress.labels(agent).dec()
+        metrics.duration.labels(agent, _OUTCOMES[type(event)]).observe(now - self._started)
+        self._started = None
         if isinstance(event, AgentError):
             code = event.code if event.code in _ERROR_CODES else OTHER
-            metrics.errors.labels(run.agent, code).inc()
-        if run.tokens >= 2 and run.first_token is not None and run.last_token is not None:
-            elapsed = run.last_token - run.first_token
+            metrics.errors.labels(agent, code).inc()
+        if self._token_count >= 2 and self._first_token is not None:
+            elapsed = self._last_token - self._first_token
             if elapsed > 0:
-                metrics.token_rate.labels(run.agent).observe((run.tokens - 1) / elapsed)
-        run.started = None
+                metrics.token_rate.labels(agent).observe((self._token_count - 1) / elapsed)
 
-    def _decided(self, tool_call_id: str, decision: str, now: float) -> None:
-        asked = self._run.approvals.pop(tool_call_id, None)
+    def _decided(self, tool_call_id: str, decision: str) -> None:
+        asked = self._approvals.pop(tool_call_id, None)
         if asked is not None:
             self._metrics.approvals_pending.dec()
-            self._metrics.approval_wait.labels(decision).observe(now - asked)
+            self._metrics.approval_wait.labels(decision).observe(time.monotonic() - asked)
 
     def _since_accepted(self, histogram: Histogram) -> None:
-        accepted = self._run.accepted_at
-        if accepted is not None:
-            histogram.labels(self._run.agent).observe(max(0.0, time.time() - accepted))
+        if self._accepted_at is not None:
+            wait = max(0.0, time.time() - self._accepted_at)
+            histogram.labels(self._agent).observe(wait)
