@@ -19,7 +19,10 @@ import pytest
 
 from agentsocket.metrics_doc import catalog, exported_names, metrics_markdown
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "agentsocket.json"
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARD = ROOT / "deploy" / "grafana" / "agentsocket.json"
+OPERATIONS = ROOT / "docs" / "operations.md"
+_PROMQL_BLOCK = re.compile(r"```promql\n(.*?)```", re.DOTALL)
 
 #: Grafana's own variables, replaced by a value of the right kind before parsing.
 _RANGES = re.compile(r"\$(__rate_interval|__interval|__range)\b|\$\{(__rate_interval|__interval)\}")
@@ -80,6 +83,15 @@ def test__every_query__parses_and_selects_only_exported_metrics(
         if name not in exported
     }
     assert unknown == set()
+
+
+def test__alerts_in_operations_md__parse_and_select_only_exported_metrics() -> None:
+    alerts = _PROMQL_BLOCK.findall(OPERATIONS.read_text())
+    assert len(alerts) >= 8
+    exported = exported_names()
+    for alert in alerts:
+        names = selected_metrics(alert)
+        assert set(names) <= exported, alert
 
 
 def test__template_variables__query_exported_metrics(dashboard: dict[str, Any]) -> None:
