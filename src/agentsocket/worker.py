@@ -97,6 +97,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then cancel what is still running and close the agents."""
         settings = self.settings
+        exporter = self._serve_metrics()  # first: a port in use fails before anything opens
         store = await Store.open(settings.database_url)
         broker = RedisBroker(
             settings.redis_url,
@@ -117,7 +118,6 @@ class Worker:
             on_finish=self._finished,
             history=thread_history(store),
         )
-        exporter = self._serve_metrics()
         log.info("worker started", extra={"worker_id": self.id})
         tasks = [
             asyncio.create_task(self._heartbeat()),
@@ -129,7 +129,7 @@ class Worker:
         for task in tasks:
             await cancel_and_wait(task)
         if exporter is not None:
-            exporter.shutdown()
+            await asyncio.to_thread(exporter.shutdown)  # waits for its serving loop's next poll
             exporter.server_close()
         await self.runner.shutdown("shutdown")
         await self.agents.aclose()

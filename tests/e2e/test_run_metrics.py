@@ -13,6 +13,7 @@ that needs approval; then it streams three tokens (``one ``, ``two ``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -257,6 +258,17 @@ async def test__resume_on_handshake_and_by_message__and_a_gap__counted(
     assert at(after, "agentsocket_event_loop_lag_seconds") >= 0
 
 
+async def _raw_http(port: int, request: bytes) -> bytes:
+    """What the server at ``port`` answers to ``request`` (raw bytes), until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
 @pytest.fixture
 async def queue_nodes(
     tmp_path: Path, redis_url: str, postgres_url: str
@@ -283,6 +295,12 @@ async def test__queue_mode__the_worker_records_the_run_and_its_queue_wait(
     nodes, port = queue_nodes
     gateway = nodes.gateways[0]
     worker_metrics = f"http://127.0.0.1:{port}/metrics"
+    # Hostile peers on the worker's metrics port get an HTTP error, and the worker goes on.
+    assert b"Error code: 400" in await _raw_http(port, b"\x00\xff\xfe garbage\r\n\r\n")
+    too_long = b"GET /" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n"
+    assert (await _raw_http(port, too_long)).startswith(b"HTTP/1.0 414")
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(worker_metrics, content=b"x" * 100_000)).status_code == 405
     before, gateway_before = await scrape(worker_metrics), await scrape(f"{gateway.http}/metrics")
     user = StreamClient("queued")
     await user.connect(gateway)
