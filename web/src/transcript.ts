@@ -7,7 +7,13 @@
  *
  * A sub-agent's answer is shown once: its parent's answer is what the user
  * reads (the demo's supervisor repeats each specialist's answer), so a
- * sub-run shows its agent, status and steps, not its text.
+ * sub-run shows its agent, status and steps, not its text. *
+ * Each turn ends its timeline with the run's timings: time to first token,
+ * the time its tool calls took, and the total. They are computed from the
+ * `timestamp` the server puts on every frame (when it was published), from
+ * the moment the message was accepted (`message_received`, when this page
+ * sent it) or else the run's `agent_started`; so they read the same after a
+ * reconnect, when a backlog arrives at once.
  */
 import type { ServerMessageOf, ServerType } from "./client.js";
 import { formatDuration, formatJson, h } from "./dom.js";
@@ -40,9 +46,22 @@ export const RUN_ENDS: ReadonlySet<ServerType> = new Set([
 
 export type ApprovalAnswer = (runId: string, toolCallId: string, approved: boolean) => void;
 
+/** A root run's timings, from the server's frame timestamps (seconds). */
+interface Timings {
+  element: HTMLElement;
+  /** When the message was accepted, else when the run started. */
+  start: number;
+  firstToken: number | null;
+  toolMs: number;
+  toolCalls: number;
+  end: number | null;
+}
+
 interface RunView {
   /** The turn (root run) this run shows in. */
   turn: HTMLElement;
+  /** The root run's timings; shared by its sub-runs. */
+  timings: Timings;
   timeline: HTMLOListElement;
   status: HTMLElement;
   /** The answer bubble of a root run; `null` for a sub-run (its parent answers). */
@@ -69,6 +88,8 @@ export class Transcript {
   private readonly tools = new Map<string, HTMLLIElement>();
   /** Where new turns go: the transcript, or history being built before it. */
   private target: ParentNode | null = null;
+  /** When the server accepted the message that started a run (`message_received`). */
+  private readonly accepted = new Map<string, number>();
 
   constructor(
     private readonly root: HTMLElement,
@@ -78,6 +99,7 @@ export class Transcript {
   clear(): void {
     this.runs.clear();
     this.tools.clear();
+    this.accepted.clear();
     this.root.replaceChildren();
   }
 
@@ -202,10 +224,18 @@ export class Transcript {
     }
   }
 
+  /** The server accepted the message of run `runId` at `timestamp` (`message_received`). */
+  acceptedAt(runId: string, timestamp: number): void {
+    this.accepted.set(runId, timestamp);
+  }
+
   /** Apply one event of a run of this thread. */
   apply(event: AgentEvent): void {
     const d = event.data;
-    const view = this.runs.get(d.run_id) ?? this.startRun(d.run_id, d.agent_name, d.parent_run_id);
+    const view =
+      this.runs.get(d.run_id) ??
+      this.startRun(d.run_id, d.agent_name, d.parent_run_id, event.timestamp);
+    const timings = view.timings;
     switch (event.type) {
       case "agent_started":
         break;
@@ -253,6 +283,9 @@ export class Transcript {
           { success: "done", error: "failed", denied: "denied" }[status],
         );
         setText(item, ".duration", formatDuration(duration_ms));
+        timings.toolMs += duration_ms;
+        timings.toolCalls += 1;
+        showTimings(timings);
         item.querySelector(".approval")?.remove();
         item.append(
           status === "success"
@@ -263,6 +296,10 @@ export class Transcript {
       }
       case "agent_message_delta":
         if (view.text === null) break;
+        if (timings.firstToken === null) {
+          timings.firstToken = event.timestamp;
+          showTimings(timings);
+        }
         view.streamed += event.data.content;
         showMarkdown(view.text, view.streamed);
         view.text.classList.add("streaming");
@@ -278,9 +315,11 @@ export class Transcript {
         view.text.removeAttribute("aria-busy");
         break;
       case "agent_completed":
+        this.end(view, event.timestamp);
         this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
         break;
       case "agent_error":
+        this.end(view, event.timestamp);
         this.finish(view, "error", "Failed");
         this.step(
           view,
@@ -293,6 +332,7 @@ export class Transcript {
         );
         break;
       case "agent_cancelled":
+        this.end(view, event.timestamp);
         this.finish(view, "cancelled", cancelledLabel(event.data.reason));
         break;
       default: {
@@ -303,7 +343,12 @@ export class Transcript {
     this.scrollToEnd(false);
   }
 
-  private startRun(runId: string, agentName: string, parentRunId: string | null): RunView {
+  private startRun(
+    runId: string,
+    agentName: string,
+    parentRunId: string | null,
+    timestamp: number,
+  ): RunView {
     const parent = parentRunId === null ? undefined : this.runs.get(parentRunId);
     const status = h("span", { class: "run-status", text: "Working…" });
     const timeline = h("ol", { class: "timeline" });
@@ -316,7 +361,14 @@ export class Transcript {
         timeline,
       );
       this.step(parent, item);
-      view = { turn: parent.turn, timeline, status, text: null, streamed: "" };
+      view = {
+        turn: parent.turn,
+        timings: parent.timings,
+        timeline,
+        status,
+        text: null,
+        streamed: "",
+      };
     } else {
       // Earlier finished turns fold their timelines; the new one is followed live.
       for (const details of this.root.querySelectorAll<HTMLDetailsElement>(
@@ -325,6 +377,14 @@ export class Transcript {
         details.open = false;
       }
       const bubble = h("div", { class: "bubble assistant markdown" });
+      const timings: Timings = {
+        element: h("p", { class: "timings" }),
+        start: this.accepted.get(runId) ?? timestamp,
+        firstToken: null,
+        toolMs: 0,
+        toolCalls: 0,
+        end: null,
+      };
       const activity = h(
         "details",
         { class: "activity", attrs: { open: "" } },
@@ -336,6 +396,7 @@ export class Transcript {
           h("span", { class: "steps" }),
         ),
         timeline,
+        timings.element,
       );
       const turn = h(
         "article",
@@ -349,7 +410,7 @@ export class Transcript {
       );
       this.root.querySelector(".loading")?.remove();
       (this.target ?? this.root).append(turn);
-      view = { turn, timeline, status, text: bubble, streamed: "" };
+      view = { turn, timings, timeline, status, text: bubble, streamed: "" };
     }
     this.runs.set(runId, view);
     return view;
@@ -405,6 +466,13 @@ export class Transcript {
     return box;
   }
 
+  /** A root run ended at `timestamp`: its total is known. */
+  private end(view: RunView, timestamp: number): void {
+    if (view.text === null) return; // a sub-run: its parent's end counts
+    view.timings.end = timestamp;
+    showTimings(view.timings);
+  }
+
   private finish(view: RunView, status: string, label: string): void {
     view.status.textContent = label;
     view.text?.classList.remove("streaming");
@@ -416,7 +484,8 @@ export class Transcript {
     const activity = owner === view.turn ? view.turn.querySelector(":scope > .activity") : null;
     if (activity instanceof HTMLDetailsElement) {
       if (status !== "error") activity.open = false;
-      if (view.timeline.childElementCount === 0) activity.classList.add("no-steps");
+      const nothing = view.timeline.childElementCount === 0 && view.timings.end === null;
+      if (nothing) activity.classList.add("no-steps");
     }
     if (status === "completed") return;
     // Nothing of this run follows: its open tool calls and approvals end here.
@@ -434,6 +503,30 @@ export class Transcript {
     const nearBottom = root.scrollHeight - root.scrollTop - root.clientHeight < 120;
     if (force || nearBottom) root.scrollTop = root.scrollHeight;
   }
+}
+
+/** Show a run's timings as far as they are known: first token, tools, total. */
+function showTimings(timings: Timings): void {
+  const parts: HTMLElement[] = [];
+  const since = (at: number): string => formatDuration(Math.max(0, (at - timings.start) * 1000));
+  if (timings.firstToken !== null) {
+    parts.push(timing("first-token", "first token", since(timings.firstToken)));
+  }
+  if (timings.toolCalls > 0) {
+    const calls = `${timings.toolCalls} call${timings.toolCalls === 1 ? "" : "s"}`;
+    parts.push(timing("tools", "tools", `${formatDuration(timings.toolMs)} (${calls})`));
+  }
+  if (timings.end !== null) parts.push(timing("total", "total", since(timings.end)));
+  timings.element.replaceChildren(...parts);
+}
+
+function timing(kind: string, label: string, value: string): HTMLElement {
+  return h(
+    "span",
+    { class: `timing ${kind}` },
+    h("span", { class: "label", text: label }),
+    h("span", { class: "value", text: value }),
+  );
 }
 
 function userTurn(content: string): HTMLElement {

@@ -95,6 +95,11 @@ class Connection:
         self._validate = validate_outbound
 
     @property
+    def queued(self) -> int:
+        """Frames waiting for the transport (the outbound queue's depth)."""
+        return len(self._queue)
+
+    @property
     def closing(self) -> bool:
         return self.core.state is not State.OPEN
 
@@ -128,6 +133,7 @@ class Connection:
         if self._pending is not None or self._queue:
             if len(self._queue) >= self._queue_size:
                 self.log.warning("slow consumer", extra={"queued": len(self._queue)})
+                self._metrics.child(self._metrics.slow_consumer_closes, "queue_full").inc()
                 self.close(CloseCode.SLOW_CONSUMER, "outbound queue full", flush=False)
                 return
             self._queue.append(text)
@@ -210,6 +216,7 @@ class Connection:
         done, _ = await asyncio.wait({pending}, timeout=self._send_timeout)
         if not done:
             self.log.warning("peer stopped reading; aborting", extra={"after": self._send_timeout})
+            self._metrics.child(self._metrics.slow_consumer_closes, "write_timeout").inc()
             self._count_close(CloseCode.SLOW_CONSUMER)
             self.abort()
             return False

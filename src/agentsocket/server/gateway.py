@@ -66,6 +66,7 @@ class Gateway:
             # A bucket left alone this long is full again: dropping it then changes nothing.
             linger=settings.burst_per_user / settings.rate_per_user,
         )
+        self.metrics.watch_outbound(lambda: (c.queued for c in self.registry))
         self.verifier = TokenVerifier(self._auth_settings())
         self._redis: Redis | None = None  # the ticket store's client, with broker=redis
         self.broker: Broker = self._broker()

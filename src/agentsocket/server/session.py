@@ -69,6 +69,8 @@ class Session:
         gateway, connection = self.gateway, self.connection
         position = await gateway.broker.position(self.user_id)
         resume_from = None if resume is None else _within(resume[0], resume[1], position)
+        if resume is not None:
+            gateway.metrics.child(gateway.metrics.resumes, "handshake").inc()
         connection.reply(self._welcome(position))
         sunset = gateway.sunset_of(connection.version)
         if sunset is not None:
@@ -179,6 +181,8 @@ class Session:
     async def _handle(self, envelope: ClientEnvelope) -> None:
         message = envelope.message
         if isinstance(message, c.Resume):
+            metrics = self.gateway.metrics
+            metrics.child(metrics.resumes, "message").inc()
             try:
                 current = await self.gateway.broker.position(self.user_id)
                 await self._subscribe(_within(message.epoch, message.last_seq, current))
@@ -248,11 +252,12 @@ class Session:
 
     async def _pump(self, subscription: Subscription) -> None:
         """Page a backlog through the connection at the pace the socket drains."""
-        connection, core = self.connection, self.core
+        connection, core, metrics = self.connection, self.core, self.gateway.metrics
         sent = 0
         async for item in subscription:
             if isinstance(item, Gap):
                 core.take_gap(item.to_seq)
+                metrics.child(metrics.gaps, item.reason).inc()
                 gap = s.StreamGap(
                     epoch=item.epoch, from_seq=item.from_seq, to_seq=item.to_seq, reason=item.reason
                 )

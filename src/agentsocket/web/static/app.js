@@ -226,6 +226,8 @@ function connect(token) {
             adoptThread(m.data.thread_id);
         }
         threadList.touch(m.data.thread_id);
+        if (!m.data.duplicate)
+            transcript.acceptedAt(m.data.run_id, m.timestamp);
     });
     next.on("stream_gap", () => {
         // Missed stream entries are gone: read the state again instead.

@@ -39,6 +39,8 @@ export class Transcript {
     tools = new Map();
     /** Where new turns go: the transcript, or history being built before it. */
     target = null;
+    /** When the server accepted the message that started a run (`message_received`). */
+    accepted = new Map();
     constructor(root, answerApproval) {
         this.root = root;
         this.answerApproval = answerApproval;
@@ -46,6 +48,7 @@ export class Transcript {
     clear() {
         this.runs.clear();
         this.tools.clear();
+        this.accepted.clear();
         this.root.replaceChildren();
     }
     showLoading() {
@@ -150,10 +153,16 @@ export class Transcript {
                 setText(item, ".kv.arguments .value", preview);
         }
     }
+    /** The server accepted the message of run `runId` at `timestamp` (`message_received`). */
+    acceptedAt(runId, timestamp) {
+        this.accepted.set(runId, timestamp);
+    }
     /** Apply one event of a run of this thread. */
     apply(event) {
         const d = event.data;
-        const view = this.runs.get(d.run_id) ?? this.startRun(d.run_id, d.agent_name, d.parent_run_id);
+        const view = this.runs.get(d.run_id) ??
+            this.startRun(d.run_id, d.agent_name, d.parent_run_id, event.timestamp);
+        const timings = view.timings;
         switch (event.type) {
             case "agent_started":
                 break;
@@ -179,6 +188,9 @@ export class Transcript {
                 item.dataset["status"] = status;
                 setText(item, ".tool-status", { success: "done", error: "failed", denied: "denied" }[status]);
                 setText(item, ".duration", formatDuration(duration_ms));
+                timings.toolMs += duration_ms;
+                timings.toolCalls += 1;
+                showTimings(timings);
                 item.querySelector(".approval")?.remove();
                 item.append(status === "success"
                     ? keyValue("result", formatJson(result), "result")
@@ -188,6 +200,10 @@ export class Transcript {
             case "agent_message_delta":
                 if (view.text === null)
                     break;
+                if (timings.firstToken === null) {
+                    timings.firstToken = event.timestamp;
+                    showTimings(timings);
+                }
                 view.streamed += event.data.content;
                 showMarkdown(view.text, view.streamed);
                 view.text.classList.add("streaming");
@@ -204,13 +220,16 @@ export class Transcript {
                 view.text.removeAttribute("aria-busy");
                 break;
             case "agent_completed":
+                this.end(view, event.timestamp);
                 this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
                 break;
             case "agent_error":
+                this.end(view, event.timestamp);
                 this.finish(view, "error", "Failed");
                 this.step(view, h("li", { class: "event error" }, tag("error"), h("span", { text: `${event.data.code}: ${event.data.message}` })));
                 break;
             case "agent_cancelled":
+                this.end(view, event.timestamp);
                 this.finish(view, "cancelled", cancelledLabel(event.data.reason));
                 break;
             default: {
@@ -220,7 +239,7 @@ export class Transcript {
         }
         this.scrollToEnd(false);
     }
-    startRun(runId, agentName, parentRunId) {
+    startRun(runId, agentName, parentRunId, timestamp) {
         const parent = parentRunId === null ? undefined : this.runs.get(parentRunId);
         const status = h("span", { class: "run-status", text: "Working…" });
         const timeline = h("ol", { class: "timeline" });
@@ -228,7 +247,14 @@ export class Transcript {
         if (parent !== undefined) {
             const item = h("li", { class: "event subrun", data: { runId, status: "running" } }, h("div", { class: "event-head" }, tag("agent"), h("strong", { text: agentName }), status), timeline);
             this.step(parent, item);
-            view = { turn: parent.turn, timeline, status, text: null, streamed: "" };
+            view = {
+                turn: parent.turn,
+                timings: parent.timings,
+                timeline,
+                status,
+                text: null,
+                streamed: "",
+            };
         }
         else {
             // Earlier finished turns fold their timelines; the new one is followed live.
@@ -236,7 +262,15 @@ export class Transcript {
                 details.open = false;
             }
             const bubble = h("div", { class: "bubble assistant markdown" });
-            const activity = h("details", { class: "activity", attrs: { open: "" } }, h("summary", {}, h("span", { class: "agent-name", text: agentName }), status, h("span", { class: "steps" })), timeline);
+            const timings = {
+                element: h("p", { class: "timings" }),
+                start: this.accepted.get(runId) ?? timestamp,
+                firstToken: null,
+                toolMs: 0,
+                toolCalls: 0,
+                end: null,
+            };
+            const activity = h("details", { class: "activity", attrs: { open: "" } }, h("summary", {}, h("span", { class: "agent-name", text: agentName }), status, h("span", { class: "steps" })), timeline, timings.element);
             const turn = h("article", {
                 class: "turn assistant",
                 data: { runId, status: "running" },
@@ -244,7 +278,7 @@ export class Transcript {
             }, activity, bubble);
             this.root.querySelector(".loading")?.remove();
             (this.target ?? this.root).append(turn);
-            view = { turn, timeline, status, text: bubble, streamed: "" };
+            view = { turn, timings, timeline, status, text: bubble, streamed: "" };
         }
         this.runs.set(runId, view);
         return view;
@@ -280,6 +314,13 @@ export class Transcript {
         const box = h("div", { class: "approval", attrs: { role: "group", "aria-label": "Approval" } }, h("strong", { text: "Run this tool?" }), h("button", { class: "primary approve", text: "Approve", onClick: answer(true) }), h("button", { class: "deny", text: "Deny", onClick: answer(false) }), note);
         return box;
     }
+    /** A root run ended at `timestamp`: its total is known. */
+    end(view, timestamp) {
+        if (view.text === null)
+            return; // a sub-run: its parent's end counts
+        view.timings.end = timestamp;
+        showTimings(view.timings);
+    }
     finish(view, status, label) {
         view.status.textContent = label;
         view.text?.classList.remove("streaming");
@@ -293,7 +334,8 @@ export class Transcript {
         if (activity instanceof HTMLDetailsElement) {
             if (status !== "error")
                 activity.open = false;
-            if (view.timeline.childElementCount === 0)
+            const nothing = view.timeline.childElementCount === 0 && view.timings.end === null;
+            if (nothing)
                 activity.classList.add("no-steps");
         }
         if (status === "completed")
@@ -312,6 +354,24 @@ export class Transcript {
         if (force || nearBottom)
             root.scrollTop = root.scrollHeight;
     }
+}
+/** Show a run's timings as far as they are known: first token, tools, total. */
+function showTimings(timings) {
+    const parts = [];
+    const since = (at) => formatDuration(Math.max(0, (at - timings.start) * 1000));
+    if (timings.firstToken !== null) {
+        parts.push(timing("first-token", "first token", since(timings.firstToken)));
+    }
+    if (timings.toolCalls > 0) {
+        const calls = `${timings.toolCalls} call${timings.toolCalls === 1 ? "" : "s"}`;
+        parts.push(timing("tools", "tools", `${formatDuration(timings.toolMs)} (${calls})`));
+    }
+    if (timings.end !== null)
+        parts.push(timing("total", "total", since(timings.end)));
+    timings.element.replaceChildren(...parts);
+}
+function timing(kind, label, value) {
+    return h("span", { class: `timing ${kind}` }, h("span", { class: "label", text: label }), h("span", { class: "value", text: value }));
 }
 function userTurn(content) {
     return h("article", { class: "turn user", attrs: { "aria-label": "You" } }, h("div", { class: "bubble user", text: content }));
