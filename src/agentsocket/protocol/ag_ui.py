@@ -170,6 +170,18 @@ class RunConverter:
         self._answered: set[str] = set()  # tool calls whose RESULT was sent
         self._thoughts = 0
 
+    @property
+    def open(self) -> bool:
+        """True while an AG-UI run is open (``RUN_STARTED`` sent, its end not yet)."""
+        return self._open
+
+    def continue_as(self, agui_run_id: str) -> None:
+        """Name the AG-UI run that continues after the current interrupt ``agui_run_id``.
+
+        The ``runId`` of a ``RunAgentInput`` that answers the interrupt, as AG-UI has it.
+        """
+        self._next_run_id = lambda _: agui_run_id
+
     def convert(self, message: ServerMessage) -> list[BaseEvent]:
         """The AG-UI events for ``message`` (none for another run's, or once finished)."""
         if self.finished:
@@ -258,7 +270,8 @@ class RunConverter:
         else:
             out = []
         sub = event.run_id
-        if isinstance(event, s.AgentStarted):
+        if isinstance(event, s.AgentStarted) or sub not in self._subruns:
+            # A sub-run first seen mid-way (a connection that joined late) is restated.
             self._subruns.add(sub)
             parent = event.parent_run_id if event.parent_run_id != self.run_id else None
             out.append(
@@ -266,8 +279,8 @@ class RunConverter:
                     subagent_run_id=sub, name=event.agent_name, parent_subagent_run_id=parent
                 )
             )
-            return out
-        self._subruns.add(sub)
+            if isinstance(event, s.AgentStarted):
+                return out
         if isinstance(event, s.AgentCompleted):
             self._subruns.discard(sub)
             return out + self._close_texts(sub) + [SubagentFinishedEvent(subagent_run_id=sub)]

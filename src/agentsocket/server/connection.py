@@ -24,7 +24,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -40,6 +40,9 @@ from agentsocket.server.core import Close, ConnectionCore, State
 from agentsocket.server.logs import ContextLogger
 from agentsocket.server.metrics import Metrics
 from agentsocket.server.transport import abort_of, raw_send
+
+if TYPE_CHECKING:
+    from agentsocket.server.ag_ui_ws import AgUiConnection
 
 log = logging.getLogger("agentsocket.connection")
 
@@ -93,6 +96,13 @@ class Connection:
         self._close: Close | None = None
         self._metrics = metrics
         self._validate = validate_outbound
+        #: Set for a connection of the AG-UI dialect: it sends AG-UI events, not envelopes.
+        self.agui: AgUiConnection | None = None
+
+    @property
+    def label(self) -> str:
+        """What the connection speaks, for metrics: a version name or ``ag-ui``."""
+        return self.version.name if self.agui is None else "ag-ui"
 
     @property
     def closing(self) -> bool:
@@ -108,6 +118,8 @@ class Connection:
 
     def encode(self, message: ServerMessage, correlation_id: str | None = None) -> str | None:
         """A direct reply as text in this connection's version; ``None`` if not sendable."""
+        if self.agui is not None:
+            return self.agui.reply(message)
         envelope = ServerEnvelope(message, time.time(), self.server_id, correlation_id)
         frame = encode_server(envelope, self.version)
         if frame is None:
