@@ -27,9 +27,10 @@ Needs the ``ag-ui`` extra.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from ag_ui.core import BaseEvent, CustomEvent
+from pydantic import BaseModel, Field
 
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.ag_ui import CUSTOM_PREFIX, RunConverter
@@ -37,20 +38,58 @@ from agentsocket.protocol.message import ServerMessage
 
 #: The dialect's name: subprotocol ``agentsocket.ag-ui``, query ``?protocol=ag-ui``.
 DIALECT: Final = "ag-ui"
-#: ``CUSTOM`` event after each stream entry's events: ``{"epoch": str, "seq": int}``.
+#: ``CUSTOM`` event after each stream entry's events: :class:`PositionValue`.
 POSITION: Final = CUSTOM_PREFIX + "position"
-#: ``CUSTOM`` event of a refused client frame: ``{"code", "message", "errors", "retry_after"}``.
+#: ``CUSTOM`` event of a refused client frame or request: :class:`ErrorValue`.
 ERROR: Final = CUSTOM_PREFIX + "error"
-#: Every ``CUSTOM`` name the dialect sends besides ``agentsocket.<reply type>`` ones.
-_STREAM_CUSTOM = frozenset(
-    {s.ThreadCreated.TYPE, s.ThreadRenamed.TYPE, s.ThreadDeleted.TYPE, s.StreamGap.TYPE}
+#: Stream messages sent as ``CUSTOM`` ``agentsocket.<type>`` (value: the message's fields).
+STREAM_CUSTOM: Final[tuple[type[ServerMessage], ...]] = (
+    s.ThreadCreated,
+    s.ThreadRenamed,
+    s.ThreadDeleted,
+    s.StreamGap,
 )
+#: Direct replies an AG-UI connection can get, as ``CUSTOM`` ``agentsocket.<type>``
+#: (``error`` has its own value, :class:`ErrorValue`, whose ``code`` may be ours).
+REPLY_CUSTOM: Final[tuple[type[ServerMessage], ...]] = (
+    s.ConnectionEstablished,
+    s.MessageReceived,
+    s.DeprecationNotice,
+    s.ServerShutdown,
+)
+_STREAM_TYPES = frozenset(m.TYPE for m in STREAM_CUSTOM)
 #: How many finished runs are remembered, so their late events stay out.
 _FINISHED_KEPT = 64
 
 
+class PositionValue(BaseModel):
+    """Where the connection stands: reconnect with ``last_seq=seq&epoch=epoch``."""
+
+    epoch: str
+    seq: int
+
+
+class ErrorIssue(BaseModel):
+    """One bad field of a refused frame, its path in the frame's camelCase."""
+
+    path: str
+    reason: str
+
+
+class ErrorValue(BaseModel):
+    """A refused frame or request: an ``ErrorCode`` value, ``unknown_tool`` or ``invalid_json``."""
+
+    code: str
+    message: str
+    errors: list[ErrorIssue] = Field(default_factory=list)
+    retry_after: float | None = None
+
+
 def custom(message: ServerMessage) -> CustomEvent:
     """``message`` as ``CUSTOM`` ``agentsocket.<type>``, its fields (snake_case) as value."""
+    if isinstance(message, s.Error):
+        issues = [(e.path, e.reason) for e in message.errors]
+        return error_event(message.code.value, message.message, issues, message.retry_after)
     return CustomEvent(name=CUSTOM_PREFIX + message.TYPE, value=message.model_dump(mode="json"))
 
 
@@ -61,13 +100,13 @@ def error_event(
     retry_after: float | None = None,
 ) -> CustomEvent:
     """A refused client frame as ``CUSTOM`` :data:`ERROR`."""
-    value: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "errors": [{"path": path, "reason": reason} for path, reason in errors or []],
-        "retry_after": retry_after,
-    }
-    return CustomEvent(name=ERROR, value=value)
+    value = ErrorValue(
+        code=code,
+        message=message,
+        errors=[ErrorIssue(path=path, reason=reason) for path, reason in errors or []],
+        retry_after=retry_after,
+    )
+    return CustomEvent(name=ERROR, value=value.model_dump(mode="json"))
 
 
 class StreamConverter:
@@ -100,11 +139,12 @@ class StreamConverter:
         """The events of stream entry ``seq``: its AG-UI events, then :data:`POSITION`."""
         events = self._convert(message)
         if events:
-            events.append(CustomEvent(name=POSITION, value={"epoch": epoch, "seq": seq}))
+            position = PositionValue(epoch=epoch, seq=seq)
+            events.append(CustomEvent(name=POSITION, value=position.model_dump(mode="json")))
         return events
 
     def _convert(self, message: ServerMessage) -> list[BaseEvent]:
-        if message.TYPE in _STREAM_CUSTOM:
+        if message.TYPE in _STREAM_TYPES:
             return [custom(message)]
         if not isinstance(message, s.AgentEvent):
             return []

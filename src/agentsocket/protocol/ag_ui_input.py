@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 from ag_ui.core import RunAgentInput, TextInputContent, ToolMessage, UserMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol.ag_ui import CUSTOM_PREFIX, parse_interrupt_id
@@ -98,6 +98,21 @@ class StopRun:
 
 
 AgUiRequest = StartRun | AnswerInterrupts | StopRun
+
+
+class StopValue(BaseModel):
+    """The ``value`` of the stop frame: our run id (``message_received.run_id``)."""
+
+    run_id: str = Field(alias="runId", min_length=1, max_length=128)
+
+
+class StopFrame(BaseModel):
+    """The WebSocket client frame that stops a run (AG-UI has none of its own)."""
+
+    type: Literal["CUSTOM"]
+    name: Literal["agentsocket.stop_agent"]
+    value: StopValue
+
 
 #: Where a field of the ``user_message`` built from a RunAgentInput came from.
 SOURCE: Final = {
@@ -199,19 +214,12 @@ def issues(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def _stop(frame: dict[str, Any]) -> StopRun:
-    value = frame.get("value")
-    run_id = value.get("runId") if isinstance(value, dict) else None
-    if frame.get("name") != STOP_NAME:
+    try:
+        return StopRun(StopFrame.model_validate(frame).value.run_id)
+    except ValidationError as exc:
         raise InputRefused(
-            "validation_failed",
-            f"the only CUSTOM client frame is {STOP_NAME!r}",
-            [("$.name", f"expected {STOP_NAME!r}")],
-        )
-    if not isinstance(run_id, str) or not run_id:
-        raise InputRefused(
-            "validation_failed", "stop_agent needs the run id", [("$.value.runId", "required")]
-        )
-    return StopRun(run_id)
+            "validation_failed", f"the only CUSTOM client frame is {STOP_NAME!r}", issues(exc)
+        ) from None
 
 
 def _no_client_tool_results(body: RunAgentInput) -> None:
