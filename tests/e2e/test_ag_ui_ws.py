@@ -127,6 +127,7 @@ async def test__subprotocol__welcome_is_custom_with_stream_position(server: Serv
         query_value = await welcome(query_ws)
 
     assert value["user_id"] == query_value["user_id"] == "ws-agui-hello"
+    assert value["protocol_version"] == query_value["protocol_version"] == "ag-ui"
     assert {"epoch", "seq"} <= value["stream"].keys()
 
 

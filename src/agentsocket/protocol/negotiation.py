@@ -70,7 +70,7 @@ def negotiate(
     if offered:
         known = [names[name] for name in offered if name in names]
         if not known:
-            return Refused(tuple(offered), (*names, *dialects))
+            return Refused(tuple(offered), tuple(names))
         best = max(known, key=lambda version: version.number)
         return Negotiated(best, best.subprotocol)
     if query_version:
@@ -79,7 +79,7 @@ def negotiate(
             return Negotiated(HEAD, None, name)
         version = names.get(name)
         if version is None:
-            return Refused((query_version,), (*names, *dialects))
+            return Refused((query_version,), tuple(names))
         return Negotiated(version, None)
     return Negotiated(default, None)
 

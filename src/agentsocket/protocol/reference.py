@@ -893,6 +893,9 @@ def _index() -> str:
         "- [Changelog](changelog.md): every version change, newest first.",
         "- [Migration guide](migration-guide.md): what a client changes to move up a version.",
         f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
+        "- The AG-UI dialect, `agentsocket.ag-ui` (`?protocol=ag-ui`): AG-UI 1.0 events "
+        "converted from the head frames, `RunAgentInput` in; [AG-UI](../ag-ui.md), "
+        "schema snapshot `schemas/ag-ui.json`.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "
         + ", ".join(f"`{v.name}`" for v in VERSIONS)

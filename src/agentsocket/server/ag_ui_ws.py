@@ -73,7 +73,7 @@ async def receive(
     towards the abuse close, like refused frames of the other versions.
     """
     agui, core = connection.agui, connection.core
-    assert agui is not None
+    assert isinstance(agui, AgUiConnection)
     admitted = core.admit()
     if admitted is not None:
         for action in admitted:
@@ -125,7 +125,7 @@ async def _start(
     gateway: Gateway, connection: Connection, wanted: StartRun, make_request: MakeRequest
 ) -> None:
     agui = connection.agui
-    assert agui is not None
+    assert isinstance(agui, AgUiConnection)
     if agui.stream.busy:
         refused = InputRefused(
             ErrorCode.CONFLICT.value,

@@ -24,7 +24,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -41,14 +41,23 @@ from agentsocket.server.logs import ContextLogger
 from agentsocket.server.metrics import Metrics
 from agentsocket.server.transport import abort_of, raw_send
 
-if TYPE_CHECKING:
-    from agentsocket.server.ag_ui_ws import AgUiConnection
-
 log = logging.getLogger("agentsocket.connection")
 
 #: Seconds a close frame may take to leave before the transport is aborted.
 CLOSE_TIMEOUT = 1.0
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+
+class Dialect(Protocol):
+    """A connection's language other than a version's envelopes (AG-UI: ``server/ag_ui_ws.py``)."""
+
+    def reply(self, message: ServerMessage) -> str:
+        """A direct reply as one frame."""
+        ...
+
+    def entry(self, message: ServerMessage | None, epoch: str, seq: int) -> list[str]:
+        """A stream entry (decoded; None if unknown) as frames, maybe several or none."""
+        ...
 
 
 class Connection:
@@ -97,7 +106,7 @@ class Connection:
         self._metrics = metrics
         self._validate = validate_outbound
         #: Set for a connection of the AG-UI dialect: it sends AG-UI events, not envelopes.
-        self.agui: AgUiConnection | None = None
+        self.agui: Dialect | None = None
 
     @property
     def label(self) -> str:

@@ -308,7 +308,7 @@ class Session:
         return s.ConnectionEstablished(
             connection_id=self.connection.id,
             user_id=self.user_id,
-            protocol_version=self.connection.version.name,
+            protocol_version=self.connection.label,
             server_time=time.time(),
             environment=settings.environment,
             heartbeat_interval=settings.heartbeat_interval,
