@@ -393,3 +393,18 @@ async def test__unauthorised_or_unknown_dialect__refused_at_handshake(
     assert closed.value.rcvd.code == 4001
     assert refused.value.rcvd is not None
     assert refused.value.rcvd.code == 4004
+
+
+async def test__refused_frames_in_a_row__abuse_close_4008(server: ServerProcess) -> None:
+    async with agui(server, "ws-agui-abuse") as ws:
+        await welcome(ws)
+        for _ in range(50):  # abuse_threshold's default
+            await ws.send("{not json")
+        codes = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                codes.append((await recv_json(ws))["value"]["code"])
+
+    assert set(codes) == {"invalid_json"}
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4008

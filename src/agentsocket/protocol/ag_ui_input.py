@@ -146,9 +146,9 @@ def read_input(body: RunAgentInput) -> StartRun | AnswerInterrupts:
             client for; ``validation_failed`` for no user text, or a ``resume``
             entry that is not one of our interrupts.
     """
-    _no_client_tool_results(body)
     if body.resume:
         return _answers(body)
+    _no_client_tool_results(body)
     return StartRun(
         prompt=_prompt(body),
         thread_id=body.thread_id,

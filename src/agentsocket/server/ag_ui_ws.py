@@ -86,7 +86,7 @@ async def receive(
         wanted = read_frame(frame, gateway.settings.max_frame_size)
         messages = _messages(wanted)
     except InputRefused as refused:
-        _refuse(connection, refused)
+        _refuse(gateway, connection, refused)
         return
     core.accepted()
     if isinstance(wanted, StartRun):
@@ -131,7 +131,7 @@ async def _start(
             ErrorCode.CONFLICT.value,
             "a run is open on this connection; wait for its end or stop it",
         )
-        _refuse(connection, refused, counts=False)
+        _refuse(gateway, connection, refused, counts=False)
         return
     try:
         thread_id = await _thread(gateway, connection.user_id, wanted.thread_id)
@@ -139,12 +139,12 @@ async def _start(
         if not is_unavailable(exc):
             raise
         unavailable = InputRefused(ErrorCode.UNAVAILABLE.value, "the store is unavailable")
-        _refuse(connection, unavailable, counts=False, retry_after=1.0)
+        _refuse(gateway, connection, unavailable, counts=False, retry_after=1.0)
         return
     try:
         message = user_message(wanted, thread_id)
     except InputRefused as refused:
-        _refuse(connection, refused, counts=False)
+        _refuse(gateway, connection, refused, counts=False)
         return
 
     def reply(answer: ServerMessage, correlation_id: str | None) -> None:
@@ -166,13 +166,19 @@ async def _thread(gateway: Gateway, user_id: str, thread_id: str) -> str | None:
 
 
 def _refuse(
+    gateway: Gateway,
     connection: Connection,
     refused: InputRefused,
     *,
     counts: bool = True,
     retry_after: float | None = None,
 ) -> None:
-    """Answer a refused frame with ``CUSTOM`` ``agentsocket.error``."""
+    """Answer a refused frame with ``CUSTOM`` ``agentsocket.error`` (counted like ``error``).
+
+    ``counts``: the frame itself was bad, so it counts towards the abuse close.
+    """
+    metrics = gateway.metrics
+    metrics.child(metrics.errors, refused.code).inc()
     event = error_event(refused.code, refused.message, refused.issues, retry_after)
     connection.push(encode_event(event))
     if counts:

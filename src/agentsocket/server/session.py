@@ -71,7 +71,8 @@ class Session:
         position = await gateway.broker.position(self.user_id)
         resume_from = None if resume is None else _within(resume[0], resume[1], position)
         connection.reply(self._welcome(position))
-        sunset = gateway.sunset_of(connection.version)
+        # An AG-UI connection speaks no version of ours: no version's sunset concerns it.
+        sunset = gateway.sunset_of(connection.version) if connection.agui is None else None
         if sunset is not None:
             connection.reply(
                 s.DeprecationNotice(
@@ -268,13 +269,12 @@ class Session:
                     epoch=item.epoch, from_seq=item.from_seq, to_seq=item.to_seq, reason=item.reason
                 )
                 text = connection.encode(gap)
+                texts = [] if text is None else [text]
             elif core.take_seq(item.seq):
-                for text in self._frames(item.seq, item.payload):
-                    await connection.put(text)
-                text = None
+                texts = self._frames(item.seq, item.payload)
             else:
                 continue
-            if text is not None:
+            for text in texts:
                 await connection.put(text)
             if connection.closing:
                 return
