@@ -10,6 +10,8 @@ the ``ag-ui-validate`` conformance validator, and everything between runs is a
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +25,11 @@ from websockets.exceptions import ConnectionClosed
 
 from agentsocket.protocol import decode_server
 from agentsocket.protocol.ag_ui import RunConverter, encode_event
+from tests.e2e.cluster import cluster
 from tests.e2e.harness import ServerProcess, client, recv_json, recv_until
 from tests.e2e.sse import run_input
 from tests.e2e.test_ag_ui_http import HEX_PROMPT, LONG_PROMPT, _ends, _key
+from tests.services import require_postgres, require_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -247,14 +251,7 @@ async def test__cut_mid_run__reconnect_with_last_seq__rest_exactly_once(
         await recv_json(v3)
         async with agui(server, user) as ws:
             await welcome(ws)
-            await ws.send(json.dumps(run_input(LONG_PROMPT)))
-            first = await recv_until(
-                ws, lambda f: custom(f, "position") and f["value"]["seq"] > 0, timeout=30
-            )
-            while sum(custom(f, "position") for f in first) < 20:
-                first.append(await recv_json(ws))
-            while not custom(first[-1], "position"):
-                first.append(await recv_json(ws))
+            first = await cut_after(ws, run_input(LONG_PROMPT), 20)
         # Cut: the run goes on. Reconnect from the last position received.
         position = first[-1]["value"]
         query = f"protocol=ag-ui&last_seq={position['seq']}&epoch={position['epoch']}"
@@ -276,6 +273,45 @@ async def test__cut_mid_run__reconnect_with_last_seq__rest_exactly_once(
     results = [f["toolCallId"] for f in cut + resumed if f["type"] == "TOOL_CALL_RESULT"]
     completed = [f["data"]["tool_call_id"] for f in frames if f["type"] == "tool_completed"]
     assert results == completed
+
+
+async def cut_after(ws: ClientConnection, body: dict[str, Any], positions: int) -> list[Any]:
+    """Send ``body`` and read up to the ``positions``-th position marker (then the test cuts)."""
+    await ws.send(json.dumps(body))
+    frames = [await recv_json(ws, 30)]
+    while sum(custom(f, "position") for f in frames) < positions:
+        frames.append(await recv_json(ws, 30))
+    return frames
+
+
+@pytest.mark.redis
+async def test__redis_cluster__cut_on_one_node__resumed_on_another(tmp_path: Path) -> None:
+    redis_url, postgres_url = require_redis(), require_postgres()
+    async with cluster(tmp_path, redis_url, postgres_url, gateways=2, workers=1) as nodes:
+        a, b = nodes.gateways
+        user = f"ws-agui-{uuid.uuid4().hex[:6]}"
+        async with client(a, user, "v3") as v3:
+            await recv_json(v3)
+            async with agui(a, user) as ws:
+                await welcome(ws)
+                first = await cut_after(ws, run_input(LONG_PROMPT), 20)
+            position = first[-1]["value"]
+            query = f"protocol=ag-ui&last_seq={position['seq']}&epoch={position['epoch']}"
+            async with agui(b, user, query=query) as again:
+                await welcome(again)
+                rest = await run_frames(again)
+            run_id = received(first)["run_id"]
+            frames = await recv_until(
+                v3, lambda f: f["type"] == "agent_completed" and f["data"]["run_id"] == run_id
+            )
+
+    (cut,) = runs(first)
+    (resumed,) = runs(rest)
+    assert resumed[-1]["type"] == "RUN_FINISHED"
+    answer = "".join(f["data"]["content"] for f in frames if f["type"] == "agent_message_delta")
+    assert text_of(cut) + text_of(resumed) == answer
+    results = [f["toolCallId"] for f in cut + resumed if f["type"] == "TOOL_CALL_RESULT"]
+    assert results == [f["data"]["tool_call_id"] for f in frames if f["type"] == "tool_completed"]
 
 
 async def test__bad_frames__typed_error_events__connection_stays_usable(
