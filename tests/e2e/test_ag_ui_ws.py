@@ -395,6 +395,25 @@ async def test__other_users_run__refused_and_never_seen(server: ServerProcess) -
     assert continued[-1]["type"] == "RUN_FINISHED"
 
 
+async def test__same_run_id_again__duplicate_acknowledged_nothing_runs(
+    server: ServerProcess,
+) -> None:
+    body = run_input("what is 2+2?")
+    async with agui(server, "ws-agui-again") as ws:
+        await welcome(ws)
+        first = await run_frames(ws, body)
+        await ws.send(json.dumps(body))
+        again = await recv_until(ws, lambda f: custom(f, "message_received"))
+        await ws.send("{")  # the next frame answers this: no run of the duplicate came first
+        after = await recv_json(ws)
+
+    assert received(first)["duplicate"] is False
+    assert [f["type"] for f in again] == ["CUSTOM"]
+    assert again[-1]["value"]["duplicate"] is True
+    assert again[-1]["value"]["run_id"] == received(first)["run_id"]
+    assert custom(after, "error")
+
+
 async def test__run_open_on_the_connection__second_run_input_refused(
     server: ServerProcess,
 ) -> None:

@@ -141,6 +141,7 @@ def test__resume_entries__answers_of_one_run() -> None:
             "validation_failed",
             "$.value.runId",
         ),
+        ('{"a":' * 5_000 + "1" + "}" * 5_000, "invalid_json", None),  # too deep for JSON
         ("x" * (LIMIT + 1), "too_large", None),
         ("\u00e9" * (LIMIT // 2 + 1), "too_large", None),  # counted in UTF-8 bytes
     ],

@@ -39,7 +39,10 @@ anything else                   nothing
 ==============================  ==================================================
 
 Events of a sub-run carry ``subagentRunId`` (= its head ``run_id``). Text
-messages still open when the run ends are closed first. This module needs the
+messages still open when the run ends are closed first. A converter that joins
+a run mid-way (a WebSocket connection that came late or resumed) restates what
+it missed the start of: ``RUN_STARTED``, ``SUBAGENT_STARTED``, a message's
+``TEXT_MESSAGE_START``, a tool call's ``START``/``ARGS``/``END``. This module needs the
 ``ag-ui`` extra (``ag-ui-protocol``, pure pydantic); ``agentsocket.protocol``
 does not import it.
 """
