@@ -84,7 +84,8 @@ TARGETS: tuple[Target, ...] = (
         "docs/protocol",
         None,
         "the models, version changes and golden frames (`agentsocket.protocol.reference`, "
-        "`agentsocket.protocol.asyncapi`)",
+        "`agentsocket.protocol.asyncapi`); the AG-UI mapping data and event schemas "
+        "(`agentsocket.protocol.ag_ui`, `ag_ui_docs`, `asyncapi_ag_ui`)",
         "agentsocket docs build",
         _protocol_docs,
     ),

@@ -75,8 +75,8 @@ EMITTED: tuple[type[BaseEvent], ...] = (
 )
 
 
-#: What the named ``CUSTOM`` events carry as ``value`` (``docs/ag-ui.md``).
-def _custom_values() -> dict[str, type[BaseModel]]:
+def custom_values() -> dict[str, type[BaseModel]]:
+    """Each named ``CUSTOM`` event the dialect sends → the model of its ``value``."""
     values: dict[str, type[BaseModel]] = {
         CUSTOM_PREFIX + m.TYPE: m for m in (*STREAM_CUSTOM, *REPLY_CUSTOM)
     }
@@ -98,7 +98,7 @@ def dialect_schema() -> dict[str, Any]:
     (``CUSTOM agentsocket.position``: its ``name`` constant, its ``value`` schema);
     ``x-client-frames``: what a WebSocket client sends (``RunAgentInput``, the stop frame).
     """
-    values = _custom_values()
+    values = custom_values()
     models: list[tuple[type[BaseModel], Any]] = [(cls, "serialization") for cls in EMITTED]
     models += [(model, "serialization") for model in values.values()]
     models += [(model, "validation") for model in CLIENT_FRAMES]
@@ -113,7 +113,13 @@ def dialect_schema() -> dict[str, Any]:
             "name": {"const": name, "type": "string"},
             "value": refs[(model, "serialization")],
         }
-        defs[key] = {**custom, "title": f"CUSTOM {name}", "properties": properties}
+        about = (model.__doc__ or "").strip().split("\n\n")[0]
+        defs[key] = {
+            **custom,
+            "title": f"CUSTOM {name}",
+            "description": f"`CUSTOM` `{name}` (`docs/ag-ui.md`); its `value`: {about}",
+            "properties": properties,
+        }
         members.append({"$ref": f"#/$defs/{key}"})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
