@@ -253,6 +253,11 @@ class Session:
         """A live entry, inside the publisher's call: written now, or queued."""
         try:
             if self.core.take_seq(entry.seq):
+                if self.connection.agui is None:  # the hot path: one shared frame, no list
+                    text = self.user.frames.frame(entry.seq, entry.payload, self.connection.version)
+                    if text is not None:
+                        self.connection.push(text)
+                    return
                 for text in self._frames(entry.seq, entry.payload):
                     self.connection.push(text)
         except Exception as exc:  # never into the publisher: this connection fails alone
