@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from agentsocket.protocol import decode_server
 from agentsocket.protocol.ag_ui import RunConverter, encode_event
 from tests.e2e.cluster import cluster
-from tests.e2e.harness import ServerProcess, client, recv_json, recv_until
+from tests.e2e.harness import ServerProcess, client, recv_json, recv_until, run_server
 from tests.e2e.sse import run_input
 from tests.e2e.test_ag_ui_http import HEX_PROMPT, LONG_PROMPT, _ends, _key
 from tests.services import require_postgres, require_redis
@@ -463,3 +463,18 @@ async def test__refused_frames_in_a_row__abuse_close_4008(server: ServerProcess)
     assert set(codes) == {"invalid_json"}
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4008
+
+
+async def test__over_the_rate_limit__rate_limited_error_with_retry_after(tmp_path: Path) -> None:
+    slow = {"AGENTSOCKET_RATE_PER_CONNECTION": "0.05", "AGENTSOCKET_BURST_PER_CONNECTION": "2"}
+    with run_server(tmp_path, env=slow) as limited:
+        async with agui(limited, "ws-agui-rate") as ws:
+            await welcome(ws)
+            for _ in range(4):
+                await ws.send("{")  # refused either way: by the limit or as bad JSON
+            replies = [(await recv_json(ws))["value"] for _ in range(4)]
+
+    codes = [r["code"] for r in replies]
+    assert codes[:2] == ["invalid_json", "invalid_json"]  # the burst
+    assert codes[2:] == ["rate_limited", "rate_limited"]
+    assert all(r["retry_after"] > 0 for r in replies[2:])

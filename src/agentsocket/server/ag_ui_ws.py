@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from agentsocket.protocol import ErrorCode, ProtocolError, ServerMessage
+from agentsocket.protocol import ErrorCode, ServerMessage
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.ag_ui import encode_event
@@ -56,7 +56,6 @@ class AgUiConnection:
         return [encode_event(event) for event in self.stream.entry(message, epoch, seq)]
 
 
-ErrorSink = Callable[[ProtocolError, float | None], None]
 MakeRequest = Callable[[Callable[[ServerMessage, str | None], None]], Request]
 
 
@@ -78,6 +77,8 @@ async def receive(
     if admitted is not None:
         for action in admitted:
             if isinstance(action, Reply):
+                metrics = gateway.metrics
+                metrics.child(metrics.errors, ErrorCode.RATE_LIMITED.value).inc()
                 connection.reply(action.message, action.correlation_id)
             elif isinstance(action, Close):
                 connection.start_close(action)
