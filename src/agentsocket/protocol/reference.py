@@ -896,11 +896,9 @@ def _index() -> str:
         "- [AG-UI mapping](ag-ui-mapping.md): head message → AG-UI event(s) of the AG-UI "
         "dialect, and what has no counterpart; its AsyncAPI 3.0 document "
         "[asyncapi-ag-ui.json](asyncapi-ag-ui.json) (the `/ws` subprotocol `agentsocket.ag-ui` "
-        "and `POST /ag-ui`).",
-        f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
-        "- The AG-UI dialect, `agentsocket.ag-ui` (`?protocol=ag-ui`): AG-UI 1.0 events "
-        "converted from the head frames, `RunAgentInput` in; [AG-UI](../ag-ui.md), "
+        "or `?protocol=ag-ui`, and `POST /ag-ui`); how to use it: [AG-UI](../ag-ui.md); "
         "schema snapshot `schemas/ag-ui.json`.",
+        f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "
         + ", ".join(f"`{v.name}`" for v in VERSIONS)
