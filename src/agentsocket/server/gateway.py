@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import random
 import time
@@ -60,6 +61,10 @@ class Gateway:
             name: get_version(name) for name in settings.enabled_versions
         }
         self.default_version = self.versions[settings.default_version]
+        #: Dialects spoken on ``/ws`` besides the versions: AG-UI with the ``ag-ui`` extra.
+        self.dialects: tuple[str, ...] = (
+            ("ag-ui",) if importlib.util.find_spec("ag_ui") is not None else ()
+        )
         self.registry = Registry(
             self._user_bucket,
             self._frame_encoder,
