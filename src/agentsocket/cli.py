@@ -203,6 +203,7 @@ def worker(
     """
     from pydantic import ValidationError
 
+    from agentsocket import tracing
     from agentsocket.server.logs import configure
     from agentsocket.settings import Settings
     from agentsocket.worker import run_worker
@@ -226,6 +227,7 @@ def worker(
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     configure(settings.log_level, settings.log_json)
+    tracing.configure("agentsocket-worker")
     with _agent_errors():
         run_worker(settings)
 

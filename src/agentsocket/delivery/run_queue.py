@@ -94,9 +94,15 @@ return 1
 """
 
 # KEYS: the stream, the run's hash, the user's runs, the queued set, the user's slots.
-# ARGV: run id, user id, thread id, agent, the encoded request, the slot it takes ('' none).
+# ARGV: run id, user id, thread id, agent, the encoded request, the slot it takes ('' none),
+# the traceparent ('' none).
 _SUBMIT = """
-local entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
+local entry
+if ARGV[7] ~= '' then
+  entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5], 'traceparent', ARGV[7])
+else
+  entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
+end
 redis.call('HSET', KEYS[2], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
   'state', 'queued', 'entry', entry)
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -207,6 +213,31 @@ class RunRequest:
     thread_id: str
     agent: str
     prompt: str
+    #: The W3C ``traceparent`` of the hand-off, so the worker's spans join the run's trace.
+    #: A field of its own in the queue entry, beside ``request``: workers that predate it
+    #: read the entry as before.
+    traceparent: str | None = None
+
+    def encode(self) -> bytes:
+        """The entry's ``request`` field (without the traceparent)."""
+        fields = asdict(self)
+        del fields["traceparent"]
+        return orjson.dumps(fields)
+
+
+#: The fields of a run request's ``request`` JSON a worker reads; others (from newer
+#: gateways) are ignored.
+_REQUEST_FIELDS = ("run_id", "user_id", "thread_id", "agent", "prompt")
+
+
+def decode_request(fields: dict[bytes, bytes]) -> RunRequest:
+    """A run request from its queue entry's fields (the gateway's :meth:`RunRequest.encode`)."""
+    data = orjson.loads(fields[b"request"])
+    traceparent = fields.get(b"traceparent")
+    return RunRequest(
+        **{name: data[name] for name in _REQUEST_FIELDS},
+        traceparent=traceparent.decode() if traceparent else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +309,9 @@ class RunQueue:
             request.user_id,
             request.thread_id,
             request.agent,
-            orjson.dumps(asdict(request)),
+            request.encode(),
             slot or "",
+            request.traceparent or "",
         ]
         await self._submit(keys=keys, args=args)
 
@@ -423,7 +455,7 @@ class RunQueue:
         if not fields:  # deleted meanwhile (a Redis before 7 still hands it out)
             await self.redis.xack(self.stream, GROUP, entry_id)
             return None
-        request = RunRequest(**orjson.loads(fields[b"request"]))
+        request = decode_request(fields)
         keys = [self.stream, self._run(request.run_id), self._active, self._queued]
         args: list[bytes | str] = [GROUP, entry_id, request.run_id, worker_id]
         taken = await self._take(keys=keys, args=args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
+from agentsocket import tracing
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
@@ -137,9 +138,19 @@ class RunService:
 
     async def submit(self, request: Request, message: c.UserMessage) -> None:
         """Store a user message with its run, acknowledge it and start the run (once per
-        client_message_id)."""
+        client_message_id).
+
+        The run's trace starts here (a child of the message's ``traceparent``, if any).
+        """
+        with tracing.span(
+            "agentsocket.user_message", kind="server", parent=message.traceparent
+        ) as span:
+            await self._submit(request, message, span)
+
+    async def _submit(self, request: Request, message: c.UserMessage, span: tracing.Span) -> None:
         gateway, user = self.gateway, request.user_id
         agent = message.agent or self.agents.default
+        span.set("gen_ai.agent.name", agent)
         if agent not in self.agents:
             available = self.agents.listing()
             issue = FieldIssue(
@@ -154,28 +165,34 @@ class RunService:
         # on every node.
         slot = await self.executor.reserve(user, limit)
         if slot is None:
+            span.set("agentsocket.refused", ErrorCode.TOO_MANY_RUNS.value)
             request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
         launched = False
         try:
-            launched = await self._start(request, message, agent, slot)
+            launched = await self._start(request, message, agent, slot, span)
         finally:
             if not launched:
                 await self.executor.release(user, slot)
 
-    async def _start(self, request: Request, message: c.UserMessage, agent: str, slot: str) -> bool:
+    async def _start(
+        self, request: Request, message: c.UserMessage, agent: str, slot: str, span: tracing.Span
+    ) -> bool:
         """Store the message with its run and launch it in ``slot``; False if not launched."""
         gateway, user = self.gateway, request.user_id
-        started = await gateway.get_store().start_run_with_message(
-            user,
-            message.thread_id,
-            agent,
-            message.content,
-            client_message_id=message.client_message_id,
-            metadata=message.metadata,
-            title=None if message.thread_id is not None else _title(message.content),
-        )
+        with tracing.span("agentsocket.store.start_run"):
+            started = await gateway.get_store().start_run_with_message(
+                user,
+                message.thread_id,
+                agent,
+                message.content,
+                client_message_id=message.client_message_id,
+                metadata=message.metadata,
+                title=None if message.thread_id is not None else _title(message.content),
+            )
         run = started.run
+        span.set("agentsocket.run_id", run.id)
+        span.set("agentsocket.thread_id", run.thread_id)
         if started.new_thread and started.thread is not None:
             await request.send(s.ThreadCreated(thread=thread_info(started.thread)))
         await request.send(
@@ -188,6 +205,7 @@ class RunService:
             )
         )
         if not started.created:
+            span.set("agentsocket.duplicate", True)
             return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
         await self.executor.launch(

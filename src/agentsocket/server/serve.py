@@ -7,6 +7,7 @@ import socket
 import uvicorn
 from starlette.applications import Starlette
 
+from agentsocket import tracing
 from agentsocket.server.admission import admission_protocol
 from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
@@ -57,5 +58,6 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM."""
     configure(settings.log_level, settings.log_json)
+    tracing.configure("agentsocket-gateway")
     app = create_app(settings)
     GatewayServer(uvicorn_config(app, settings), app).run()
