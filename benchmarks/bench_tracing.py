@@ -1,0 +1,168 @@
+"""The cost of tracing: the push benchmark's cases on two gateways, tracing off and on.
+
+Run from the project root (the ``otel`` extra, which ``dev`` pulls in)::
+
+    .venv/bin/python benchmarks/bench_tracing.py [--events 40000] [--rounds 5] [--json F]
+    .venv/bin/python benchmarks/bench_tracing.py --smoke      # seconds
+
+Both gateways are :mod:`benchkit.gateway_server`, started the same way, one
+after the other on CPU 0 (never at once). ``off`` has ``OTEL_SDK_DISABLED=true``;
+``on`` exports every span (the SDK's default sampler: always on) over OTLP/HTTP
+to a local sink (:mod:`benchkit.otlp_sink`, on the client's CPU), with the
+SDK's default batching. Each round runs every case on both, alternating which
+goes first. The figures: frames delivered per second, server CPU microseconds
+per frame (kernel schedstat of every server thread, the exporter's included),
+and the medians of per-round ratios on / off. The spans the sink received
+show that the traced gateway did export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_push import DELTA_CHARS, cases, run_case
+from benchkit import servers, system
+from benchkit.report import CaseResult, Sample
+
+MODES = ("off", "on")
+
+
+def start_sink() -> tuple[subprocess.Popen[bytes], str]:
+    port = servers.free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "benchkit.otlp_sink", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/count", timeout=1).raise_for_status()
+            return sink, url
+        except httpx.HTTPError:
+            if sink.poll() is not None or time.monotonic() > deadline:
+                sink.kill()
+                raise RuntimeError("the OTLP sink did not start") from None
+            time.sleep(0.1)
+
+
+async def bench(args: argparse.Namespace, sink_url: str) -> list[CaseResult]:
+    chosen = cases(args.users, args.fanout)
+    results = [CaseResult(c.name, "frames/s") for c in chosen]
+    envs = {
+        "off": {"OTEL_SDK_DISABLED": "true"},
+        "on": {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": sink_url,
+            "OTEL_SERVICE_NAME": "bench-gateway",
+            **({"OTEL_BSP_SCHEDULE_DELAY": "200"} if args.smoke else {}),
+        },
+    }
+    running = {mode: servers.start("agentsocket", env=envs[mode]) for mode in MODES}
+    try:
+        for round_no in range(1, args.rounds + 1):
+            print(
+                f"round {round_no}/{args.rounds}, load average {system.load_average()}", flush=True
+            )
+            order = MODES if round_no % 2 else MODES[::-1]
+            for case, result in zip(chosen, results, strict=True):
+                events = case.events(args.events)
+                samples: dict[str, Sample] = {}
+                for mode in order:
+                    samples[mode] = await run_case(running[mode], case, events, 0)
+                result.rounds.append({mode: samples[mode] for mode in MODES})
+                print(
+                    f"  {case.name}: "
+                    + ", ".join(
+                        f"{m} {s.rate:,.0f}/s {s.cpu_us:.1f} us" for m, s in samples.items()
+                    ),
+                    flush=True,
+                )
+        # The SDK exports every 5 s by default; the count is read while the gateway runs.
+        await asyncio.sleep(1 if args.smoke else 6)
+    finally:
+        for server in running.values():
+            server.stop()
+    return results
+
+
+def table(results: list[CaseResult]) -> str:
+    lines = [
+        f"{'case':30} {'off: frames/s':>14} {'us/frame':>9} {'on: frames/s':>14} {'us/frame':>9}"
+        f" {'rate on/off':>12} {'cpu on/off':>11}"
+    ]
+    for result in results:
+        off_rate = result.median("off", lambda s: s.rate) or 0.0
+        on_rate = result.median("on", lambda s: s.rate) or 0.0
+        off_cpu = result.median("off", lambda s: s.cpu_us) or 0.0
+        on_cpu = result.median("on", lambda s: s.cpu_us) or 0.0
+        rate_ratio = result.ratio("on", "off") or 0.0
+        cpu_ratio = result.ratio("on", "off", lambda s: s.cpu_us) or 0.0
+        lines.append(
+            f"{result.name:30} {off_rate:>14,.0f} {off_cpu:>9.1f} {on_rate:>14,.0f} {on_cpu:>9.1f}"
+            f" {rate_ratio:>11.2f}x {cpu_ratio:>10.2f}x"
+        )
+    lines.append(
+        "medians over rounds; on/off = median of per-round ratios (rate: >1 faster with "
+        "tracing; cpu: >1 costs more with tracing)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=40_000, help="frames delivered per case")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--fanout", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--json", type=Path, help="write every sample here")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, and export every 0.2 s (for CI)"
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.events, args.rounds, args.users, args.fanout = 60, 1, 3, [3]
+    system.exit_on_sigterm()
+    system.raise_file_limit()
+    header = system.announce()
+    print(
+        f"tracing cost: push cases, ~{args.events:,} frames per case, {args.rounds} rounds, "
+        f"{DELTA_CHARS}-character deltas; gateway with tracing off and on (OTLP/HTTP to a "
+        "local sink)"
+    )
+    started = time.perf_counter()
+    sink, sink_url = start_sink()
+    try:
+        results = asyncio.run(bench(args, sink_url))
+        spans = int(httpx.get(f"{sink_url}/count", timeout=5).text)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    print()
+    print(table(results))
+    print(f"spans the sink received from the traced gateway: {spans:,}")
+    system.print_end(started)
+    if args.json:
+        body = {
+            "benchmark": "tracing",
+            "header": header,
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "spans_received": spans,
+            "cases": [r.to_json() for r in results],
+        }
+        args.json.write_text(json.dumps(body, indent=2))
+    return 0 if spans > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
