@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cluster import Cluster, StreamClient, cluster
-from tests.e2e.harness import body, tag
+from tests.e2e.harness import body, run_server, tag
 from tests.e2e.otlp import ReceivedSpan, Receiver, otlp_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
@@ -186,3 +186,36 @@ async def test__a_queued_run_is_one_trace_from_gateway_to_tool_in_both_logs(
         assert [line["trace_id"] for line in gateway] == [trace_id]
         assert [line["trace_id"] for line in worker] == [trace_id]
         assert worker[0]["span_id"] == _chain(spans, run_id)[2].span_id
+
+
+async def test__local_runs_are_traced_too_and_a_stopping_gateway_exports_what_it_buffered(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "traced_agents.py").write_text(AGENTS)
+    with otlp_receiver() as receiver:
+        with run_server(
+            tmp_path,
+            env={
+                "PYTHONPATH": str(tmp_path),
+                "AGENTSOCKET_AGENTS": "traced_agents:Calc",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+                # Nothing is exported on the timer: only the flush at shutdown can send it.
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            },
+        ) as server:
+            alice = StreamClient("alice")
+            try:
+                await alice.connect(server)
+                run_id = await _run(alice, content="add")
+            finally:
+                await alice.close()
+            assert receiver.spans() == []
+            server.stop()  # SIGTERM; uvicorn then ends the process with it (exit handlers skipped)
+        spans = receiver.spans()
+    (accept,) = [s for s in spans if s.name == "agentsocket.user_message"]
+    (agent,) = [s for s in spans if s.parent_span_id == accept.span_id and s.name.startswith("i")]
+    (tool,) = [s for s in spans if s.parent_span_id == agent.span_id and s.name.startswith("e")]
+    assert (agent.name, tool.name) == ("invoke_agent calc", "execute_tool add")
+    assert accept.attributes["agentsocket.run_id"] == run_id
+    assert {s.trace_id for s in spans} == {accept.trace_id}
+    assert {s.service for s in spans} == {"agentsocket-gateway"}

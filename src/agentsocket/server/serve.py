@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import uvicorn
@@ -31,6 +32,9 @@ class GatewayServer(uvicorn.Server):
         if gateway is not None:
             await gateway.drain()
         await super().shutdown(sockets)
+        # uvicorn ends the process with the signal it caught, so no exit handler would run:
+        # export the spans still buffered now.
+        await asyncio.to_thread(tracing.shutdown)
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
