@@ -188,7 +188,7 @@ async def test__a_queued_run_is_one_trace_from_gateway_to_tool_in_both_logs(
         assert worker[0]["span_id"] == _chain(spans, run_id)[2].span_id
 
 
-async def test__local_runs_are_traced_too_and_a_stopping_gateway_exports_what_it_buffered(
+async def test__local_runs_are_traced_a_stopping_gateway_exports_them_client_parent_off(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "traced_agents.py").write_text(AGENTS)
@@ -201,12 +201,15 @@ async def test__local_runs_are_traced_too_and_a_stopping_gateway_exports_what_it
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
                 # Nothing is exported on the timer: only the flush at shutdown can send it.
                 "OTEL_BSP_SCHEDULE_DELAY": "600000",
+                "AGENTSOCKET_TRACE_CLIENT_PARENT": "false",
             },
         ) as server:
             alice = StreamClient("alice")
             try:
                 await alice.connect(server)
-                run_id = await _run(alice, content="add")
+                run_id = await _run(
+                    alice, content="add", traceparent=f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+                )
             finally:
                 await alice.close()
             assert receiver.spans() == []
@@ -219,3 +222,5 @@ async def test__local_runs_are_traced_too_and_a_stopping_gateway_exports_what_it
     assert accept.attributes["agentsocket.run_id"] == run_id
     assert {s.trace_id for s in spans} == {accept.trace_id}
     assert {s.service for s in spans} == {"agentsocket-gateway"}
+    # The client's traceparent was not trusted: the run's trace is the gateway's own.
+    assert (accept.parent_span_id, accept.trace_id != CLIENT_TRACE) == ("", True)

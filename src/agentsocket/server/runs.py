@@ -142,9 +142,9 @@ class RunService:
 
         The run's trace starts here (a child of the message's ``traceparent``, if any).
         """
-        with tracing.span(
-            "agentsocket.user_message", kind="server", parent=message.traceparent
-        ) as span:
+        trusted = self.gateway.settings.trace_client_parent
+        parent = message.traceparent if trusted else None
+        with tracing.span("agentsocket.user_message", kind="server", parent=parent) as span:
             await self._submit(request, message, span)
 
     async def _submit(self, request: Request, message: c.UserMessage, span: tracing.Span) -> None:
