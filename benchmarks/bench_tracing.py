@@ -4,6 +4,7 @@ Run from the project root (the ``otel`` extra, which ``dev`` pulls in)::
 
     .venv/bin/python benchmarks/bench_tracing.py [--events 40000] [--rounds 5] [--json F]
     .venv/bin/python benchmarks/bench_tracing.py --smoke      # seconds
+    .venv/bin/python benchmarks/bench_tracing.py --control    # A/A: tracing off on both
 
 Both gateways are :mod:`benchkit.gateway_server`, started the same way, one
 after the other on CPU 0 (never at once). ``off`` has ``OTEL_SDK_DISABLED=true``;
@@ -68,6 +69,8 @@ async def bench(args: argparse.Namespace, sink_url: str) -> list[CaseResult]:
             **({"OTEL_BSP_SCHEDULE_DELAY": "200"} if args.smoke else {}),
         },
     }
+    if args.control:
+        envs["on"] = envs["off"]
     running = {mode: servers.start("agentsocket", env=envs[mode]) for mode in MODES}
     try:
         for round_no in range(1, args.rounds + 1):
@@ -94,6 +97,50 @@ async def bench(args: argparse.Namespace, sink_url: str) -> list[CaseResult]:
         for server in running.values():
             server.stop()
     return results
+
+
+def span_cost(sink_url: str, runs: int) -> tuple[float, float]:
+    """CPU µs of one run's gateway spans with tracing off and on, in this process.
+
+    A run's gateway spans: the accept with the store write and the agent run
+    inside it, then the store write of the end (what a local run makes with no
+    tool). "On" exports over OTLP/HTTP to the sink and flushes at the end; the
+    process CPU counts the SDK's export thread too.
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from agentsocket import tracing
+
+    def one_run() -> None:
+        with tracing.span("agentsocket.user_message", {"k": "v"}, kind="server") as accept:
+            with tracing.span("agentsocket.store.start_run"):
+                pass
+            accept.set("agentsocket.run_id", "run_x")
+            with tracing.span("invoke_agent bench", {"gen_ai.agent.name": "bench"}) as agent:
+                with tracing.span("agentsocket.store.end_run", {"agentsocket.run_id": "run_x"}):
+                    pass
+                agent.set("agentsocket.run.status", "completed")
+
+    def measure() -> float:
+        started = time.process_time()
+        for _ in range(runs):
+            one_run()
+        return (time.process_time() - started) / runs * 1e6
+
+    tracing.use_provider(None)
+    off = measure()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(f"{sink_url}/v1/traces")))
+    tracing.use_provider(provider)
+    started = time.process_time()
+    measure()
+    provider.force_flush()
+    on = (time.process_time() - started) / runs * 1e6
+    tracing.use_provider(None)
+    provider.shutdown()
+    return off, on
 
 
 def table(results: list[CaseResult]) -> str:
@@ -127,11 +174,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fanout", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument(
+        "--span-runs", type=int, default=20_000, help="runs' spans timed in this process"
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="an A/A run: tracing off on both gateways, to see the noise between two processes",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="tiny sizes, and export every 0.2 s (for CI)"
     )
     args = parser.parse_args(argv)
     if args.smoke:
         args.events, args.rounds, args.users, args.fanout = 60, 1, 3, [3]
+        args.span_runs = 200
     system.exit_on_sigterm()
     system.raise_file_limit()
     header = system.announce()
@@ -139,18 +195,24 @@ def main(argv: list[str] | None = None) -> int:
         f"tracing cost: push cases, ~{args.events:,} frames per case, {args.rounds} rounds, "
         f"{DELTA_CHARS}-character deltas; gateway with tracing off and on (OTLP/HTTP to a "
         "local sink)"
+        + ("; CONTROL RUN: tracing off on both ('on' is a second 'off')" if args.control else "")
     )
     started = time.perf_counter()
     sink, sink_url = start_sink()
     try:
         results = asyncio.run(bench(args, sink_url))
         spans = int(httpx.get(f"{sink_url}/count", timeout=5).text)
+        span_off, span_on = span_cost(sink_url, args.span_runs)
     finally:
         sink.terminate()
         sink.wait(10)
     print()
     print(table(results))
     print(f"spans the sink received from the traced gateway: {spans:,}")
+    print(
+        f"a run's 4 gateway spans, timed in the benchmark process ({args.span_runs:,} runs): "
+        f"off {span_off:.2f} us, on {span_on:.1f} us of CPU per run (export included)"
+    )
     system.print_end(started)
     if args.json:
         body = {
@@ -158,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
             "header": header,
             "args": {k: str(v) for k, v in vars(args).items()},
             "spans_received": spans,
+            "span_cost_us_per_run": {"off": span_off, "on": span_on},
             "cases": [r.to_json() for r in results],
         }
         args.json.write_text(json.dumps(body, indent=2))
-    return 0 if spans > 0 else 1
+    return 0 if spans > 0 or args.control else 1
 
 
 if __name__ == "__main__":

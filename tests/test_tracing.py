@@ -208,7 +208,9 @@ async def test__a_run_is_one_trace_agent_tools_and_sub_run_as_children(
     assert _parent(sub) == agent.context.span_id
     adds = found["execute_tool add"]
     assert {_parent(s) for s in adds} == {agent.context.span_id, sub.context.span_id}
-    (missing,) = found["execute_tool missing"]
+    (missing,) = found["execute_tool"]  # an unknown name stays out of span names
+    assert missing.attributes is not None
+    assert missing.attributes["gen_ai.tool.name"] == "missing"
     assert missing.status.status_code is StatusCode.ERROR
     assert "unknown tool" in (missing.status.description or "")
     (framework,) = found["execute_tool framework_tool"]

@@ -53,6 +53,9 @@ from agentsocket.protocol.server_messages import (
 #: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
 DEFAULT_CHUNK = 24
 
+#: Characters of a tool name kept in a span (a name a model made up may be any length).
+_MAX_TRACED_NAME = 64
+
 #: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
 _ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
@@ -168,7 +171,9 @@ class RunContext:
         name = tool.name if isinstance(tool, Tool) else tool
         call_id = new_id("call_")
         # Current while the tool runs: a sub-run or a span the tool makes is its child.
-        with tracing.span(f"execute_tool {name}", _tool_attributes(name, call_id)) as span:
+        # An unknown name (a model may make one up) stays out of the span's name.
+        span_name = "execute_tool" if spec is None else f"execute_tool {name}"
+        with tracing.span(span_name, _tool_attributes(name, call_id)) as span:
             result = await self._tool(spec, name, call_id, dict(arguments or {}))
             _record_tool(span, result)
         return result
@@ -519,7 +524,7 @@ def record_end(span: tracing.Span, status: str, detail: str | None) -> None:
 def _tool_attributes(name: str, call_id: str) -> dict[str, str]:
     return {
         "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": name,
+        "gen_ai.tool.name": name[:_MAX_TRACED_NAME],
         "gen_ai.tool.call.id": call_id,
     }
 

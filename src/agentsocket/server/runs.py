@@ -150,7 +150,6 @@ class RunService:
     async def _submit(self, request: Request, message: c.UserMessage, span: tracing.Span) -> None:
         gateway, user = self.gateway, request.user_id
         agent = message.agent or self.agents.default
-        span.set("gen_ai.agent.name", agent)
         if agent not in self.agents:
             available = self.agents.listing()
             issue = FieldIssue(
@@ -160,6 +159,7 @@ class RunService:
                 ErrorCode.NOT_FOUND, f"no agent {agent!r}; available: {available}", issues=(issue,)
             )
             return
+        span.set("gen_ai.agent.name", agent)  # one of ours: never a name a client made up
         limit = gateway.settings.max_runs_per_user
         # Reserved before anything is stored: the limit holds for concurrent messages,
         # on every node.
