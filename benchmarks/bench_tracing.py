@@ -5,6 +5,7 @@ Run from the project root (the ``otel`` extra, which ``dev`` pulls in)::
     .venv/bin/python benchmarks/bench_tracing.py [--events 40000] [--rounds 5] [--json F]
     .venv/bin/python benchmarks/bench_tracing.py --smoke      # seconds
     .venv/bin/python benchmarks/bench_tracing.py --control    # A/A: tracing off on both
+    .venv/bin/python benchmarks/bench_tracing.py --spans-only # a run's spans, in-process
 
 Both gateways are :mod:`benchkit.gateway_server`, started the same way, one
 after the other on CPU 0 (never at once). ``off`` has ``OTEL_SDK_DISABLED=true``;
@@ -99,19 +100,29 @@ async def bench(args: argparse.Namespace, sink_url: str) -> list[CaseResult]:
     return results
 
 
-def span_cost(sink_url: str, runs: int) -> tuple[float, float]:
-    """CPU µs of one run's gateway spans with tracing off and on, in this process.
+def span_cost(sink_url: str, runs: int) -> dict[str, float]:
+    """CPU µs of one run's gateway spans, in this process: off, and on in three ways.
 
     A run's gateway spans: the accept with the store write and the agent run
     inside it, then the store write of the end (what a local run makes with no
-    tool). "On" exports over OTLP/HTTP to the sink and flushes at the end; the
-    process CPU counts the SDK's export thread too.
+    tool). ``sdk``: spans made and ended, no processor; ``batch``: the SDK's
+    batch processor with an exporter that drops everything; ``otlp``: batched
+    and exported over OTLP/HTTP to the sink, flushed at the end. The process
+    CPU counts the SDK's export thread too.
     """
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
 
     from agentsocket import tracing
+
+    class Discard(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
 
     def one_run() -> None:
         with tracing.span("agentsocket.user_message", {"k": "v"}, kind="server") as accept:
@@ -123,24 +134,32 @@ def span_cost(sink_url: str, runs: int) -> tuple[float, float]:
                     pass
                 agent.set("agentsocket.run.status", "completed")
 
-    def measure() -> float:
+    def measure(provider: TracerProvider | None) -> float:
+        tracing.use_provider(provider)
         started = time.process_time()
         for _ in range(runs):
             one_run()
-        return (time.process_time() - started) / runs * 1e6
+        if provider is not None:
+            provider.force_flush()
+        spent = (time.process_time() - started) / runs * 1e6
+        tracing.use_provider(None)
+        if provider is not None:
+            provider.shutdown()
+        return spent
 
-    tracing.use_provider(None)
-    off = measure()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(f"{sink_url}/v1/traces")))
-    tracing.use_provider(provider)
-    started = time.process_time()
-    measure()
-    provider.force_flush()
-    on = (time.process_time() - started) / runs * 1e6
-    tracing.use_provider(None)
-    provider.shutdown()
-    return off, on
+    def with_processor(exporter: SpanExporter | None) -> TracerProvider:
+        provider = TracerProvider()
+        if exporter is not None:
+            # A queue that holds every span: none is dropped, so every one is paid for.
+            provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * runs))
+        return provider
+
+    return {
+        "off": measure(None),
+        "sdk": measure(with_processor(None)),
+        "batch": measure(with_processor(Discard())),
+        "otlp": measure(with_processor(OTLPSpanExporter(f"{sink_url}/v1/traces"))),
+    }
 
 
 def table(results: list[CaseResult]) -> str:
@@ -176,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--span-runs", type=int, default=20_000, help="runs' spans timed in this process"
     )
+    parser.add_argument("--spans-only", action="store_true", help="only the in-process span timing")
     parser.add_argument(
         "--control",
         action="store_true",
@@ -196,22 +216,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{DELTA_CHARS}-character deltas; gateway with tracing off and on (OTLP/HTTP to a "
         "local sink)"
         + ("; CONTROL RUN: tracing off on both ('on' is a second 'off')" if args.control else "")
+        + ("; --spans-only: the push cases are skipped" if args.spans_only else "")
     )
     started = time.perf_counter()
     sink, sink_url = start_sink()
     try:
-        results = asyncio.run(bench(args, sink_url))
+        results = [] if args.spans_only else asyncio.run(bench(args, sink_url))
         spans = int(httpx.get(f"{sink_url}/count", timeout=5).text)
-        span_off, span_on = span_cost(sink_url, args.span_runs)
+        costs = span_cost(sink_url, args.span_runs)
     finally:
         sink.terminate()
         sink.wait(10)
     print()
-    print(table(results))
-    print(f"spans the sink received from the traced gateway: {spans:,}")
+    if results:
+        print(table(results))
+        print(f"spans the sink received from the traced gateway: {spans:,}")
     print(
-        f"a run's 4 gateway spans, timed in the benchmark process ({args.span_runs:,} runs): "
-        f"off {span_off:.2f} us, on {span_on:.1f} us of CPU per run (export included)"
+        f"a run's 4 gateway spans, timed in the benchmark process ({args.span_runs:,} runs), "
+        f"CPU per run: off {costs['off']:.2f} us; on: {costs['sdk']:.1f} us made (no "
+        f"processor), {costs['batch']:.1f} us batched (exporter drops), {costs['otlp']:.1f} us "
+        "exported over OTLP/HTTP"
     )
     system.print_end(started)
     if args.json:
@@ -220,11 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             "header": header,
             "args": {k: str(v) for k, v in vars(args).items()},
             "spans_received": spans,
-            "span_cost_us_per_run": {"off": span_off, "on": span_on},
+            "span_cost_us_per_run": costs,
             "cases": [r.to_json() for r in results],
         }
         args.json.write_text(json.dumps(body, indent=2))
-    return 0 if spans > 0 or args.control else 1
+    return 0 if spans > 0 or args.control or args.spans_only else 1
 
 
 if __name__ == "__main__":
