@@ -228,8 +228,11 @@ def worker(
         raise typer.Exit(2) from None
     configure(settings.log_level, settings.log_json)
     tracing.configure("agentsocket-worker")
-    with _agent_errors():
-        run_worker(settings)
+    try:
+        with _agent_errors():
+            run_worker(settings)
+    finally:
+        tracing.shutdown()  # export the spans still buffered
 
 
 # --- agents to serve: the options `serve` and `worker` share (docs/agents.md) --------------

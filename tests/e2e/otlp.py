@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,19 +80,6 @@ class Receiver:
     def spans(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self._spans)
-
-    async def wait_for(
-        self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 20.0
-    ) -> list[ReceivedSpan]:
-        """Poll, without blocking the event loop, until ``predicate(spans)``; the spans then."""
-        deadline = time.monotonic() + timeout
-        while True:
-            spans = self.spans()
-            if predicate(spans):
-                return spans
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"spans received: {[(s.service, s.name) for s in spans]}")
-            await asyncio.sleep(0.05)
 
 
 @contextmanager

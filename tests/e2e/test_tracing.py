@@ -61,7 +61,8 @@ async def traced(
                 "AGENTSOCKET_AGENTS": "traced_agents:Calc",
                 "AGENTSOCKET_LOG_JSON": "true",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-                "OTEL_BSP_SCHEDULE_DELAY": "100",
+                # Nothing is exported on the timer: stopping must export what was buffered.
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",
             },
         ) as nodes:
             yield nodes, receiver
@@ -132,7 +133,11 @@ async def test__a_queued_run_is_one_trace_from_gateway_to_tool_in_both_logs(
     assert refused["code"] == "validation_failed"
     assert [issue["path"] for issue in refused["errors"]] == ["$.data.traceparent"]
 
-    spans = await receiver.wait_for(lambda s: _complete(own)(s) and _complete(joined)(s))
+    assert receiver.spans() == []
+    assert await nodes.stop_all() == []  # SIGTERM: both processes export on their way out
+    spans = receiver.spans()
+    assert _complete(own)(spans)
+    assert _complete(joined)(spans)
     for run_id in (own, joined):
         chain = _chain(spans, run_id)
         trace_id = chain[0].trace_id
