@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from agentsocket.client import connect
+from agentsocket.protocol.server_messages import AgentCompleted
 from tests.e2e.cluster import Cluster, StreamClient, cluster
 from tests.e2e.harness import body, run_server, tag
 from tests.e2e.otlp import ReceivedSpan, Receiver, otlp_receiver
@@ -121,9 +123,15 @@ async def test__a_queued_run_is_one_trace_from_gateway_to_tool_in_both_logs(
     try:
         await alice.connect(nodes.gateways[0])
         own = await _run(alice, content="add")
-        joined = await _run(
-            alice, content="add again", traceparent=f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
-        )
+        # The SDK carries the caller's traceparent.
+        node = nodes.gateways[0]
+        async with connect(node.ws, token=node.token("alice")) as sdk:
+            received = await sdk.send_message(
+                "add again", traceparent=f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+            )
+            last = [event async for event in sdk.events(received.run_id)][-1]
+        assert isinstance(last, AgentCompleted)
+        joined = received.run_id
         start = len(alice.frames)
         await alice.send("user_message", content="x", traceparent=f"00-{'0' * 32}-{CLIENT_SPAN}-01")
         refused = body(await alice.wait_for(lambda f: tag(f) == "error", start=start))
