@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -112,6 +113,17 @@ def test__not_requested_stays_off(environ: dict[str, str]) -> None:
 )
 def test__requested_by_the_standard_variables(environ: dict[str, str]) -> None:
     assert tracing.requested(environ)
+
+
+def test__without_the_otel_extra_it_warns_once_and_stays_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)  # import fails
+    with caplog.at_level(logging.WARNING, "agentsocket.tracing"):
+        assert not tracing.configure("agentsocket-test", {"OTEL_TRACES_EXPORTER": "otlp"})
+    assert not tracing.enabled()
+    assert "the otel extra is not installed" in caplog.text
+    assert len(caplog.records) == 1
 
 
 def test__only_unknown_exporters_leave_it_off(caplog: pytest.LogCaptureFixture) -> None:
