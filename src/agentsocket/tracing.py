@@ -21,11 +21,12 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span as OtelSpan
     from opentelemetry.trace import Tracer
 
@@ -61,8 +62,7 @@ class Span:
             self._span.set_status(Status(StatusCode.ERROR, description))
 
     def end(self) -> None:
-        """End a span from :func:`start` (and make its parent current again if it was made
-        current); once."""
+        """End a span from :func:`start`, once; one made current stops being current."""
         span, self._span = self._span, None
         if span is None:
             return
@@ -218,7 +218,7 @@ def configure(service_name: str, environ: Mapping[str, str] | None = None) -> bo
     try:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
         log.warning(
             "OTEL_* variables ask for traces, but the otel extra is not installed "
@@ -279,7 +279,7 @@ def _exporter_names(environ: Mapping[str, str]) -> list[str]:
     return [name.strip().lower() for name in value.split(",") if name.strip()]
 
 
-def _exporter(name: str, environ: Mapping[str, str]) -> Any:
+def _exporter(name: str, environ: Mapping[str, str]) -> SpanExporter | None:
     if name == "otlp":
         protocol = environ.get(
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
