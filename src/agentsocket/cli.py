@@ -207,6 +207,7 @@ def worker(
     """
     from pydantic import ValidationError
 
+    from agentsocket import tracing
     from agentsocket.server.logs import configure
     from agentsocket.settings import Settings
     from agentsocket.worker import run_worker
@@ -233,8 +234,12 @@ def worker(
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     configure(settings.log_level, settings.log_json)
-    with _agent_errors():
-        run_worker(settings)
+    tracing.configure("agentsocket-worker")
+    try:
+        with _agent_errors():
+            run_worker(settings)
+    finally:
+        tracing.shutdown()  # export the spans still buffered
 
 
 # --- agents to serve: the options `serve` and `worker` share (docs/agents.md) --------------

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default="info", description="debug, info, warning or error (uvicorn's levels)."
     )
     log_json: bool = Field(default=False, description="One JSON object per log line.")
+    trace_client_parent: bool = Field(
+        default=True,
+        description="With tracing on (OTEL_*, docs/tracing.md), a `user_message`'s "
+        "`traceparent` becomes the parent of its run's trace; false: every run starts its own.",
+    )
 
     # Protocol
     default_version: str = Field(

@@ -31,6 +31,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from redis.asyncio import Redis
 
+from agentsocket import tracing
 from agentsocket.agents import Runner, RunOutcome
 from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.aio import cancel_and_wait
@@ -184,7 +185,14 @@ class Worker:
                 self._slots.release()
                 continue
             try:
-                await self._start(request)
+                # A child of the gateway's hand-off; the run's spans are children of this one.
+                with tracing.span(
+                    "agentsocket.worker.run",
+                    {"agentsocket.run_id": request.run_id, "agentsocket.worker_id": self.id},
+                    kind="consumer",
+                    parent=request.traceparent,
+                ):
+                    await self._start(request)
             except Exception as exc:
                 self.abandon(request.run_id, f"cannot start it: {exc}", request)
                 if self.runner.get(request.run_id) is None:  # it never ran: nothing will end it
@@ -197,6 +205,7 @@ class Worker:
         if agent is None:
             await self._refuse_unknown(request)
             return
+        log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
         sink = self.observer.watch(request, _RunSink(self, request))
         self.runner.start(

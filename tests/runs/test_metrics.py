@@ -9,7 +9,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from agentsocket.agents import DemoAgent, ListSink, RunContext, Runner, Tool
-from agentsocket.delivery.run_queue import RunRequest
+from agentsocket.delivery.run_queue import RunRequest, decode_request
 from agentsocket.protocol.server_messages import AgentEvent, ToolApprovalRequired
 from agentsocket.runs.metrics import OTHER, RunMetrics, RunObserver, declared_tools
 
@@ -176,15 +176,15 @@ def test__run_request__decodes_with_fields_a_newer_gateway_added() -> None:
             "agent": "a",
             "prompt": "p",
             "accepted_at": 1.5,
-            "traceparent": "00-abc",
+            "a_field_of_the_future": "00-abc",
         }
     )
-    request = RunRequest.decode(raw)
+    request = decode_request({b"request": raw})
     assert request == RunRequest("r", "u", "t", "a", "p", accepted_at=1.5)
     old = orjson.dumps(
         {"run_id": "r", "user_id": "u", "thread_id": "t", "agent": "a", "prompt": "p"}
     )
-    assert RunRequest.decode(old).accepted_at is None
+    assert decode_request({b"request": old}).accepted_at is None
 
 
 def _label_values(registry: CollectorRegistry) -> set[str]:

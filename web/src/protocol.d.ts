@@ -724,6 +724,10 @@ export interface UserMessageFrame {
     metadata?: {
       [k: string]: unknown;
     };
+    /**
+     * W3C traceparent: the run's trace joins the client's, as a child of this span (docs/tracing.md). A malformed one is refused (validation_failed).
+     */
+    traceparent?: string | null;
   };
   correlation_id?: string;
 }

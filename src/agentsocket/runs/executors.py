@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
+from agentsocket import tracing
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
@@ -254,7 +255,12 @@ class QueueExecutor:
         await self.queue.unreserve(user_id, slot)
 
     async def launch(self, request: RunRequest, slot: str | None = None) -> None:
-        await self.queue.submit(replace(request, queued_at=time.time()), slot)
+        with tracing.span(
+            "agentsocket.queue.enqueue", {"agentsocket.run_id": request.run_id}, kind="producer"
+        ):
+            # The worker's spans become children of this one.
+            queued = replace(request, queued_at=time.time(), traceparent=tracing.traceparent())
+            await self.queue.submit(queued, slot)
 
     async def cancel(self, user_id: str, run_id: str) -> bool:
         info = await self.queue.info(run_id)

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from agentsocket import tracing
 from agentsocket.agents import RunOutcome, SearchFunc
 from agentsocket.agents.history import HistoryLoader, Turn, tool_call_turn
 from agentsocket.delivery.run_queue import EXPIRED, GATEWAY, RunInfo
@@ -84,13 +85,14 @@ async def persist_outcome(store: Store, outcome: RunOutcome) -> None:
     """Store how a run ended and, if it completed, its answer (one transaction)."""
     answer = outcome.text if outcome.status == "completed" and outcome.text else None
     try:
-        await store.end_run(
-            outcome.run_id,
-            outcome.status,
-            outcome.error_code,
-            outcome.error_message,
-            answer=answer,
-        )
+        with tracing.span("agentsocket.store.end_run", {"agentsocket.run_id": outcome.run_id}):
+            await store.end_run(
+                outcome.run_id,
+                outcome.status,
+                outcome.error_code,
+                outcome.error_message,
+                answer=answer,
+            )
     except Exception:
         log.exception("could not store the end of a run", extra={"run_id": outcome.run_id})
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import uvicorn
 from starlette.applications import Starlette
 
+from agentsocket import tracing
 from agentsocket.server.admission import admission_protocol
 from agentsocket.server.app import create_app
 from agentsocket.server.gateway import Gateway
@@ -30,6 +32,9 @@ class GatewayServer(uvicorn.Server):
         if gateway is not None:
             await gateway.drain()
         await super().shutdown(sockets)
+        # uvicorn ends the process with the signal it caught, so no exit handler would run:
+        # export the spans still buffered now.
+        await asyncio.to_thread(tracing.shutdown)
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
@@ -57,5 +62,6 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM."""
     configure(settings.log_level, settings.log_json)
+    tracing.configure("agentsocket-gateway")
     app = create_app(settings)
     GatewayServer(uvicorn_config(app, settings), app).run()
