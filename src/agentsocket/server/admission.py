@@ -41,6 +41,8 @@ EXCESS_TIMEOUT = 1.0
 #: Seconds a connection has to send its request head when the node is at its ceiling
 #: and a newer connection needs its file descriptor.
 PRESSURE_GRACE = 0.5
+#: Seconds before looking again when every connection at the ceiling has sent its request.
+BUSY_RETRY = 0.05
 #: Suggested wait in the 503 answer (seconds).
 RETRY_AFTER = 1
 
@@ -159,7 +161,8 @@ class AdmissionProtocol(HttpToolsProtocol):
                 continue
             protocol.evict()
             return None
-        return PRESSURE_GRACE
+        # Every connection has sent its request: room comes only when one ends.
+        return BUSY_RETRY
 
     def evict(self) -> None:
         """Drop this connection at once (no answer: it never asked anything)."""
