@@ -190,6 +190,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Seconds between a worker's liveness beats."
     )
     worker_ttl: float = Field(default=3.0, gt=0, description="A silent worker is lost after this.")
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus `/metrics` (on `host`; 0 picks a free one, "
+        "logged). Default: none. The run metrics of queue mode are there (docs/operations.md).",
+    )
     run_queue_timeout: float = Field(
         default=30.0, gt=0, description="A run no worker took after this ends with no_worker."
     )

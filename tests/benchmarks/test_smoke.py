@@ -106,3 +106,17 @@ def test_idle(tmp_path: Path) -> None:
         for name in SERVERS:
             assert case["summary"][name]["rss_mb"] > 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_run_metrics() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_run_metrics.py"), "--events", "200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["agent_message_delta", "tool_completed"]
+    assert all(line.endswith("us per event") for line in lines)

@@ -315,12 +315,17 @@ export interface ThreadHistoryFrame {
   type: "thread_history";
   /**
    * Answer to ``get_thread_history``: one page, oldest first.
+   *
+   * ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
+   * A page may hold fewer messages than asked for when their timelines are
+   * large; ``has_more`` and ``next_before`` lead on.
    */
   data: {
     thread_id: string;
     messages: HistoryMessage[];
     has_more: boolean;
     next_before: string | null;
+    runs: RunTimeline[];
   };
   /**
    * Unix time in seconds.
@@ -342,6 +347,42 @@ export interface HistoryMessage {
    * Unix time in seconds.
    */
   created_at: number;
+}
+/**
+ * What a run showed live, stored: its events and its sub-runs', in order.
+ *
+ * ``complete`` is false while the run goes on, or when its process died
+ * before its end was stored (``status`` then says how the run ended).
+ * ``omitted`` counts events left out by the server's caps (gaps in ``position``).
+ */
+export interface RunTimeline {
+  run_id: string;
+  status: "running" | "completed" | "error" | "cancelled";
+  complete: boolean;
+  omitted: number;
+  events: TimelineEvent[];
+}
+/**
+ * One stored event of a run: ``type`` and ``data`` exactly as the live event's.
+ *
+ * A field cut to a preview by the server's size caps is named in ``truncated``.
+ */
+export interface TimelineEvent {
+  position: number;
+  type:
+    | "agent_started"
+    | "agent_thinking"
+    | "tool_approval_required"
+    | "tool_executing"
+    | "tool_completed"
+    | "agent_message"
+    | "agent_completed"
+    | "agent_error"
+    | "agent_cancelled";
+  data: {
+    [k: string]: unknown;
+  };
+  truncated: string[];
 }
 /**
  * A thread was renamed.

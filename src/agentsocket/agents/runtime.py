@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import ChatTurn, before_run
+from agentsocket.agents.history import ChatMessage, ChatTurn, Turn, before_run, chat_messages
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -126,18 +126,35 @@ class RunContext:
         """
         tree = self._tree
         if tree.turns is None:
+            tree.turns = before_run(await self._stored_turns(), tree.root.run_id)
+        return [dict(turn) for turn in tree.turns]
+
+    async def history_messages(self) -> list[ChatMessage]:
+        """The thread's earlier turns, oldest first, in the chat-completions format.
+
+        Like :meth:`history`, and each earlier run's own tool calls and results
+        are included as the model had them: an ``assistant`` message with
+        ``tool_calls``, then a ``tool`` message per call, before the run's answer.
+
+        Raises:
+            AgentFailure: ``agent_failed`` (retryable) if the history cannot be read.
+        """
+        return chat_messages(await self._stored_turns(), self._tree.root.run_id)
+
+    async def _stored_turns(self) -> Sequence[Turn]:
+        tree = self._tree
+        if tree.stored_turns is None:
             if tree.history is None:
                 return []
             try:
-                turns = await tree.history(tree.user_id, tree.thread_id)
+                tree.stored_turns = await tree.history(tree.user_id, tree.thread_id)
             except Exception as exc:
                 raise AgentFailure(
                     AgentErrorCode.AGENT_FAILED,
                     f"could not load the thread's earlier messages: {describe_error(exc)}",
                     retryable=True,
                 ) from exc
-            tree.turns = before_run(turns, tree.root.run_id)
-        return [dict(turn) for turn in tree.turns]
+        return tree.stored_turns
 
     async def think(self, text: str) -> None:
         """Show what the agent is working on (``agent_thinking``)."""

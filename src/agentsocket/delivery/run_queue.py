@@ -207,6 +207,17 @@ class RunRequest:
     thread_id: str
     agent: str
     prompt: str
+    #: Unix time the gateway accepted the ``user_message`` (run metrics: time to first token).
+    accepted_at: float | None = None
+    #: Unix time the gateway queued the run (run metrics: queue wait).
+    queued_at: float | None = None
+
+    @classmethod
+    def decode(cls, raw: bytes) -> RunRequest:
+        """A request as :meth:`RunQueue.submit` encoded it; fields a newer gateway added are
+        ignored, so workers can be upgraded after the gateways."""
+        fields = orjson.loads(raw)
+        return cls(**{name: fields[name] for name in cls.__dataclass_fields__ if name in fields})
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +434,7 @@ class RunQueue:
         if not fields:  # deleted meanwhile (a Redis before 7 still hands it out)
             await self.redis.xack(self.stream, GROUP, entry_id)
             return None
-        request = RunRequest(**orjson.loads(fields[b"request"]))
+        request = RunRequest.decode(fields[b"request"])
         keys = [self.stream, self._run(request.run_id), self._active, self._queued]
         args: list[bytes | str] = [GROUP, entry_id, request.run_id, worker_id]
         taken = await self._take(keys=keys, args=args)

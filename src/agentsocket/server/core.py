@@ -158,6 +158,27 @@ class ConnectionCore:
             ``[Close(4008)]`` once ``abuse_threshold`` frames in a row were
             refused; ``[]`` once the connection is closing.
         """
+        refused = self.admit()
+        if refused is not None:
+            return refused
+        if self.version is HEAD:
+            ping = read_ping(frame, self._max_frame_size)
+            if ping is not None:
+                self.accepted()
+                return [AnswerPing(ping)]
+        decoded = decode_client(frame, self.version, self._max_frame_size)
+        if isinstance(decoded, ProtocolError):
+            return self._refuse(decoded)
+        self.accepted()
+        return [Dispatch(decoded)]
+
+    def admit(self) -> list[Action] | None:
+        """Charge one inbound frame to the rate limits: None if it may be read.
+
+        Else what :meth:`receive_frame` returns for it: a ``rate_limited`` reply
+        (and the abuse close), or ``[]`` once closing. For a dialect that reads
+        frames itself (AG-UI), followed by :meth:`refused` or :meth:`accepted`.
+        """
         if self.state is not State.OPEN:
             return []
         # Both buckets are always charged, so neither can be dodged.
@@ -165,22 +186,24 @@ class ConnectionCore:
         if wait > 0:
             limited = ProtocolError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
             return self._refuse(limited, retry_after=round(wait, 3))
-        if self.version is HEAD:
-            ping = read_ping(frame, self._max_frame_size)
-            if ping is not None:
-                self.refusals = 0
-                return [AnswerPing(ping)]
-        decoded = decode_client(frame, self.version, self._max_frame_size)
-        if isinstance(decoded, ProtocolError):
-            return self._refuse(decoded)
+        return None
+
+    def accepted(self) -> None:
+        """The frame was read: the run of refused frames is over."""
         self.refusals = 0
-        return [Dispatch(decoded)]
+
+    def refused(self) -> Close | None:
+        """The frame was refused (its answer is the caller's); the abuse close, if due."""
+        self.refusals += 1
+        if self.refusals >= self._abuse_threshold:
+            return self.close(CloseCode.ABUSE, "too many refused frames")
+        return None
 
     def _refuse(self, error: ProtocolError, retry_after: float | None = None) -> list[Action]:
-        self.refusals += 1
         actions: list[Action] = [error_reply(error, retry_after)]
-        if self.refusals >= self._abuse_threshold:
-            actions.append(self.close(CloseCode.ABUSE, "too many refused frames"))
+        close = self.refused()
+        if close is not None:
+            actions.append(close)
         return actions
 
     # --- the user's stream ------------------------------------------------------------

@@ -10,6 +10,7 @@ and its final answer are stored before its terminal event is sent.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
 from agentsocket.agents import RunOutcome
@@ -30,10 +31,12 @@ from agentsocket.runs import (
     thread_history,
 )
 from agentsocket.runs.lease import NodeLease, gateway_owner
+from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import lost_run_error
 from agentsocket.server.context import Request
 from agentsocket.server.services import Services
 from agentsocket.server.views import thread_info
+from agentsocket.store import TimelineItem
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -90,6 +93,8 @@ class RunService:
                 history=self._history,
                 lease=lease,
                 on_lost=self._lost,
+                timeline=self._append_timeline,
+                observer=RunObserver(gateway.metrics.run, self.agents),
             )
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
         self._orphans: dict[str, list[s.AgentError]] = {}
@@ -139,6 +144,7 @@ class RunService:
         """Store a user message with its run, acknowledge it and start the run (once per
         client_message_id)."""
         gateway, user = self.gateway, request.user_id
+        accepted_at = time.time()
         agent = message.agent or self.agents.default
         if agent not in self.agents:
             available = self.agents.listing()
@@ -158,12 +164,14 @@ class RunService:
             return
         launched = False
         try:
-            launched = await self._start(request, message, agent, slot)
+            launched = await self._start(request, message, agent, slot, accepted_at)
         finally:
             if not launched:
                 await self.executor.release(user, slot)
 
-    async def _start(self, request: Request, message: c.UserMessage, agent: str, slot: str) -> bool:
+    async def _start(
+        self, request: Request, message: c.UserMessage, agent: str, slot: str, accepted_at: float
+    ) -> bool:
         """Store the message with its run and launch it in ``slot``; False if not launched."""
         gateway, user = self.gateway, request.user_id
         started = await gateway.get_store().start_run_with_message(
@@ -191,7 +199,7 @@ class RunService:
             return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
         await self.executor.launch(
-            RunRequest(run.id, user, run.thread_id, agent, message.content), slot
+            RunRequest(run.id, user, run.thread_id, agent, message.content, accepted_at), slot
         )
         return True
 
@@ -215,6 +223,9 @@ class RunService:
     async def _lost(self, info: RunInfo) -> None:
         self.gateway.metrics.runs.labels("error").inc()
         await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
+
+    async def _append_timeline(self, run_id: str, items: Sequence[TimelineItem]) -> None:
+        await self.gateway.get_store().append_timeline(run_id, items)
 
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)
