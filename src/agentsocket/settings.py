@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         description="Open connections of the node; more get HTTP 503 (health probes still "
-        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 32).",
+        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 64).",
     )
     handshake_timeout: float = Field(
         default=10.0,

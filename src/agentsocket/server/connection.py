@@ -144,6 +144,12 @@ class Connection:
             return None
         return text
 
+    def reply_frame(self, text: str, type_name: str) -> None:
+        """Send a direct reply already encoded in this connection's version (a fast path's)."""
+        if self._validate and not self._valid(text, type_name):
+            return
+        self.push(text)
+
     def push(self, text: str) -> None:
         """Send one encoded frame now, or queue it behind the ones the transport holds.
 

@@ -29,13 +29,13 @@ from agentsocket.delivery import BrokerUnavailable, Entry, Gap, Position, Subscr
 from agentsocket.protocol import ClientEnvelope, CloseCode, ErrorCode, ProtocolError
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
+from agentsocket.protocol.fastping import pong_frame
 from agentsocket.server.auth import Principal
 from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
 from agentsocket.server.context import Request
-from agentsocket.server.core import Close, Dispatch, Reply, error_reply
+from agentsocket.server.core import AnswerPing, Close, Dispatch, Reply, error_reply
 from agentsocket.server.emitter import ReplyTo
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.logs import ContextLogger
 from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
 
@@ -159,29 +159,43 @@ class Session:
     # --- inbound ----------------------------------------------------------------------
 
     async def _read(self) -> None:
-        receive, core = self.connection.websocket.receive, self.core
+        connection, core = self.connection, self.core
+        receive, server_id = connection.websocket.receive, connection.server_id
         frames_in, metrics = self.gateway.metrics.frames_in, self.gateway.metrics
+        # This connection's counters, looked up once rather than per frame.
+        counted: dict[str, Any] = {}
+
+        def count(kind: str) -> None:
+            counter = counted.get(kind)
+            if counter is None:
+                counter = counted[kind] = metrics.child(frames_in, kind)
+            counter.inc()
+
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                self.connection.gone()
+                connection.gone()
                 return
             frame = message.get("text")
             if frame is None:
                 frame = message.get("bytes") or b""
-            if self.connection.agui is not None:
+            if connection.agui is not None:
                 # Imported here: the dialect needs the optional ag-ui extra.
                 from agentsocket.server.ag_ui_ws import receive as ag_ui_receive
 
-                metrics.child(frames_in, "ag-ui").inc()
-                await ag_ui_receive(self.gateway, self.connection, frame, self._request)
+                count("ag-ui")
+                await ag_ui_receive(self.gateway, connection, frame, self._request)
                 continue
             for action in core.receive_frame(frame):
-                if isinstance(action, Dispatch):
-                    metrics.child(frames_in, action.envelope.type).inc()
+                if type(action) is AnswerPing:
+                    count("ping")
+                    pong = pong_frame(time.time(), action.ping, server_id)
+                    connection.reply_frame(pong.decode(), "pong")
+                elif isinstance(action, Dispatch):
+                    count(action.envelope.type)
                     await self._handle(action.envelope)
                 elif isinstance(action, Reply):
-                    metrics.child(frames_in, "refused").inc()
+                    count("refused")
                     self._count_error(action)
                     self.connection.reply(action.message, action.correlation_id)
                 elif isinstance(action, Close):
@@ -217,10 +231,7 @@ class Session:
             emitter=self.gateway.emitter,
             reply=reply,
             error=self._error,
-            log=ContextLogger(
-                self.log.logger,
-                {"connection_id": self.connection.id, "correlation_id": correlation_id},
-            ),
+            log=self.log.logger,  # the request's own context is added if it logs
         )
 
     def _error(self, error: ProtocolError, retry_after: float | None) -> None:
