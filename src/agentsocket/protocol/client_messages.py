@@ -6,7 +6,7 @@ Each class is the ``data`` of one message type and ``TYPE`` is its tag.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -35,6 +35,11 @@ class UserMessage(ClientMessage):
     )
     agent: Identifier | None = Field(default=None, description="Agent to run; server default.")
     metadata: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    double_texting: Literal["reject", "enqueue", "interrupt"] | None = Field(
+        default=None,
+        description="If the thread's run is still going: refuse this message, queue it, or "
+        "cancel that run and start this one. None: the gateway's setting.",
+    )
 
     @field_validator("metadata")
     @classmethod
