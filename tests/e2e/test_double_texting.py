@@ -43,15 +43,18 @@ class Devices:
 
 @contextlib.asynccontextmanager
 async def gateways(request: pytest.FixtureRequest, tmp: Path) -> AsyncIterator[list[ServerProcess]]:
-    """One gateway (SQLite, memory broker), or two nodes on Redis and PostgreSQL."""
+    """One gateway (SQLite, memory broker), or two nodes on Redis and PostgreSQL running
+    the runs themselves (``RUNS=local``) or on a worker (``RUNS=queue``)."""
     if request.param == "single_node":
         with run_server(tmp) as server:
             yield [server]
         return
     redis_url = request.getfixturevalue("redis_url")
     postgres_url = request.getfixturevalue("postgres_url")
-    env = {"AGENTSOCKET_RUNS": "local"}
-    async with cluster(tmp, redis_url, postgres_url, gateways=2, workers=0, env=env) as nodes:
+    queue = request.param == "two_nodes_queue"
+    env = {"AGENTSOCKET_RUNS": "queue" if queue else "local"}
+    workers = 1 if queue else 0
+    async with cluster(tmp, redis_url, postgres_url, gateways=2, workers=workers, env=env) as nodes:
         yield list(nodes.gateways)
 
 
@@ -59,6 +62,8 @@ async def gateways(request: pytest.FixtureRequest, tmp: Path) -> AsyncIterator[l
     params=[
         "single_node",
         pytest.param("two_nodes", marks=[pytest.mark.redis, pytest.mark.postgres]),
+        # The runs on a worker: it frees the thread and queues the next run.
+        pytest.param("two_nodes_queue", marks=[pytest.mark.redis, pytest.mark.postgres]),
     ]
 )
 async def devices(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Devices]:

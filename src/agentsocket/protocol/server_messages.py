@@ -278,7 +278,8 @@ class AgentMessage(AgentEvent):
     content: str
 
 
-TokenCount = Annotated[int, Field(ge=0)]
+#: At most 2**53 - 1, as AG-UI bounds it: a larger count does not survive a JSON round trip.
+TokenCount = Annotated[int, Field(ge=0, le=9_007_199_254_740_991)]
 
 
 class Usage(Part):
