@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from agentsocket.store import Store
 from tests.e2e.cluster import StreamClient, cluster
 from tests.e2e.harness import ServerProcess, body, run_server, tag
 
@@ -286,3 +288,32 @@ async def test_gateway_policy_applies_to_v2_clients_and_bad_values_are_refused(
         finally:
             await v3.close()
             await v2.close()
+
+
+async def test_a_gateway_shutting_down_ends_the_waiting_runs_too(tmp_path: Path) -> None:
+    """SIGTERM with a run going and two waiting behind it: the running one ends
+    ``shutdown`` as before, and the waiting ones are not left ``running`` forever."""
+    with run_server(tmp_path) as server:
+        device = StreamClient("dt-shutdown")
+        await device.connect(server)
+        try:
+            thread = await new_thread(device)
+            run_ids = []
+            for n, prompt in enumerate((SLOW_PROMPT, "what is 1*2?", "what is 2*3?")):
+                await device.send(
+                    "user_message", content=prompt, thread_id=thread, correlation_id=f"m{n}"
+                )
+                run_ids.append(str(body(await answer(device, f"m{n}"))["run_id"]))
+            await device.wait_for(
+                lambda f: tag(f) == "tool_executing" and body(f)["run_id"] == run_ids[0]
+            )
+        finally:
+            await device.close()
+        # uvicorn ends by re-raising the signal once it has shut down cleanly.
+        assert server.stop() in (0, -signal.SIGTERM)
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}")
+    try:
+        runs = [await store.get_run("dt-shutdown", run_id) for run_id in run_ids]
+    finally:
+        await store.close()
+    assert [run.status for run in runs] == ["cancelled", "cancelled", "cancelled"]

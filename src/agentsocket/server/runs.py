@@ -316,6 +316,11 @@ class RunService:
             return None
 
     async def _launch_next(self, following: RunRequest | None) -> None:
+        while following is not None and not self._started:
+            # Shutting down: nothing starts here any more, and no other node knows
+            # these; they end now (the client can send again) and free the thread.
+            await self._end_unrun(following, "shutdown")
+            following = await self._free(following.thread_id, following.run_id)
         if following is None:
             return
         log.info(
