@@ -317,3 +317,33 @@ async def test_a_gateway_shutting_down_ends_the_waiting_runs_too(tmp_path: Path)
     finally:
         await store.close()
     assert [run.status for run in runs] == ["cancelled", "cancelled", "cancelled"]
+
+
+async def test_a_full_line_refuses_the_message_and_stores_nothing(tmp_path: Path) -> None:
+    env = {"AGENTSOCKET_DOUBLE_TEXTING_QUEUE_DEPTH": "1"}
+    with run_server(tmp_path, env=env) as server:
+        device = StreamClient("dt-full")
+        await device.connect(server)
+        try:
+            thread = await new_thread(device)
+            answers = []
+            for n, prompt in enumerate((SLOW_PROMPT, "one", "two")):
+                await device.send(
+                    "user_message", content=prompt, thread_id=thread, correlation_id=f"m{n}"
+                )
+                answers.append(await answer(device, f"m{n}"))
+            running, waiting, refused = answers
+            assert body(waiting)["queued"] is True
+            assert tag(refused) == "error"
+            assert body(refused)["code"] == "conflict"
+            assert body(refused)["run_id"] == body(running)["run_id"]
+            assert "1 messages waiting" in body(refused)["message"]
+            await device.send("get_thread_history", thread_id=thread, correlation_id="h")
+            history = await device.wait_for(lambda f: f.get("correlation_id") == "h")
+            contents = [m["content"] for m in body(history)["messages"] if m["role"] == "user"]
+            assert contents == [SLOW_PROMPT, "one"]
+            await device.send("stop_agent", run_id=body(running)["run_id"])
+            ended = await wait_ended(device, str(body(waiting)["run_id"]))
+            assert tag(ended) == "agent_completed"
+        finally:
+            await device.close()
