@@ -200,7 +200,7 @@ class RunService:
         if message.thread_id is not None and not resent:
             # Decided before anything is stored, in arrival order: a refused message
             # leaves no trace, and a waiting one is stored before its turn can come
-            # (the node that starts it waits for its row: wait_stored).
+            # (the node that starts it waits for its row: next_stored).
             line_request = RunRequest(run_id, user, message.thread_id, agent, message.content)
             claimed = await self.line.admit(line_request, policy, depth)
             if claimed.kind in ("busy", "full"):
@@ -258,7 +258,11 @@ class RunService:
                 await self._end_unrun(superseded, "interrupted")
             return False
         request.log.info("run accepted", extra=log_extra)
-        await self.executor.launch(launch, slot)
+        try:
+            await self.executor.launch(launch, slot)
+        except BaseException:
+            await self._hand_on(run.thread_id, run.id)  # never started: the thread goes on
+            raise
         return True
 
     async def _give_up(self, thread_id: str, run_id: str, admission: Admission) -> None:
@@ -316,23 +320,26 @@ class RunService:
             return None
 
     async def _launch_next(self, following: RunRequest | None) -> None:
-        while following is not None and not self._started:
-            # Shutting down: nothing starts here any more, and no other node knows
-            # these; they end now (the client can send again) and free the thread.
-            await self._end_unrun(following, "shutdown")
+        while following is not None:
+            extra = {"run_id": following.run_id, "thread_id": following.thread_id}
+            if self._started:
+                log.info("starting the next run of the thread", extra=extra)
+                try:
+                    await self.executor.launch(following)
+                    return
+                except Exception:
+                    log.exception("could not start the thread's next run", extra=extra)
+                    reason = "not_started"
+            else:
+                # Shutting down: nothing starts here any more, and no other node knows
+                # these; they end now (the client can send again).
+                reason = "shutdown"
+            # Ended unrun, so the thread is not held by a run that will never end.
+            try:
+                await self._end_unrun(following, reason)
+            except Exception:
+                log.exception("could not end a run that never started", extra=extra)
             following = await self._free(following.thread_id, following.run_id)
-        if following is None:
-            return
-        log.info(
-            "starting the next run of the thread",
-            extra={"run_id": following.run_id, "thread_id": following.thread_id},
-        )
-        try:
-            await self.executor.launch(following)
-        except Exception:
-            log.exception(
-                "could not start the thread's next run", extra={"run_id": following.run_id}
-            )
 
     async def _ended(self, outcome: RunOutcome) -> None:
         # After the end is out, so the next run's events follow it in the stream.
