@@ -347,3 +347,46 @@ async def test_a_full_line_refuses_the_message_and_stores_nothing(tmp_path: Path
             assert tag(ended) == "agent_completed"
         finally:
             await device.close()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_a_node_killed_mid_run__the_surviving_node_starts_the_waiting_run_after_its_end(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """``kill -9`` the node running the thread's run: another node's reaper ends it
+    (``gateway_lost``) and then starts the run waiting behind it, in that order."""
+    env = {"AGENTSOCKET_RUNS": "local", "AGENTSOCKET_NODE_TTL": "2"}
+    async with cluster(tmp_path, redis_url, postgres_url, workers=0, env=env) as nodes:
+        node_a, node_b = nodes.gateways
+        on_a, on_b = StreamClient("dt-crash"), StreamClient("dt-crash")
+        try:
+            await on_a.connect(node_a)
+            await on_b.connect(node_b)
+            thread = await new_thread(on_a)
+            await on_a.send(
+                "user_message", content=SLOW_PROMPT, thread_id=thread, correlation_id="m1"
+            )
+            run1 = str(body(await answer(on_a, "m1"))["run_id"])
+            await on_b.send(
+                "user_message", content="what is 6*7?", thread_id=thread, correlation_id="m2"
+            )
+            second = await answer(on_b, "m2")
+            assert body(second)["queued"] is True
+            run2 = str(body(second)["run_id"])
+            await on_b.wait_for(lambda f: tag(f) == "tool_executing" and body(f)["run_id"] == run1)
+
+            node_a.process.kill()
+            node_a.process.wait()
+            lost = await wait_ended(on_b, run1, timeout=20)
+            assert (tag(lost), body(lost)["code"]) == ("agent_error", "gateway_lost")
+            assert tag(await wait_ended(on_b, run2)) == "agent_completed"
+            assert run_events(on_b, thread) == [
+                ("agent_started", run1),
+                ("agent_error", run1),
+                ("agent_started", run2),
+                ("agent_completed", run2),
+            ]
+        finally:
+            await on_a.close()
+            await on_b.close()

@@ -80,6 +80,7 @@ class LocalExecutor:
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
         on_ended: called once a run's end is out (see :class:`Runner`).
+        on_lost_ended: called once a reaped run's end is out.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class LocalExecutor:
         on_lost: Callable[[RunInfo], Awaitable[None]] | None = None,
         reap_interval: float = 1.0,
         on_ended: Callable[[RunOutcome], Awaitable[None]] | None = None,
+        on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._agents = agents
         self._publish = publish
@@ -108,7 +110,9 @@ class LocalExecutor:
             if on_lost is None:
                 raise TypeError("a LocalExecutor with a lease needs on_lost")
             lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
-            self._reaper = Reaper(lease.queue, publish, on_lost, interval=reap_interval)
+            self._reaper = Reaper(
+                lease.queue, publish, on_lost, interval=reap_interval, after_end=on_lost_ended
+            )
         self.runner = Runner(
             timeout=timeout,
             approval_timeout=approval_timeout,
@@ -247,8 +251,9 @@ class LocalExecutor:
 class QueueExecutor:
     """Hands runs to worker processes through Redis, and reaps runs of dead workers.
 
-    ``on_lost`` stores the end of a reaped run (see :func:`lost_run_outcome`);
-    ``queue_timeout`` is how long a run may wait for a worker.
+    ``on_lost`` stores the end of a reaped run (see :func:`lost_run_outcome`),
+    ``on_lost_ended`` runs once that end is published; ``queue_timeout`` is how
+    long a run may wait for a worker.
     """
 
     def __init__(
@@ -260,11 +265,17 @@ class QueueExecutor:
         *,
         reap_interval: float = 1.0,
         queue_timeout: float = 30.0,
+        on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
         self._reaper = Reaper(
-            self.queue, publish, on_lost, interval=reap_interval, queue_timeout=queue_timeout
+            self.queue,
+            publish,
+            on_lost,
+            interval=reap_interval,
+            queue_timeout=queue_timeout,
+            after_end=on_lost_ended,
         )
 
     async def start(self) -> None:

@@ -92,6 +92,7 @@ class RunService:
                 gateway.publish,
                 self._lost,
                 queue_timeout=settings.run_queue_timeout,
+                on_lost_ended=self._lost_ended,
             )
         else:
             lease = None
@@ -109,6 +110,7 @@ class RunService:
                 lease=lease,
                 on_lost=self._lost,
                 on_ended=self._ended,
+                on_lost_ended=self._lost_ended,
             )
         #: Runs to start once the end of the run (the key) is out.
         self._following: dict[str, RunRequest] = {}
@@ -380,7 +382,13 @@ class RunService:
     async def _lost(self, info: RunInfo) -> None:
         self.gateway.metrics.runs.labels("error").inc()
         await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
-        await self._hand_on(info.thread_id, info.run_id)
+        following = await self._free(info.thread_id, info.run_id)
+        if following is not None:
+            self._following[info.run_id] = following
+
+    async def _lost_ended(self, info: RunInfo) -> None:
+        # After the lost run's end is out, so the next run's events follow it.
+        await self._launch_next(self._following.pop(info.run_id, None))
 
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)
