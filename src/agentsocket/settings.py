@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     approval_timeout: float = Field(
         default=120.0, gt=0, description="Seconds a tool call waits for approval, then denied."
     )
+    double_texting: Literal["reject", "enqueue", "interrupt"] = Field(
+        default="enqueue",
+        description="A message for a thread whose run is still going: `reject` (`conflict`), "
+        "`enqueue` (runs one after another) or `interrupt` (cancel the run, start the new one).",
+    )
+    double_texting_queue_depth: int = Field(
+        default=5,
+        gt=0,
+        le=100,
+        description="Messages waiting per thread (enqueue); more get `conflict`.",
+    )
 
     # Auth
     jwt_secret: SecretStr | None = Field(

@@ -60,6 +60,7 @@ from agentsocket.runs import (
     stream_payload,
     thread_history,
 )
+from agentsocket.runs.double_texting import RedisThreadLine, next_stored
 from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
 from agentsocket.runs.timeline import TimelineRecorder
@@ -91,6 +92,7 @@ class Worker:
         self._runs: set[str] = set()  # runs executing here
         self._dropped: set[str] = set()  # ... that are no longer ours to publish or store
         self._orphans: dict[str, RunInfo] = {}  # dropped runs still to hand to the reaper
+        self._following: dict[str, RunRequest] = {}  # run id -> its thread's next run
         self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
         self._renewing = asyncio.Lock()
         self.registry, run_metrics, self._loop_lag = worker_metrics()
@@ -113,11 +115,13 @@ class Worker:
         self.queue = RunQueue(redis, settings.redis_prefix)
         await self.queue.ensure_group()
         self.store, self.broker = store, broker
+        self.line = RedisThreadLine(redis, settings.redis_prefix, settings.run_timeout)
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
             cancel_grace=settings.agent_cancel_grace,
             on_finish=self._finished,
+            on_ended=self._ended,
             history=thread_history(store),
         )
         log.info("worker started", extra={"worker_id": self.id})
@@ -248,6 +252,8 @@ class Worker:
         )
         await self.queue.finished(request.run_id, request.user_id)
         self._slots.release()
+        await self._free(outcome)
+        await self._ended(outcome)
 
     async def holds(self, run_id: str) -> bool:
         """Whether ``run_id`` is still this worker's to run (renewing first if in doubt)."""
@@ -288,6 +294,27 @@ class Worker:
             )
         self.runner.cancel(run_id, "worker_lost")
 
+    async def _free(self, outcome: RunOutcome) -> None:
+        """Free the run's thread before its end is out; its next run waits for :meth:`_ended`."""
+        try:
+            following = await next_stored(self.line, self.store, outcome.thread_id, outcome.run_id)
+        except Exception:
+            log.exception("could not hand the thread on", extra={"run_id": outcome.run_id})
+            return
+        if following is not None:
+            self._following[outcome.run_id] = following
+
+    async def _ended(self, outcome: RunOutcome) -> None:
+        """The run's end is out: the next run waiting on its thread goes to the queue."""
+        following = self._following.pop(outcome.run_id, None)
+        if following is not None:
+            try:
+                await self.queue.submit(following)
+            except Exception:
+                log.exception(
+                    "could not queue the thread's next run", extra={"run_id": following.run_id}
+                )
+
     async def _finished(self, outcome: RunOutcome) -> None:
         try:
             if await self.holds(outcome.run_id):
@@ -296,6 +323,7 @@ class Worker:
                 self._runs.discard(outcome.run_id)
                 await persist_outcome(self.store, outcome)
                 await self.queue.finished(outcome.run_id, outcome.user_id)
+                await self._free(outcome)
         except Exception as exc:
             self.abandon(outcome.run_id, f"cannot record its end: {exc}")
         finally:
@@ -372,8 +400,8 @@ class Worker:
             log.warning("%s; ignored", exc, extra={"worker_id": self.id})
             return
         match command:
-            case Cancel(run_id=run_id, user_id=user_id):
-                self.runner.cancel(run_id, user_id=user_id)
+            case Cancel(run_id=run_id, user_id=user_id, reason=reason):
+                self.runner.cancel(run_id, reason, user_id=user_id)
             case Approve():
                 self.runner.resolve_approval(
                     command.run_id,

@@ -6,7 +6,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from tests.agents.standin import StandIn, Stream, finish, serve, text, tool_call
+from tests.agents.standin import StandIn, Stream, finish, serve, text, tool_call, usage
 from tests.e2e.harness import client, recv_json, recv_until, run_server
 
 
@@ -20,7 +20,7 @@ def _chat(content: str, thread_id: str | None = None) -> str:
 async def test__openai_agent__streams_and_continues_the_thread(tmp_path: Path) -> None:
     async with contextlib.asynccontextmanager(serve)(StandIn()) as standin:
         standin.script(
-            Stream([*text("Hello", ", Ada."), finish()]),
+            Stream([*text("Hello", ", Ada."), finish(), usage(9, 3)]),
             Stream([*text("You said your name is Ada."), finish()]),
         )
         env = {"AGENTSOCKET_OPENAI_BASE_URL": standin.base_url, "AGENTSOCKET_OPENAI_API_KEY": "k"}
@@ -38,6 +38,10 @@ async def test__openai_agent__streams_and_continues_the_thread(tmp_path: Path) -
     assert deltas == "Hello, Ada."
     answer = next(f for f in second if f["type"] == "agent_message")["data"]["content"]
     assert answer == "You said your name is Ada."
+    # The model's reported usage reaches the client; none reported: null.
+    assert first[-1]["data"]["usage"] == {"input_tokens": 9, "output_tokens": 3, "total_tokens": 12}
+    assert second[-1]["data"]["usage"] is None
+    assert all(r["stream_options"] == {"include_usage": True} for r in standin.requests)
     sent = [
         (m["role"], m["content"]) for m in standin.requests[1]["messages"] if m["role"] != "system"
     ]

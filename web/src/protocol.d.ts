@@ -142,6 +142,10 @@ export interface ErrorFrame {
     message: string;
     errors: ErrorDetail[];
     retry_after: number | null;
+    /**
+     * The run the refusal is about (a busy thread's running run).
+     */
+    run_id: string | null;
   };
   /**
    * Unix time in seconds.
@@ -244,6 +248,10 @@ export interface MessageReceivedFrame {
      * True for a resent client_message_id.
      */
     duplicate: boolean;
+    /**
+     * True if the run waits for the thread's running run (double_texting enqueue or interrupt); it starts when that one ends.
+     */
+    queued: boolean;
   };
   /**
    * Unix time in seconds.
@@ -636,6 +644,10 @@ export interface AgentCompletedFrame {
      */
     parent_run_id: string | null;
     duration_ms: number;
+    /**
+     * Tokens used, if the agent reported it.
+     */
+    usage: Usage | null;
   };
   /**
    * Unix time in seconds.
@@ -644,6 +656,14 @@ export interface AgentCompletedFrame {
   server_id: string | null;
   correlation_id: string | null;
   seq: number | null;
+}
+/**
+ * Tokens a run used, as its agent reported them (OpenAI's names).
+ */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
 }
 /**
  * The run failed; the last event of its run.
@@ -728,6 +748,10 @@ export interface UserMessageFrame {
      * W3C traceparent: the run's trace joins the client's, as a child of this span (docs/tracing.md). A malformed one is refused (validation_failed).
      */
     traceparent?: string | null;
+    /**
+     * If the thread's run is still going: refuse this message, queue it, or cancel that run and start this one. None: the gateway's setting.
+     */
+    double_texting?: ("reject" | "enqueue" | "interrupt") | null;
   };
   correlation_id?: string;
 }

@@ -3,7 +3,8 @@
  * run a turn with a live timeline (thinking, tool calls with arguments,
  * results and durations, approvals, sub-agent runs nested under their parent)
  * above the answer, streamed as it arrives and rendered as Markdown. A
- * finished run folds its timeline into a one-line summary.
+ * finished run folds its timeline into a one-line summary, with the tokens it
+ * used when its agent reported them.
  *
  * A sub-agent's answer is shown once: its parent's answer is what the user
  * reads (the demo's supervisor repeats each specialist's answer), so a
@@ -16,7 +17,7 @@
  * reconnect, when a backlog arrives at once.
  */
 import type { ServerMessageOf, ServerType } from "./client.js";
-import { formatDuration, formatJson, h } from "./dom.js";
+import { formatDuration, formatJson, formatUsage, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
 import type { HistoryMessage, RunTimeline } from "./protocol.js";
 
@@ -314,10 +315,24 @@ export class Transcript {
         view.text.classList.remove("streaming");
         view.text.removeAttribute("aria-busy");
         break;
-      case "agent_completed":
+      case "agent_completed": {
         this.end(view, event.timestamp);
         this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
+        const { usage } = event.data;
+        if (usage !== undefined && usage !== null) {
+          // Beside the run's status: the turn's summary, or a sub-run's own head.
+          view.status.after(
+            h("span", {
+              class: "usage",
+              text: formatUsage(usage),
+              attrs: {
+                title: `Tokens this run used: ${usage.input_tokens} input, ${usage.output_tokens} output`,
+              },
+            }),
+          );
+        }
         break;
+      }
       case "agent_error":
         this.end(view, event.timestamp);
         this.finish(view, "error", "Failed");

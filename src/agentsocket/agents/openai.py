@@ -97,6 +97,9 @@ class OpenAIChatAgent:
         max_history_messages: most earlier messages sent, the newest kept.
         max_history_chars: most characters of earlier messages sent (a rough
             stand-in for tokens); older messages past it are left out.
+        include_usage: ask for the tokens used (``stream_options.include_usage``)
+            and report them (:meth:`RunContext.report_usage`); turn it off for a
+            server that refuses the option. A server that ignores it reports none.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class OpenAIChatAgent:
         history: HistoryLoader | None = None,
         max_history_messages: int = DEFAULT_MAX_HISTORY_MESSAGES,
         max_history_chars: int = DEFAULT_MAX_HISTORY_CHARS,
+        include_usage: bool = True,
     ) -> None:
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
@@ -138,6 +142,7 @@ class OpenAIChatAgent:
         self._history = history
         self._max_history_messages = max_history_messages
         self._max_history_chars = max_history_chars
+        self._include_usage = include_usage
 
     async def aclose(self) -> None:
         """Close the HTTP client the agent made (not one passed in)."""
@@ -191,6 +196,7 @@ class OpenAIChatAgent:
         self, ctx: RunContext, messages: list[dict[str, Any]], *, allow_tools: bool
     ) -> Completion:
         body: dict[str, Any] = {
+            **({"stream_options": {"include_usage": True}} if self._include_usage else {}),
             **self._extra_body,
             "model": self.model,
             "messages": messages,
@@ -209,7 +215,11 @@ class OpenAIChatAgent:
                     await response.aread()
                     raise _http_failure(response)
                 async with ctx.message() as stream:
-                    return await read_completion(response.aiter_lines(), stream.write)
+                    completion = await read_completion(response.aiter_lines(), stream.write)
+                if completion.usage is not None:
+                    used = completion.usage
+                    ctx.report_usage(used.input_tokens, used.output_tokens, used.total_tokens)
+                return completion
         except httpx.TimeoutException as exc:
             raise AgentFailure(
                 AgentErrorCode.UPSTREAM_TIMEOUT,

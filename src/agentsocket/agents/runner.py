@@ -115,6 +115,8 @@ class Runner:
         cancel_grace: seconds a cancelled agent gets to unwind before its run is
             ended without it (its later events are dropped).
         on_finish: called with each run's :class:`RunOutcome` before its terminal event.
+        on_ended: called with it once the terminal event is out and the run no longer
+            counts as running (e.g. to start the next run of its thread).
         history: loads a thread's stored messages, for :meth:`RunContext.history
             <agentsocket.agents.runtime.RunContext.history>`; without it a run sees none.
         keep_finished: how many finished runs :meth:`wait` still knows about.
@@ -128,6 +130,7 @@ class Runner:
         approval_timeout: float = 120.0,
         cancel_grace: float = 5.0,
         on_finish: FinishCallback | None = None,
+        on_ended: FinishCallback | None = None,
         history: HistoryLoader | None = None,
         keep_finished: int = 1000,
     ) -> None:
@@ -136,6 +139,7 @@ class Runner:
         self._approval_timeout = approval_timeout
         self._cancel_grace = cancel_grace
         self._on_finish = on_finish
+        self._on_ended = on_ended
         self._history = history
         self._keep_finished = keep_finished
         self._approvals = Approvals()
@@ -312,6 +316,11 @@ class Runner:
             self._finished[root.run_id] = outcome
             while len(self._finished) > self._keep_finished:
                 self._finished.popitem(last=False)
+        if self._on_ended is not None:
+            try:
+                await self._on_ended(outcome)
+            except Exception:
+                logger.exception("on_ended failed for run %s", root.run_id)
         return outcome
 
     async def _settle(self, tree: RunTree, agent_task: asyncio.Task[None]) -> BaseException | None:

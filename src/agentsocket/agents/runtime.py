@@ -48,6 +48,7 @@ from agentsocket.protocol.server_messages import (
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 
 #: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
@@ -161,6 +162,39 @@ class RunContext:
                     retryable=True,
                 ) from exc
         return tree.stored_turns
+
+    def report_usage(
+        self, input_tokens: int, output_tokens: int, total_tokens: int | None = None
+    ) -> None:
+        """Add the tokens one model call used; ``agent_completed`` carries the run's sum.
+
+        Call it once per model call (a run with tool rounds calls it once per
+        round). A sub-agent's tokens go on its own ``agent_completed``, not its
+        delegator's. Without any report, ``usage`` is null.
+
+        Args:
+            input_tokens: prompt tokens (OpenAI's ``prompt_tokens``/``input_tokens``).
+            output_tokens: completion tokens (``completion_tokens``/``output_tokens``).
+            total_tokens: as the model reported it; default the sum of both.
+
+        Raises:
+            ValueError: a count is negative or not an integer.
+        """
+        counts = (("input", input_tokens), ("output", output_tokens), ("total", total_tokens))
+        for name, value in counts:
+            if value is None and name == "total":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}_tokens must be an integer >= 0, not {value!r}")
+        total = input_tokens + output_tokens if total_tokens is None else total_tokens
+        node, before = self._node, self._node.usage
+        if before is not None:
+            input_tokens += before.input_tokens
+            output_tokens += before.output_tokens
+            total += before.total_tokens
+        node.usage = Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
+        )
 
     async def think(self, text: str) -> None:
         """Show what the agent is working on (``agent_thinking``)."""

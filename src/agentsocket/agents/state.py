@@ -35,6 +35,7 @@ from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
     AgentStarted,
+    Usage,
 )
 
 logger = logging.getLogger("agentsocket.agents")
@@ -107,6 +108,7 @@ class RunNode:
         self.announced = False  # its agent_started went out
         self.finished = False  # its terminal event went out
         self.messages: list[_Text] = []
+        self.usage: Usage | None = None  # tokens its agent reported, summed
 
     @property
     def text(self) -> str:
@@ -222,7 +224,7 @@ class RunTree:
                 )
             return AgentCancelled(**fields, reason=self.stop.reason)
         if error is None:
-            return AgentCompleted(**fields, duration_ms=node.elapsed_ms())
+            return AgentCompleted(**fields, duration_ms=node.elapsed_ms(), usage=node.usage)
         if isinstance(error, asyncio.CancelledError):
             # Cancelled from inside the agent (e.g. its own timeout around a delegation).
             return AgentCancelled(**fields, reason="interrupted")

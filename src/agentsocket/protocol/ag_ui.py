@@ -56,6 +56,7 @@ from ag_ui.core import (
     TextMessageContentEvent,
     TextMessageEndEvent,
     TextMessageStartEvent,
+    TokenUsage,
     ToolCallArgsEvent,
     ToolCallEndEvent,
     ToolCallResultEvent,
@@ -207,7 +208,7 @@ class RunConverter:
             self.interrupted = True
             return out
         if isinstance(event, s.AgentCompleted):
-            return out + self._close_texts() + [self._finished(None)]
+            return out + self._close_texts() + [self._finished(None, event.usage)]
         if isinstance(event, s.AgentCancelled):
             return out + self._close_texts() + [self._finished(RunFinishedCancelledOutcome())]
         if isinstance(event, s.AgentError):
@@ -236,13 +237,25 @@ class RunConverter:
         ]
 
     def _finished(
-        self, outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None
+        self,
+        outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None,
+        usage: s.Usage | None = None,
     ) -> BaseEvent:
         self._open = False
         # An interrupt ends this AG-UI run only: the head run goes on once answered.
         self.finished = not isinstance(outcome, RunFinishedInterruptOutcome)
+        tokens = None
+        if usage is not None:
+            # AG-UI's list has one entry per provider and model; ours is the run's sum.
+            tokens = [
+                TokenUsage(
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    total_tokens=usage.total_tokens,
+                )
+            ]
         return RunFinishedEvent(
-            thread_id=self.thread_id or "", run_id=self._current, outcome=outcome
+            thread_id=self.thread_id or "", run_id=self._current, outcome=outcome, usage=tokens
         )
 
     # --- sub-runs -----------------------------------------------------------------
@@ -552,7 +565,13 @@ MAPPING: Final[tuple[HeadMapping, ...]] = (
         s.AgentCompleted.TYPE,
         (_TEXT_END, "RUN_FINISHED"),
         (_TEXT_END, "SUBAGENT_FINISHED"),
-        (),
+        (
+            (
+                "usage",
+                "`RUN_FINISHED.usage`: one `TokenUsage` "
+                "(`inputTokens`, `outputTokens`, `totalTokens`)",
+            ),
+        ),
         "open text messages ended first; `RUN_FINISHED` without an outcome is success",
     ),
     HeadMapping(

@@ -6,7 +6,7 @@ Each class is the ``data`` of one message type and ``TYPE`` is its tag.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -55,6 +55,11 @@ class UserMessage(ClientMessage):
         default=None,
         description="W3C traceparent: the run's trace joins the client's, as a child of "
         "this span (docs/tracing.md). A malformed one is refused (validation_failed).",
+    )
+    double_texting: Literal["reject", "enqueue", "interrupt"] | None = Field(
+        default=None,
+        description="If the thread's run is still going: refuse this message, queue it, or "
+        "cancel that run and start this one. None: the gateway's setting.",
     )
 
     @field_validator("metadata")

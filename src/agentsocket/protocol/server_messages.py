@@ -88,6 +88,9 @@ class Error(ServerMessage):
     message: str
     errors: list[ErrorDetail] = Field(default_factory=list)
     retry_after: Seconds | None = None
+    run_id: str | None = Field(
+        default=None, description="The run the refusal is about (a busy thread's running run)."
+    )
 
 
 class DeprecationNotice(ServerMessage):
@@ -133,6 +136,11 @@ class MessageReceived(ServerMessage):
     run_id: str
     client_message_id: str | None = None
     duplicate: bool = Field(default=False, description="True for a resent client_message_id.")
+    queued: bool = Field(
+        default=False,
+        description="True if the run waits for the thread's running run (double_texting enqueue "
+        "or interrupt); it starts when that one ends.",
+    )
 
 
 class ThreadInfo(Part):
@@ -318,11 +326,24 @@ class AgentMessage(AgentEvent):
     content: str
 
 
+#: At most 2**53 - 1, as AG-UI bounds it: a larger count does not survive a JSON round trip.
+TokenCount = Annotated[int, Field(ge=0, le=9_007_199_254_740_991)]
+
+
+class Usage(Part):
+    """Tokens a run used, as its agent reported them (OpenAI's names)."""
+
+    input_tokens: TokenCount
+    output_tokens: TokenCount
+    total_tokens: TokenCount
+
+
 class AgentCompleted(AgentEvent):
     """The run ended normally; always the last event of its run."""
 
     TYPE: ClassVar[str] = "agent_completed"
     duration_ms: Milliseconds
+    usage: Usage | None = Field(default=None, description="Tokens used, if the agent reported it.")
 
 
 class AgentError(AgentEvent):

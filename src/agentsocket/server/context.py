@@ -80,10 +80,13 @@ class Request:
         retry_after: float | None = None,
         *,
         issues: tuple[FieldIssue, ...] = (),
+        run_id: str | None = None,
     ) -> None:
         """Answer with a typed ``error`` carrying this request's correlation id.
 
         Args:
             issues: the fields at fault, with paths under :attr:`data_path`.
+            run_id: the run the refusal is about.
         """
-        self._error(ProtocolError(code, text, issues, self.correlation_id), retry_after)
+        error = ProtocolError(code, text, issues, self.correlation_id, run_id=run_id)
+        self._error(error, retry_after)

@@ -108,7 +108,11 @@ def error_reply(error: ProtocolError, retry_after: float | None = None) -> Reply
     """The typed ``error`` answer to a refused frame or request."""
     details = [s.ErrorDetail(path=i.path, reason=i.reason) for i in error.issues]
     message = s.Error(
-        code=error.code, message=error.message, errors=details, retry_after=retry_after
+        code=error.code,
+        message=error.message,
+        errors=details,
+        retry_after=retry_after,
+        run_id=error.run_id,
     )
     return Reply(message, error.correlation_id)
 

@@ -96,6 +96,52 @@ class GiveSystemEventsTheirOwnTypes(VersionChange):
         return {**schema, "properties": props, "title": title_for(name)}
 
 
+#: Fields added to the head after v3's release that v2 frames leave out, per message type.
+_V3_ONLY_FIELDS: dict[str, frozenset[str]] = {
+    "agent_completed": frozenset({"usage"}),
+    "message_received": frozenset({"queued"}),
+    "error": frozenset({"run_id"}),
+}
+#: The same for client messages: v2 clients cannot choose, they get the gateway's setting.
+_V3_ONLY_CLIENT_FIELDS: dict[str, frozenset[str]] = {"user_message": frozenset({"double_texting"})}
+
+
+class AddRunDetails(VersionChange):
+    """Token usage, queued runs and per-message double-texting are v3-only additions."""
+
+    description = (
+        "`agent_completed` carries the run's token `usage`, `message_received` says whether "
+        "the run is `queued` behind the thread's running run, an `error` names the `run_id` "
+        "it is about, and `user_message` may choose its `double_texting` policy; v2 frames "
+        "leave them out and v2 clients get the gateway's policy."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        names = _V3_ONLY_FIELDS.get(frame["type"])
+        if not names:
+            return frame
+        data = {k: v for k, v in frame["data"].items() if k not in names}
+        return {**frame, "data": data}
+
+    def client_up(self, frame: Frame) -> Frame:
+        names = _V3_ONLY_CLIENT_FIELDS.get(frame.get("type", ""))
+        data = frame.get("data")
+        if not names or not isinstance(data, dict):
+            return frame
+        return {**frame, "data": {k: v for k, v in data.items() if k not in names}}
+
+    def client_down(self, frame: Frame) -> Frame:
+        return self.client_up(frame)
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        table = _V3_ONLY_CLIENT_FIELDS if direction == "client" else _V3_ONLY_FIELDS
+        names = table.get(frame_schema_type(schema))
+        if not names:
+            return schema
+        data = drop_props(data_schema(schema), names)
+        return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
 _ERROR_RENAMES = {"code": "error_code", "message": "error_message"}
 _RECOVERY = {
     "invalid_json": "Send one JSON object per text frame.",
@@ -325,6 +371,8 @@ class AlwaysCarrySeq(VersionChange):
 
 
 CHANGES: tuple[VersionChange, ...] = (
+    # First down (last up): it sees head-shaped frames.
+    AddRunDetails(),
     GiveSystemEventsTheirOwnTypes(),
     ReshapeErrors(),
     RenameTextEvents(),

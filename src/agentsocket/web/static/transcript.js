@@ -1,4 +1,4 @@
-import { formatDuration, formatJson, h } from "./dom.js";
+import { formatDuration, formatJson, formatUsage, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
 /** The messages of an agent run, in the order a run emits them. */
 export const AGENT_EVENTS = [
@@ -219,10 +219,22 @@ export class Transcript {
                 view.text.classList.remove("streaming");
                 view.text.removeAttribute("aria-busy");
                 break;
-            case "agent_completed":
+            case "agent_completed": {
                 this.end(view, event.timestamp);
                 this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
+                const { usage } = event.data;
+                if (usage !== undefined && usage !== null) {
+                    // Beside the run's status: the turn's summary, or a sub-run's own head.
+                    view.status.after(h("span", {
+                        class: "usage",
+                        text: formatUsage(usage),
+                        attrs: {
+                            title: `Tokens this run used: ${usage.input_tokens} input, ${usage.output_tokens} output`,
+                        },
+                    }));
+                }
                 break;
+            }
             case "agent_error":
                 this.end(view, event.timestamp);
                 this.finish(view, "error", "Failed");
