@@ -71,6 +71,18 @@ def test__resolve__expands_every_element_and_names_what_is_missing() -> None:
     assert list(resolve(frame, "$.data.threads[5]")) == [("$.data.threads[5]", NO_VALUE)]
 
 
+def test__resolve__does_not_reach_below_a_null() -> None:
+    frame = {"data": {"usage": None, "runs": None}}
+    assert list(resolve(frame, "$.data.usage.input_tokens")) == []
+    assert list(resolve(frame, "$.data.runs[*].id")) == []
+    # The nullable value's own read decides whether null is fine.
+    assert [str(m) for m in check([Read.parse("$.data.usage:object")], frame)] == [
+        "$.data.usage: expected object, got null"
+    ]
+    assert check([Read.parse("$.data.usage:null|object")], frame) == []
+    assert list(resolve({"data": {}}, "$.data.usage.input_tokens")) == [("$.data.usage", NO_VALUE)]
+
+
 def test__check__the_incident_v2_welcome_breaks_the_v1_reads() -> None:
     v1_reads = [
         Read.parse('$.event="connection_established"'),

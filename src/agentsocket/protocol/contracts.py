@@ -198,6 +198,9 @@ def resolve(frame: Any, path: str) -> Iterator[tuple[str, Any]]:
     """Every concrete path ``path`` names in ``frame``, with its value or ``NO_VALUE``.
 
     ``[*]`` expands to each element; a missing step yields its path with ``NO_VALUE``.
+    A path does not reach below a JSON ``null``: that frame has nothing there to
+    read, and the read of the nullable value itself (``$.data.usage:null|object``)
+    says whether ``null`` is acceptable.
     """
     stack: list[tuple[list[str | int | None], Any, list[str | int | None]]] = [
         ([], frame, split_path(path))
@@ -208,6 +211,8 @@ def resolve(frame: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield join_path(done), value
             continue
         step, rest = todo[0], todo[1:]
+        if value is None and done:
+            continue
         if step is None:
             if not isinstance(value, list):
                 yield join_path(done), _NOT_ARRAY
