@@ -608,6 +608,11 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         "not converted: the SSE stream ends; resume with `Last-Event-ID` on another node",
     ),
     Unmapped("message", s.MessageReceived.TYPE, _REPLY + "; the `POST` itself is the request"),
+    Unmapped(
+        "message",
+        s.UserMessageAccepted.TYPE,
+        "not converted: the `POST` carries the user's message itself",
+    ),
     Unmapped("message", s.ThreadList.TYPE, _REPLY),
     Unmapped("message", s.ThreadHistory.TYPE, _REPLY),
     Unmapped(
