@@ -152,6 +152,10 @@ async def _scenario(server: ServerProcess, version: str, captured: Captured) -> 
         slow = await tap.acked("chat-slow", "take it slow")
         run_id = str(body(slow)["run_id"])
         await tap.until(lambda f: is_(f, "tool_executing") and body(f)["run_id"] == run_id)
+        # A run in flight: the history carries its events so far (v3).
+        in_flight = str(body(slow)["thread_id"])
+        await tap.send("get_thread_history", "history-in-flight", thread_id=in_flight)
+        await tap.until(named("thread_history"))
         await tap.send("stop_agent", "stop", run_id=run_id)
         await tap.until(ends(run_id))
         await tap.send("rename_thread", "rename", thread_id=titled, title="Contracts, renamed")

@@ -190,6 +190,18 @@ class RunService:
         if not started.created:
             return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
+        if started.message is not None:
+            # The question, for every connection of the user; the run's first stream message.
+            await request.send(
+                s.UserMessageAccepted(
+                    message_id=started.message.id,
+                    thread_id=run.thread_id,
+                    run_id=run.id,
+                    agent_name=agent,
+                    content=message.content,
+                    client_message_id=message.client_message_id,
+                )
+            )
         await self.executor.launch(
             RunRequest(run.id, user, run.thread_id, agent, message.content), slot
         )
