@@ -19,7 +19,9 @@ Why the reads come in this order (``docs/delivery.md``, "Rejoining a run"):
    everything but that event is at or below ``cut``: the client drops it.
 
 The log is read backwards from ``cut`` in batches until every running run's
-first message is found and ``floor`` is passed, or the log holds no more.
+first message (its ``user_message_accepted``) is found and ``floor`` is
+passed, or the log holds no more (retention; a run accepted by an older
+gateway has no such message, so the whole retained log is read once for it).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from agentsocket.protocol import server_messages as s
 #: Entries per log read while looking for a run's start.
 BATCH = 200
 _ACCEPTED = s.UserMessageAccepted.TYPE
-_STARTED = s.AgentStarted.TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +86,7 @@ async def history_cut(
             if data.get("thread_id") != thread_id:
                 continue
             found.append((entry, frame))
-            if frame.get("type") == _ACCEPTED or (
-                frame.get("type") == _STARTED and data.get("parent_run_id") is None
-            ):
+            if frame.get("type") == _ACCEPTED:
                 missing.discard(data.get("run_id"))
         if not batch or batch[0].seq > low + 1:
             break  # retention: the log holds nothing older

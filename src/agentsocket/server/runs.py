@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
+from agentsocket.delivery import BrokerUnavailable
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ErrorCode, FieldIssue
 from agentsocket.protocol import client_messages as c
@@ -191,21 +192,40 @@ class RunService:
             return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
         if started.message is not None:
-            # The question, for every connection of the user; the run's first stream message.
-            await request.send(
-                s.UserMessageAccepted(
-                    message_id=started.message.id,
-                    thread_id=run.thread_id,
-                    run_id=run.id,
-                    agent_name=agent,
-                    content=message.content,
-                    client_message_id=message.client_message_id,
-                )
-            )
+            await self._announce(request, started.message.id, run.id, run.thread_id, agent, message)
         await self.executor.launch(
             RunRequest(run.id, user, run.thread_id, agent, message.content), slot
         )
         return True
+
+    async def _announce(
+        self,
+        request: Request,
+        message_id: str,
+        run_id: str,
+        thread_id: str,
+        agent: str,
+        message: c.UserMessage,
+    ) -> None:
+        """The question, for every connection of the user: the run's first stream message.
+
+        A stream that cannot take it does not stop the run (stored, acknowledged):
+        its question is in the thread's history.
+        """
+        accepted = s.UserMessageAccepted(
+            message_id=message_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            agent_name=agent,
+            content=message.content,
+            client_message_id=message.client_message_id,
+        )
+        try:
+            await request.send(accepted)
+        except BrokerUnavailable:
+            request.log.warning(
+                "stream unavailable: question not announced", extra={"run_id": run_id}
+            )
 
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user; ``agent_cancelled`` is the answer."""
