@@ -96,6 +96,7 @@ const held: ThreadFrame[] = [];
 let historyCut: number | null = null;
 /** Runs whose answer the open thread's history shows: nothing more of them is drawn. */
 const answeredRuns = new Set<string>();
+const AGENT_TYPES: ReadonlySet<string> = new Set(AGENT_EVENTS);
 
 const threadList = new ThreadList(page.threads, {
   select: (threadId) => {
@@ -283,8 +284,12 @@ function connect(token: string, resumeFrom: StreamPosition | null): void {
     transcript.showHistory(m.data.messages);
     // The runs in flight so far, then what arrived meanwhile past the cut.
     for (const frame of m.data.events as unknown as ThreadFrame[]) {
-      if (frame.type !== "user_message_accepted") trackRun(frame);
-      render(frame);
+      if (frame.type === "user_message_accepted") {
+        render(frame);
+      } else if (AGENT_TYPES.has(frame.type)) {
+        trackRun(frame);
+        render(frame);
+      } // a type this page does not know, from a newer server: skipped, as live
     }
     updateStop();
     historyCut = m.data.stream_seq;

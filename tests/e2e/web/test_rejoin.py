@@ -91,6 +91,7 @@ async def test_reload_mid_run_continues_the_stream_without_a_gap(
         await ask(page, PROMPT)
         await expect(last_turn(page)).to_have_attribute("data-status", "completed")
         reference = await page.evaluate(TRANSCRIPT)
+        assert [turn[0] for turn in reference] == ["user", "assistant"]  # the question once
         assert reference[-1][2] == ANSWER
 
         await page.get_by_role("button", name="New chat").click()
@@ -127,3 +128,29 @@ async def test_reload_mid_run_continues_the_stream_without_a_gap(
     seqs = [f["seq"] for f in snapshot + live]
     assert seqs == sorted(set(seqs))
     assert "".join(f["data"]["content"] for f in snapshot + live) == ANSWER
+
+
+@in_browser
+async def test_another_tab_shows_the_question_and_joins_the_run_mid_way(
+    browser: Browser, typist: ServerProcess
+) -> None:
+    user = user_name("tabs")
+    async with open_page(browser) as a, open_page(browser) as b:
+        await sign_in(a, typist.http, user)
+        await sign_in(b, typist.http, user)
+        await ask(a, PROMPT)
+        await expect(last_turn(a).locator(".bubble.assistant")).to_contain_text("17")
+        # Tab B opens the new thread while its answer streams: question, run so far, the rest.
+        await b.locator(".thread .thread-open").first.click()
+        await expect(last_turn(b)).to_have_attribute("data-status", "completed")
+        await expect(b.locator("#transcript .bubble.user")).to_have_text([PROMPT])
+        await expect(last_turn(b).locator(".bubble.assistant")).to_have_text(ANSWER)
+        # With the thread open in both tabs, a question asked in A shows in B at once; each once.
+        await ask(a, "what is 6*7?")
+        await expect(b.locator("#transcript .bubble.user")).to_have_text([PROMPT, "what is 6*7?"])
+        await expect(last_turn(b).locator(".bubble.assistant")).to_have_text("6*7 = 42.")
+        await expect(a.locator("#transcript .bubble.user")).to_have_text([PROMPT, "what is 6*7?"])
+        await expect(a.locator("#transcript .turn.assistant")).to_have_count(2)
+        await expect(b.locator("#transcript .turn.assistant")).to_have_count(2)
+        assert await a.evaluate(TRANSCRIPT) == await b.evaluate(TRANSCRIPT)
+        await screenshot(b, "rejoin-other-tab")

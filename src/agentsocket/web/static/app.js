@@ -82,6 +82,7 @@ const held = [];
 let historyCut = null;
 /** Runs whose answer the open thread's history shows: nothing more of them is drawn. */
 const answeredRuns = new Set();
+const AGENT_TYPES = new Set(AGENT_EVENTS);
 const threadList = new ThreadList(page.threads, {
     select: (threadId) => {
         showThreads(false);
@@ -257,9 +258,13 @@ function connect(token, resumeFrom) {
         transcript.showHistory(m.data.messages);
         // The runs in flight so far, then what arrived meanwhile past the cut.
         for (const frame of m.data.events) {
-            if (frame.type !== "user_message_accepted")
+            if (frame.type === "user_message_accepted") {
+                render(frame);
+            }
+            else if (AGENT_TYPES.has(frame.type)) {
                 trackRun(frame);
-            render(frame);
+                render(frame);
+            } // a type this page does not know, from a newer server: skipped, as live
         }
         updateStop();
         historyCut = m.data.stream_seq;
