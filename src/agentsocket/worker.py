@@ -26,13 +26,18 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from redis.asyncio import Redis
 
+from agentsocket import tracing
 from agentsocket.agents import Runner, RunOutcome
+from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery import RedisBroker
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.looplag import loop_lag_gauge, watch_loop_lag
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.server_messages import (
@@ -55,7 +60,9 @@ from agentsocket.runs import (
     stream_payload,
     thread_history,
 )
+from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
+from agentsocket.runs.timeline import TimelineRecorder
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -86,10 +93,13 @@ class Worker:
         self._orphans: dict[str, RunInfo] = {}  # dropped runs still to hand to the reaper
         self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
         self._renewing = asyncio.Lock()
+        self.registry, run_metrics, self._loop_lag = worker_metrics()
+        self.observer = RunObserver(run_metrics, self.agents)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then cancel what is still running and close the agents."""
         settings = self.settings
+        exporter = self._serve_metrics()  # first: a port in use fails before anything opens
         store = await Store.open(settings.database_url)
         broker = RedisBroker(
             settings.redis_url,
@@ -115,10 +125,14 @@ class Worker:
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(self._control(redis)),
             asyncio.create_task(self._consume(stop)),
+            asyncio.create_task(watch_loop_lag(self._loop_lag)),
         ]
         await stop.wait()
         for task in tasks:
             await cancel_and_wait(task)
+        if exporter is not None:
+            await asyncio.to_thread(exporter.shutdown)  # waits for its serving loop's next poll
+            exporter.server_close()
         await self.runner.shutdown("shutdown")
         await self.agents.aclose()
         try:
@@ -131,6 +145,20 @@ class Worker:
         await redis.aclose()
         await store.close()
         log.info("worker stopped", extra={"worker_id": self.id})
+
+    def _serve_metrics(self) -> WSGIServer | None:
+        """Serve ``GET /metrics`` on ``host:worker_metrics_port`` (a thread), if configured."""
+        port = self.settings.worker_metrics_port
+        if port is None:
+            return None
+        server, _ = start_http_server(port, addr=self.settings.host, registry=self.registry)
+        log.info(
+            "worker metrics on http://%s:%d/metrics",
+            self.settings.host,
+            server.server_port,
+            extra={"worker_id": self.id},
+        )
+        return server
 
     async def publish(self, user_id: str, message: ServerMessage) -> int:
         entry = await self.broker.publish(user_id, stream_payload(message, self.id))
@@ -157,7 +185,14 @@ class Worker:
                 self._slots.release()
                 continue
             try:
-                await self._start(request)
+                # A child of the gateway's hand-off; the run's spans are children of this one.
+                with tracing.span(
+                    "agentsocket.worker.run",
+                    {"agentsocket.run_id": request.run_id, "agentsocket.worker_id": self.id},
+                    kind="consumer",
+                    parent=request.traceparent,
+                ):
+                    await self._start(request)
             except Exception as exc:
                 self.abandon(request.run_id, f"cannot start it: {exc}", request)
                 if self.runner.get(request.run_id) is None:  # it never ran: nothing will end it
@@ -165,12 +200,14 @@ class Worker:
                     self._slots.release()
 
     async def _start(self, request: RunRequest) -> None:
+        self.observer.dequeued(request)
         agent = self.agents.get(request.agent)
         if agent is None:
             await self._refuse_unknown(request)
             return
+        log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
-        sink = _RunSink(self, request)
+        sink = self.observer.watch(request, _RunSink(self, request))
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
@@ -347,25 +384,42 @@ class Worker:
                 )
 
 
+def worker_metrics() -> tuple[CollectorRegistry, RunMetrics, Gauge]:
+    """A worker's registry: the runs it executes, its event-loop lag, the adapters' metrics."""
+    registry = CollectorRegistry()
+    run_metrics = RunMetrics(registry)
+    loop_lag = loop_lag_gauge(registry)
+    registry.register(AdapterMetrics())
+    return registry, run_metrics, loop_lag
+
+
 class _RunSink:
-    """A run's event sink: publishes into the user's stream while the run is this worker's."""
+    """A run's event sink: publishes into the user's stream while the run is this worker's,
+    and records the run's timeline (stored before the run's own terminal event goes out)."""
 
     def __init__(self, worker: Worker, request: RunRequest) -> None:
         self._worker = worker
         self._run_id = request.run_id
         self._user_id = request.user_id
+        self._timeline = TimelineRecorder(worker.store.append_timeline, request.run_id)
 
     async def emit(self, event: AgentEvent) -> None:
+        ends_run = event.run_id == self._run_id and isinstance(event, _TERMINAL)
         try:
             if await self._worker.holds(self._run_id):
                 await self._track_approval(event)
+                if ends_run:
+                    self._timeline.record(event)
+                    await self._timeline.close()
                 await self._worker.publish(self._user_id, event)
+                if not ends_run:
+                    self._timeline.record(event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so
             # the stream now lacks this event: the run cannot go on.
             self._worker.abandon(self._run_id, f"cannot publish its events: {exc}")
         finally:
-            if event.run_id == self._run_id and isinstance(event, _TERMINAL):
+            if ends_run:
                 self._worker.forget(self._run_id)  # the run's last event (Runner's guarantee)
 
     async def _track_approval(self, event: AgentEvent) -> None:

@@ -272,6 +272,14 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
         bad_id = await http.post(
             "/ag-ui", json=run_input("hi"), headers={**auth, "Last-Event-ID": "whatever"}
         )
+        # A front end returning a frontend tool's result: no call of ours waits for it.
+        tool_result = [
+            {"id": "m-1", "role": "user", "content": "draw a chart"},
+            {"id": "m-2", "role": "tool", "toolCallId": "call-chart", "content": "drawn"},
+        ]
+        unknown_tool = await http.post(
+            "/ag-ui", json=run_input("hi", messages=tool_result), headers=auth
+        )
 
     assert (missing.status_code, missing.json()["error"]) == (401, "missing_token")
     assert forged.status_code == 401
@@ -284,6 +292,10 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
     assert long_prompt.status_code == 422
     assert long_prompt.json()["errors"][0]["path"] == "$.messages"
     assert (unknown_agent.status_code, unknown_agent.json()["error"]) == (404, "not_found")
+    assert (unknown_tool.status_code, unknown_tool.json()["error"]) == (422, "unknown_tool")
+    assert unknown_tool.json()["errors"] == [
+        {"path": "$.messages[1].toolCallId", "reason": "unknown tool call"}
+    ]
 
 
 async def test__foreign_or_lost_last_event_id__refused_nothing_leaks(

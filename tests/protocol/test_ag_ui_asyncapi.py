@@ -9,10 +9,11 @@ import jsonschema
 import pytest
 
 from agentsocket.protocol.ag_ui import RunConverter, encode_event
-from agentsocket.protocol.ag_ui_schema import EMITTED, dialect_schema
+from agentsocket.protocol.ag_ui_schema import EMITTED, custom_values, dialect_schema
 from agentsocket.protocol.asyncapi_ag_ui import (
     AG_UI_ASYNCAPI_DOC,
     INPUT,
+    STOP,
     SUBPROTOCOL,
     ag_ui_asyncapi_document,
 )
@@ -50,8 +51,20 @@ def test__ws_channel__ag_ui_subprotocol__events_out_run_agent_input_in() -> None
     offer = channel["bindings"]["ws"]["headers"]["properties"]["Sec-WebSocket-Protocol"]
     assert SUBPROTOCOL in offer["description"]
     assert (send["action"], send["channel"]) == ("send", {"$ref": "#/channels/ws"})
-    assert sorted(_names(send["messages"])) == [f"ag-ui.{t}" for t in EVENT_TYPES]
-    assert (receive["action"], _names(receive["messages"])) == ("receive", [INPUT])
+    named = [f"ag-ui.CUSTOM.{name}" for name in sorted(custom_values())]
+    assert sorted(_names(send["messages"])) == sorted([f"ag-ui.{t}" for t in EVENT_TYPES] + named)
+    assert (receive["action"], _names(receive["messages"])) == ("receive", [INPUT, STOP])
+
+
+def test__ws_named_custom_events_and_stop_frame__validate_only_their_own() -> None:
+    position = {"type": "CUSTOM", "name": "agentsocket.position", "value": {"epoch": "e", "seq": 3}}
+    stop = {"type": "CUSTOM", "name": "agentsocket.stop_agent", "value": {"runId": "run_1"}}
+
+    _validator("ag-ui.CUSTOM.agentsocket.position").validate(position)
+    _validator("ag-ui.CUSTOM").validate(position)  # the generic CUSTOM reads it too
+    assert not _validator("ag-ui.CUSTOM.agentsocket.error").is_valid(position)
+    _validator(STOP).validate(stop)
+    assert not _validator(STOP).is_valid({**stop, "name": "agentsocket.position"})
 
 
 def test__post_ag_ui__receive_with_http_post_binding__reply_is_the_events() -> None:

@@ -281,7 +281,7 @@ function connect(token: string, resumeFrom: StreamPosition | null): void {
     for (const message of m.data.messages) {
       if (message.role === "assistant" && message.run_id !== null) answeredRuns.add(message.run_id);
     }
-    transcript.showHistory(m.data.messages);
+    transcript.showHistory(m.data.messages, m.data.runs);
     // The runs in flight so far, then what arrived meanwhile past the cut.
     for (const frame of m.data.events as unknown as ThreadFrame[]) {
       if (frame.type === "user_message_accepted") {
@@ -311,6 +311,7 @@ function connect(token: string, resumeFrom: StreamPosition | null): void {
       adoptThread(m.data.thread_id);
     }
     threadList.touch(m.data.thread_id);
+    if (!m.data.duplicate) transcript.acceptedAt(m.data.run_id, m.timestamp);
   });
   next.on("stream_gap", () => {
     // Missed stream entries are gone: read the state again instead.

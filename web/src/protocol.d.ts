@@ -347,6 +347,10 @@ export interface ThreadHistoryFrame {
   /**
    * Answer to ``get_thread_history``: one page, oldest first.
    *
+   * ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
+   * A page may hold fewer messages than asked for when their timelines are
+   * large; ``has_more`` and ``next_before`` lead on.
+   *
    * The first page (no ``before``) of a thread with a run in flight also
    * carries that run so far (``events``) and the stream seq the answer is cut
    * at (``stream_seq``): show ``messages``, then ``events``, then this
@@ -359,6 +363,7 @@ export interface ThreadHistoryFrame {
     messages: HistoryMessage[];
     has_more: boolean;
     next_before: string | null;
+    runs: RunTimeline[];
     /**
      * Stream messages of the thread's runs in flight, up to stream_seq, oldest first (first page only).
      */
@@ -388,6 +393,42 @@ export interface HistoryMessage {
    * Unix time in seconds.
    */
   created_at: number;
+}
+/**
+ * What a run showed live, stored: its events and its sub-runs', in order.
+ *
+ * ``complete`` is false while the run goes on, or when its process died
+ * before its end was stored (``status`` then says how the run ended).
+ * ``omitted`` counts events left out by the server's caps (gaps in ``position``).
+ */
+export interface RunTimeline {
+  run_id: string;
+  status: "running" | "completed" | "error" | "cancelled";
+  complete: boolean;
+  omitted: number;
+  events: TimelineEvent[];
+}
+/**
+ * One stored event of a run: ``type`` and ``data`` exactly as the live event's.
+ *
+ * A field cut to a preview by the server's size caps is named in ``truncated``.
+ */
+export interface TimelineEvent {
+  position: number;
+  type:
+    | "agent_started"
+    | "agent_thinking"
+    | "tool_approval_required"
+    | "tool_executing"
+    | "tool_completed"
+    | "agent_message"
+    | "agent_completed"
+    | "agent_error"
+    | "agent_cancelled";
+  data: {
+    [k: string]: unknown;
+  };
+  truncated: string[];
 }
 /**
  * A stream message exactly as the live stream delivered it (a whole frame).
@@ -745,6 +786,10 @@ export interface UserMessageFrame {
     metadata?: {
       [k: string]: unknown;
     };
+    /**
+     * W3C traceparent: the run's trace joins the client's, as a child of this span (docs/tracing.md). A malformed one is refused (validation_failed).
+     */
+    traceparent?: string | null;
   };
   correlation_id?: string;
 }

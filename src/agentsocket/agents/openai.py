@@ -7,11 +7,13 @@ for run through ``ctx.tool`` (with events and approvals) and go back as
 calling a tool. The last allowed round forbids tools (``tool_choice: none``)
 so the model has to answer.
 
-A run first sends the thread's earlier turns (user prompts and final
-answers, newest kept, within ``max_history_messages`` and
-``max_history_chars``) from :meth:`RunContext.history`, or from its own
-``history`` loader if given one, so the model continues the conversation;
-the current prompt is always last, and sent once.
+A run first sends the thread's earlier turns (user prompts, the tool calls
+earlier runs made with their results, in the model's own format, and final
+answers; newest kept, within ``max_history_messages`` and
+``max_history_chars``, a tool call never apart from its result) from
+:meth:`RunContext.history_messages`, or from its own ``history`` loader if
+given one, so the model continues the conversation; the current prompt is
+always last, and sent once.
 
 Failures end the run with ``agent_error``:
 
@@ -44,7 +46,12 @@ from agentsocket.agents.chat_stream import (
     read_completion,
 )
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import HistoryLoader, earlier_turns, newest_turns
+from agentsocket.agents.history import (
+    ChatMessage,
+    HistoryLoader,
+    chat_messages,
+    newest_messages,
+)
 from agentsocket.agents.runtime import RunContext
 from agentsocket.agents.tool import Tool, ToolResult, describe_error, jsonable
 from agentsocket.protocol.codes import AgentErrorCode
@@ -158,27 +165,24 @@ class OpenAIChatAgent:
             for call in completion.tool_calls:
                 messages.append(await self._call_tool(ctx, call))
 
-    async def _earlier_turns(self, ctx: RunContext) -> list[dict[str, str]]:
+    async def _earlier_turns(self, ctx: RunContext) -> list[ChatMessage]:
         # A sub-agent answers its delegator's prompt, not the thread.
         if ctx.parent_run_id is not None:
             return []
         if self._history is None:
-            return newest_turns(
-                await ctx.history(),
-                max_messages=self._max_history_messages,
-                max_chars=self._max_history_chars,
-            )
-        try:
-            turns = await self._history(ctx.user_id, ctx.thread_id)
-        except Exception as exc:
-            raise AgentFailure(
-                AgentErrorCode.AGENT_FAILED,
-                f"could not load the thread's earlier messages: {describe_error(exc)}",
-                retryable=True,
-            ) from exc
-        return earlier_turns(
-            turns,
-            ctx.run_id,
+            messages = await ctx.history_messages()
+        else:
+            try:
+                turns = await self._history(ctx.user_id, ctx.thread_id)
+            except Exception as exc:
+                raise AgentFailure(
+                    AgentErrorCode.AGENT_FAILED,
+                    f"could not load the thread's earlier messages: {describe_error(exc)}",
+                    retryable=True,
+                ) from exc
+            messages = chat_messages(turns, ctx.run_id)
+        return newest_messages(
+            messages,
             max_messages=self._max_history_messages,
             max_chars=self._max_history_chars,
         )

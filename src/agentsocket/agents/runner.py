@@ -30,8 +30,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from agentsocket import tracing
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.agents.runtime import Agent, RunContext, agent_tools
+from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.state import Approvals, Decision, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
@@ -258,6 +259,21 @@ class Runner:
     # --- the run itself -------------------------------------------------------
 
     async def _drive(self, tree: RunTree, agent: Agent, prompt: str) -> RunOutcome:
+        root = tree.root
+        # A child of the span that started the run (the task copied its context).
+        with tracing.span(
+            f"invoke_agent {root.agent_name}",
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": root.agent_name,
+                "agentsocket.run_id": root.run_id,
+            },
+        ) as span:
+            outcome = await self._run(tree, agent, prompt)
+            record_end(span, outcome.status, outcome.error_code or outcome.reason)
+        return outcome
+
+    async def _run(self, tree: RunTree, agent: Agent, prompt: str) -> RunOutcome:
         root = tree.root
         error: BaseException | None = None
         try:

@@ -20,12 +20,12 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import ChatTurn, HistoryLoader
+from agentsocket.agents.history import ChatTurn, HistoryLoader, Turn
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -141,6 +141,7 @@ class RunTree:
         self.approval_timeout = approval_timeout
         self.history = history
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
+        self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
         self.stop: Stop | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False  # the root's outcome is decided: no more agent events

@@ -279,6 +279,7 @@ class Connection:
         client_message_id: str | None = None,
         agent: str | None = None,
         metadata: dict[str, Any] | None = None,
+        traceparent: str | None = None,
     ) -> s.MessageReceived:
         """Send a ``user_message``; returns the server's receipt once it is stored.
 
@@ -288,8 +289,10 @@ class Connection:
         Args:
             thread_id: the thread to post in; ``None`` starts a new thread.
             agent: the agent to run; the server's default if ``None``.
+            traceparent: a W3C ``traceparent``: the run's trace joins yours (docs/tracing.md).
 
         Raises:
+            ValueError: a malformed ``traceparent`` (pydantic's ValidationError), before sending.
             RequestError: e.g. ``not_found`` (thread), ``too_many_runs``.
             TimeoutError: no receipt within ``request_timeout``.
         """
@@ -299,6 +302,7 @@ class Connection:
             client_message_id=client_message_id or uuid.uuid4().hex,
             agent=agent,
             metadata=metadata or {},
+            traceparent=traceparent,
         )
         return await self._call(message, s.MessageReceived, resend=True)
 

@@ -21,7 +21,10 @@ tests check them against its real output; ``agentsocket generate`` writes
 them to ``docs/protocol/ag-ui-mapping.md``).
 
 Events of a sub-run carry ``subagentRunId`` (= its head ``run_id``). Text
-messages still open when the run ends are closed first. This module needs the
+messages still open when the run ends are closed first. A converter that joins
+a run mid-way (a WebSocket connection that came late or resumed) restates what
+it missed the start of: ``RUN_STARTED``, ``SUBAGENT_STARTED``, a message's
+``TEXT_MESSAGE_START``, a tool call's ``START``/``ARGS``/``END``. This module needs the
 ``ag-ui`` extra (``ag-ui-protocol``, pure pydantic); ``agentsocket.protocol``
 does not import it.
 """
@@ -153,6 +156,18 @@ class RunConverter:
         self._answered: set[str] = set()  # tool calls whose RESULT was sent
         self._thoughts = 0
 
+    @property
+    def open(self) -> bool:
+        """True while an AG-UI run is open (``RUN_STARTED`` sent, its end not yet)."""
+        return self._open
+
+    def continue_as(self, agui_run_id: str) -> None:
+        """Name the AG-UI run that continues after the current interrupt ``agui_run_id``.
+
+        The ``runId`` of a ``RunAgentInput`` that answers the interrupt, as AG-UI has it.
+        """
+        self._next_run_id = lambda _: agui_run_id
+
     def convert(self, message: ServerMessage) -> list[BaseEvent]:
         """The AG-UI events for ``message`` (none for another run's, or once finished)."""
         if self.finished:
@@ -241,7 +256,8 @@ class RunConverter:
         else:
             out = []
         sub = event.run_id
-        if isinstance(event, s.AgentStarted):
+        if isinstance(event, s.AgentStarted) or sub not in self._subruns:
+            # A sub-run first seen mid-way (a connection that joined late) is restated.
             self._subruns.add(sub)
             parent = event.parent_run_id if event.parent_run_id != self.run_id else None
             out.append(
@@ -249,8 +265,8 @@ class RunConverter:
                     subagent_run_id=sub, name=event.agent_name, parent_subagent_run_id=parent
                 )
             )
-            return out
-        self._subruns.add(sub)
+            if isinstance(event, s.AgentStarted):
+                return out
         if isinstance(event, s.AgentCompleted):
             self._subruns.discard(sub)
             return out + self._close_texts(sub) + [SubagentFinishedEvent(subagent_run_id=sub)]
@@ -449,8 +465,9 @@ _REASONING = (
     "REASONING_END",
 )
 _CUSTOM_NOTE = (
-    "`name` `agentsocket.{type}`, `value` = the message's fields; only while the AG-UI "
-    "run is open (nothing before `RUN_STARTED` or after its end)"
+    "`name` `agentsocket.{type}`, `value` = the message's fields; over SSE only while the "
+    "AG-UI run is open (nothing before `RUN_STARTED` or after its end), over WebSocket "
+    "between runs too"
 )
 
 #: Head message → AG-UI event(s). Any message of the run (or a sub-run) that
@@ -587,27 +604,45 @@ MAPPING: Final[tuple[HeadMapping, ...]] = (
 )
 
 _REPLY = "not converted: a reply to one WebSocket connection's request"
+_WS_CUSTOM = "; over WebSocket (`agentsocket.ag-ui`): `CUSTOM` `agentsocket.{type}`"
 
 #: What has no counterpart, either way.
 NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
     Unmapped(
         "message",
         s.ConnectionEstablished.TYPE,
-        "not converted: the AG-UI stream opens with `RUN_STARTED`",
+        "not converted: the AG-UI stream opens with `RUN_STARTED`"
+        + _WS_CUSTOM.format(type=s.ConnectionEstablished.TYPE)
+        + ", the first frame (its `stream` is the position to resume from)",
     ),
     Unmapped("message", s.Pong.TYPE, _REPLY + "; SSE sends `: keepalive` comments instead"),
     Unmapped(
         "message",
         s.Error.TYPE,
-        _REPLY + "; `POST /ag-ui` refuses with an HTTP status and a JSON error body",
+        _REPLY
+        + "; `POST /ag-ui` refuses with an HTTP status and a JSON error body"
+        + _WS_CUSTOM.format(type=s.Error.TYPE),
     ),
-    Unmapped("message", s.DeprecationNotice.TYPE, "not converted: it concerns our own versions"),
+    Unmapped(
+        "message",
+        s.DeprecationNotice.TYPE,
+        "not converted: it concerns our own versions"
+        + _WS_CUSTOM.format(type=s.DeprecationNotice.TYPE),
+    ),
     Unmapped(
         "message",
         s.ServerShutdown.TYPE,
-        "not converted: the SSE stream ends; resume with `Last-Event-ID` on another node",
+        "not converted: the SSE stream ends; resume with `Last-Event-ID` on another node"
+        + _WS_CUSTOM.format(type=s.ServerShutdown.TYPE),
     ),
-    Unmapped("message", s.MessageReceived.TYPE, _REPLY + "; the `POST` itself is the request"),
+    Unmapped(
+        "message",
+        s.MessageReceived.TYPE,
+        _REPLY
+        + "; the `POST` itself is the request"
+        + _WS_CUSTOM.format(type=s.MessageReceived.TYPE)
+        + " (its `run_id` is what the stop frame names)",
+    ),
     Unmapped(
         "message",
         s.UserMessageAccepted.TYPE,
@@ -682,7 +717,10 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         "only the last user message's text is used: the thread keeps its own history",
     ),
     Unmapped(
-        "input", "RunAgentInput.tools", "ignored: front-end tools are not offered to our agents"
+        "input",
+        "RunAgentInput.tools",
+        "ignored: front-end tools are not offered to our agents; an input whose last message "
+        "is a `tool` result is refused with `unknown_tool`",
     ),
     Unmapped("input", "RunAgentInput.state", "ignored"),
     Unmapped("input", "RunAgentInput.context", "ignored"),

@@ -30,7 +30,13 @@ from agentsocket.protocol.asyncapi import (
 )
 from agentsocket.protocol.versions import Schema
 
-__all__ = ["AG_UI_ASYNCAPI_DOC", "AG_UI_PATH", "SUBPROTOCOL", "ag_ui_asyncapi_document"]
+__all__ = [
+    "AG_UI_ASYNCAPI_DOC",
+    "AG_UI_PATH",
+    "STOP",
+    "SUBPROTOCOL",
+    "ag_ui_asyncapi_document",
+]
 
 #: The file's name under ``docs/protocol/``.
 AG_UI_ASYNCAPI_DOC = f"asyncapi-{DIALECT}.json"
@@ -41,6 +47,9 @@ AG_UI_PATH = "/ag-ui"
 #: Component name of the client's input message.
 INPUT = "ag-ui.RunAgentInput"
 _INPUT_SCHEMA = "RunAgentInput"
+#: Component name of the WebSocket's stop frame.
+STOP = "ag-ui.StopFrame"
+_STOP_SCHEMA = "StopFrame"
 _HTTP_BINDING_VERSION = "0.3.0"
 _WS_BINDING_VERSION = "0.1.0"
 _DEFS_PREFIX = "#/$defs/"
@@ -66,12 +75,19 @@ def _without_discriminators(node: Any) -> Any:
 
 
 def event_keys(document: Schema) -> dict[str, str]:
-    """Each emitted event's type (``RUN_STARTED``) → its schema's key in ``$defs``."""
+    """Each emitted event's type (``RUN_STARTED``) → its schema's key in ``$defs``.
+
+    A named ``CUSTOM`` event of the WebSocket dialect is keyed
+    ``CUSTOM.<name>`` (``CUSTOM.agentsocket.position``).
+    """
     keys: dict[str, str] = {}
     for member in document["anyOf"]:
         key = member["$ref"].removeprefix(_DEFS_PREFIX)
-        tag = document["$defs"][key]["properties"]["type"]
-        keys[str(tag.get("const", tag.get("default")))] = key
+        properties = document["$defs"][key]["properties"]
+        tag = properties["type"]
+        event_type = str(tag.get("const", tag.get("default")))
+        name = properties.get("name", {}).get("const")
+        keys[event_type if name is None else f"{event_type}.{name}"] = key
     return keys
 
 
@@ -87,6 +103,20 @@ def _event_message(event_type: str, schema_key: str, doc: str) -> Schema:
             "stream, for `Last-Event-ID`) and `data: <this JSON>`."
         ),
         "payload": {"$ref": _COMPONENTS_PREFIX + schema_key},
+    }
+
+
+def _stop_message() -> Schema:
+    return {
+        "name": "StopFrame",
+        "title": "Stop frame",
+        "summary": "Stop a run (WebSocket only; AG-UI has no cancellation of its own).",
+        "description": (
+            '`{"type": "CUSTOM", "name": "agentsocket.stop_agent", "value": {"runId": ...}}` '
+            "with our run id (`agentsocket.message_received`'s `run_id`); the run ends with "
+            "`RUN_FINISHED` outcome `cancelled`."
+        ),
+        "payload": {"$ref": _COMPONENTS_PREFIX + _STOP_SCHEMA},
     }
 
 
@@ -187,6 +217,9 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
     dialect = dialect_schema()
     keys = event_keys(dialect)
     docs = {cls.model_fields["type"].default.value: cls.__doc__ or "" for cls in EMITTED}
+    for event_type, key in keys.items():
+        if event_type not in docs:  # a named CUSTOM event: its schema says what it is
+            docs[event_type] = dialect["$defs"][key].get("description", "")
     messages: dict[str, Schema] = {
         f"ag-ui.{event_type}": _event_message(
             event_type, key, markdown(inspect.cleandoc(docs.get(event_type, "")))
@@ -194,12 +227,17 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
         for event_type, key in keys.items()
     }
     messages[INPUT] = _input_message()
-    events = [key for key in messages if key != INPUT]
+    messages[STOP] = _stop_message()
+    events = [key for key in messages if key not in (INPUT, STOP)]
+    # Over SSE the named CUSTOM events are the generic CUSTOM (only stream gaps and
+    # thread events are sent there); the WebSocket sends every one.
+    sse_events = [key for key in events if not key.startswith("ag-ui.CUSTOM.")]
 
     def refs(channel: str, names: list[str]) -> list[Schema]:
         return [{"$ref": f"#/channels/{channel}/messages/{name}"} for name in names]
 
     channel_messages = {key: {"$ref": f"#/components/messages/{key}"} for key in messages}
+    http_messages = {key: channel_messages[key] for key in (INPUT, *sse_events)}
     host = SERVER_URL.removeprefix("ws://")
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -228,8 +266,9 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
                 "title": f"The WebSocket, subprotocol {SUBPROTOCOL}",
                 "description": (
                     f"A WebSocket that negotiated `{SUBPROTOCOL}`: every frame is one JSON "
-                    "object in a text frame. The server sends AG-UI events, the client sends "
-                    "`RunAgentInput`."
+                    "object in a text frame. The server sends AG-UI events (named `CUSTOM` "
+                    "events for what AG-UI has no event for), the client sends "
+                    "`RunAgentInput` or the stop frame (`docs/ag-ui.md`)."
                 ),
                 "servers": [{"$ref": "#/servers/local"}],
                 "messages": channel_messages,
@@ -246,7 +285,7 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
                     "`{error, message, errors}` (each case: `docs/ag-ui.md`, Refusals)."
                 ),
                 "servers": [{"$ref": "#/servers/localHttp"}],
-                "messages": channel_messages,
+                "messages": http_messages,
             },
         },
         "operations": {
@@ -261,8 +300,8 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": "#/channels/ws"},
                 "title": "RunAgentInput over the WebSocket",
-                "summary": "Starts a run, as AG-UI's RunAgentInput.",
-                "messages": refs("ws", [INPUT]),
+                "summary": "Starts a run, as AG-UI's RunAgentInput; or stops one.",
+                "messages": refs("ws", [INPUT, STOP]),
             },
             "receiveAgUiRun": {
                 "action": "receive",
@@ -273,7 +312,7 @@ def ag_ui_asyncapi_document() -> dict[str, Any]:
                 "bindings": {"http": {"method": "POST", "bindingVersion": _HTTP_BINDING_VERSION}},
                 "reply": {
                     "channel": {"$ref": "#/channels/agUiHttp"},
-                    "messages": refs("agUiHttp", events),
+                    "messages": refs("agUiHttp", sse_events),
                 },
             },
         },

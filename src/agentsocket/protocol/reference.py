@@ -909,7 +909,8 @@ def _index() -> str:
         "- [AG-UI mapping](ag-ui-mapping.md): head message → AG-UI event(s) of the AG-UI "
         "dialect, and what has no counterpart; its AsyncAPI 3.0 document "
         "[asyncapi-ag-ui.json](asyncapi-ag-ui.json) (the `/ws` subprotocol `agentsocket.ag-ui` "
-        "and `POST /ag-ui`).",
+        "or `?protocol=ag-ui`, and `POST /ag-ui`); how to use it: [AG-UI](../ag-ui.md); "
+        "schema snapshot `schemas/ag-ui.json`.",
         f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "

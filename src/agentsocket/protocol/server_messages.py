@@ -173,6 +173,48 @@ class HistoryMessage(Part):
     created_at: EpochSeconds
 
 
+#: Event types a stored run timeline holds: every agent event but the text deltas
+#: (its ``agent_message`` carries the whole text).
+TimelineEventType = Literal[
+    "agent_started",
+    "agent_thinking",
+    "tool_approval_required",
+    "tool_executing",
+    "tool_completed",
+    "agent_message",
+    "agent_completed",
+    "agent_error",
+    "agent_cancelled",
+]
+
+
+class TimelineEvent(Part):
+    """One stored event of a run: ``type`` and ``data`` exactly as the live event's.
+
+    A field cut to a preview by the server's size caps is named in ``truncated``.
+    """
+
+    position: Annotated[int, Field(ge=1)]
+    type: TimelineEventType
+    data: dict[str, Any]
+    truncated: list[str] = Field(default_factory=list)
+
+
+class RunTimeline(Part):
+    """What a run showed live, stored: its events and its sub-runs', in order.
+
+    ``complete`` is false while the run goes on, or when its process died
+    before its end was stored (``status`` then says how the run ended).
+    ``omitted`` counts events left out by the server's caps (gaps in ``position``).
+    """
+
+    run_id: str
+    status: Literal["running", "completed", "error", "cancelled"]
+    complete: bool
+    omitted: Annotated[int, Field(ge=0)] = 0
+    events: list[TimelineEvent]
+
+
 class ThreadCreated(ServerMessage):
     """A thread was created (by this or another of the user's connections)."""
 
@@ -204,6 +246,10 @@ class StreamFrame(Part):
 class ThreadHistory(ServerMessage):
     """Answer to ``get_thread_history``: one page, oldest first.
 
+    ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
+    A page may hold fewer messages than asked for when their timelines are
+    large; ``has_more`` and ``next_before`` lead on.
+
     The first page (no ``before``) of a thread with a run in flight also
     carries that run so far (``events``) and the stream seq the answer is cut
     at (``stream_seq``): show ``messages``, then ``events``, then this
@@ -217,6 +263,7 @@ class ThreadHistory(ServerMessage):
     messages: list[HistoryMessage]
     has_more: bool
     next_before: str | None = None
+    runs: list[RunTimeline] = Field(default_factory=list)
     events: list[StreamFrame] = Field(
         default_factory=list,
         description="Stream messages of the thread's runs in flight, up to stream_seq, "

@@ -13,10 +13,13 @@ the local runs are recorded the same way, and a dead node's runs end with
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
+from agentsocket import tracing
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
@@ -24,8 +27,10 @@ from agentsocket.protocol import ServerMessage
 from agentsocket.runs.agent_set import AgentSet
 from agentsocket.runs.control import Approve, Cancel, encode_command
 from agentsocket.runs.lease import NodeLease
+from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import Reaper
 from agentsocket.runs.stream import Publish, StreamSink
+from agentsocket.runs.timeline import AppendTimeline, RecordingSink, TimelineRecorder
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -75,6 +80,8 @@ class LocalExecutor:
             (and counts a user's runs on every node); a reaper on every node
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
+        timeline: stores each run's timeline in batches (``Store.append_timeline``).
+        observer: records the run metrics (:mod:`agentsocket.runs.metrics`).
     """
 
     def __init__(
@@ -90,8 +97,12 @@ class LocalExecutor:
         lease: NodeLease | None = None,
         on_lost: Callable[[RunInfo], Awaitable[None]] | None = None,
         reap_interval: float = 1.0,
+        timeline: AppendTimeline | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
         self._agents = agents
+        self._timeline = timeline
+        self._observer = observer
         self._publish = publish
         self._on_finish = on_finish
         self._lease = lease
@@ -161,6 +172,10 @@ class LocalExecutor:
             # The run counts from runner.start below, in the same step.
             await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
+        if self._timeline is not None:
+            sink = RecordingSink(sink, TimelineRecorder(self._timeline, request.run_id))
+        if self._observer is not None:
+            sink = self._observer.watch(request, sink)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
@@ -240,7 +255,12 @@ class QueueExecutor:
         await self.queue.unreserve(user_id, slot)
 
     async def launch(self, request: RunRequest, slot: str | None = None) -> None:
-        await self.queue.submit(request, slot)
+        with tracing.span(
+            "agentsocket.queue.enqueue", {"agentsocket.run_id": request.run_id}, kind="producer"
+        ):
+            # The worker's spans become children of this one.
+            queued = replace(request, queued_at=time.time(), traceparent=tracing.traceparent())
+            await self.queue.submit(queued, slot)
 
     async def cancel(self, user_id: str, run_id: str) -> bool:
         info = await self.queue.info(run_id)

@@ -22,7 +22,7 @@ from agentsocket.protocol import server_messages as s
 from agentsocket.server.context import Request
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.rejoin import history_cut, stream_head
-from agentsocket.server.views import thread_info
+from agentsocket.server.views import run_timeline, thread_info
 from agentsocket.store import InvalidArgument, NotFound, is_unavailable
 
 Handler = Callable[[Gateway, Request, Any], Awaitable[None]]
@@ -107,7 +107,7 @@ async def _history(gateway: Gateway, request: Request, message: c.GetThreadHisto
     first_page = floor is not None
     store = gateway.get_store()
     running = await store.running_run_ids(user, thread) if first_page else []
-    page = await store.history(user, thread, message.limit, message.before)
+    page = await store.history_page(user, thread, message.limit, message.before)
     messages = [
         s.HistoryMessage(
             message_id=m.id,
@@ -124,12 +124,16 @@ async def _history(gateway: Gateway, request: Request, message: c.GetThreadHisto
             cut = await history_cut(
                 gateway.broker, user, thread, floor=floor, running=running, page=messages
             )
+    rejoined = set() if cut is None else {e.data.get("run_id") for e in cut.events}
     await request.send(
         s.ThreadHistory(
             thread_id=thread,
             messages=messages,
             has_more=page.has_more,
             next_before=page.cursor,
+            # A run in flight is shown from the stream (exact up to the cut), not from
+            # its stored timeline so far.
+            runs=[run_timeline(t) for t in page.timelines if t.run_id not in rejoined],
             events=[] if cut is None else cut.events,
             stream_seq=None if cut is None else cut.seq,
         )

@@ -10,8 +10,10 @@ and its final answer are stored before its terminal event is sent.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
+from agentsocket import tracing
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
 from agentsocket.delivery import BrokerUnavailable
@@ -31,10 +33,12 @@ from agentsocket.runs import (
     thread_history,
 )
 from agentsocket.runs.lease import NodeLease, gateway_owner
+from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import lost_run_error
 from agentsocket.server.context import Request
 from agentsocket.server.services import Services
 from agentsocket.server.views import thread_info
+from agentsocket.store import TimelineItem
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -91,6 +95,8 @@ class RunService:
                 history=self._history,
                 lease=lease,
                 on_lost=self._lost,
+                timeline=self._append_timeline,
+                observer=RunObserver(gateway.metrics.run, self.agents),
             )
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
         self._orphans: dict[str, list[s.AgentError]] = {}
@@ -138,8 +144,18 @@ class RunService:
 
     async def submit(self, request: Request, message: c.UserMessage) -> None:
         """Store a user message with its run, acknowledge it and start the run (once per
-        client_message_id)."""
+        client_message_id).
+
+        The run's trace starts here (a child of the message's ``traceparent``, if any).
+        """
+        trusted = self.gateway.settings.trace_client_parent
+        parent = message.traceparent if trusted else None
+        with tracing.span("agentsocket.user_message", kind="server", parent=parent) as span:
+            await self._submit(request, message, span)
+
+    async def _submit(self, request: Request, message: c.UserMessage, span: tracing.Span) -> None:
         gateway, user = self.gateway, request.user_id
+        accepted_at = time.time()
         agent = message.agent or self.agents.default
         if agent not in self.agents:
             available = self.agents.listing()
@@ -150,33 +166,46 @@ class RunService:
                 ErrorCode.NOT_FOUND, f"no agent {agent!r}; available: {available}", issues=(issue,)
             )
             return
+        span.set("gen_ai.agent.name", agent)  # one of ours: never a name a client made up
         limit = gateway.settings.max_runs_per_user
         # Reserved before anything is stored: the limit holds for concurrent messages,
         # on every node.
         slot = await self.executor.reserve(user, limit)
         if slot is None:
+            span.set("agentsocket.refused", ErrorCode.TOO_MANY_RUNS.value)
             request.error(ErrorCode.TOO_MANY_RUNS, f"at most {limit} runs at once")
             return
         launched = False
         try:
-            launched = await self._start(request, message, agent, slot)
+            launched = await self._start(request, message, agent, slot, accepted_at, span)
         finally:
             if not launched:
                 await self.executor.release(user, slot)
 
-    async def _start(self, request: Request, message: c.UserMessage, agent: str, slot: str) -> bool:
+    async def _start(
+        self,
+        request: Request,
+        message: c.UserMessage,
+        agent: str,
+        slot: str,
+        accepted_at: float,
+        span: tracing.Span,
+    ) -> bool:
         """Store the message with its run and launch it in ``slot``; False if not launched."""
         gateway, user = self.gateway, request.user_id
-        started = await gateway.get_store().start_run_with_message(
-            user,
-            message.thread_id,
-            agent,
-            message.content,
-            client_message_id=message.client_message_id,
-            metadata=message.metadata,
-            title=None if message.thread_id is not None else _title(message.content),
-        )
+        with tracing.span("agentsocket.store.start_run"):
+            started = await gateway.get_store().start_run_with_message(
+                user,
+                message.thread_id,
+                agent,
+                message.content,
+                client_message_id=message.client_message_id,
+                metadata=message.metadata,
+                title=None if message.thread_id is not None else _title(message.content),
+            )
         run = started.run
+        span.set("agentsocket.run_id", run.id)
+        span.set("agentsocket.thread_id", run.thread_id)
         if started.new_thread and started.thread is not None:
             await request.send(s.ThreadCreated(thread=thread_info(started.thread)))
         await request.send(
@@ -189,12 +218,13 @@ class RunService:
             )
         )
         if not started.created:
+            span.set("agentsocket.duplicate", True)
             return False
         request.log.info("run accepted", extra={"run_id": run.id, "thread_id": run.thread_id})
         if started.message is not None:
             await self._announce(request, started.message.id, run.id, run.thread_id, agent, message)
         await self.executor.launch(
-            RunRequest(run.id, user, run.thread_id, agent, message.content), slot
+            RunRequest(run.id, user, run.thread_id, agent, message.content, accepted_at), slot
         )
         return True
 
@@ -247,6 +277,9 @@ class RunService:
     async def _lost(self, info: RunInfo) -> None:
         self.gateway.metrics.runs.labels("error").inc()
         await persist_outcome(self.gateway.get_store(), lost_run_outcome(info))
+
+    async def _append_timeline(self, run_id: str, items: Sequence[TimelineItem]) -> None:
+        await self.gateway.get_store().append_timeline(run_id, items)
 
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)

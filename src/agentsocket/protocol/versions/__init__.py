@@ -94,6 +94,10 @@ VERSIONS: tuple[Version, ...] = (
             "The welcome lists the agents served (`agents`: each one's `name` and "
             "`description`) and `default_agent`, the one a `user_message` without `agent` "
             "gets; v2 and v1 welcomes are unchanged.",
+            "`thread_history` carries `runs`: each run's stored timeline (its events as sent "
+            "live, without text deltas, size-capped with `truncated` naming cut fields), so a "
+            "reload shows what the live view showed; a page may hold fewer messages when "
+            "timelines are large. v2 and v1 history is unchanged.",
             "`user_message_accepted` (a stream message) shows an accepted user message on "
             "every connection of the user; `thread_history` carries the thread's runs in "
             "flight (`events`) and the stream seq it is cut at (`stream_seq`). v2 and v1 "

@@ -225,6 +225,33 @@ class AddToolApprovals(VersionChange):
         return schema
 
 
+class AddRunTimelines(VersionChange):
+    """Stored run timelines in history are new in v3 (added after its release)."""
+
+    description = (
+        "New: `thread_history` carries `runs`, the stored timeline of each run of the page "
+        "(thinking, tool calls, sub-agent runs, errors, the answer). v2 clients get the "
+        "messages only."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        if frame["type"] != "thread_history" or "runs" not in frame["data"]:
+            return frame
+        data = {k: v for k, v in frame["data"].items() if k != "runs"}
+        return {**frame, "data": data}
+
+    def server_up(self, frame: Frame) -> Frame:
+        if frame["type"] != "thread_history":
+            return frame
+        return {**frame, "data": {**frame["data"], "runs": frame["data"].get("runs", [])}}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        if direction == "client" or frame_schema_type(schema) != "thread_history":
+            return schema
+        data = drop_props(data_schema(schema), frozenset({"runs"}))
+        return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
 _REJOIN_HISTORY_FIELDS = frozenset({"events", "stream_seq"})
 
 
@@ -333,6 +360,7 @@ CHANGES: tuple[VersionChange, ...] = (
     ReshapeErrors(),
     RenameTextEvents(),
     AddToolApprovals(),
+    AddRunTimelines(),
     AnnounceUserMessages(),
     RemoveInboundAliases(),
     AlwaysCarrySeq(),

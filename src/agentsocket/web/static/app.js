@@ -255,7 +255,7 @@ function connect(token, resumeFrom) {
             if (message.role === "assistant" && message.run_id !== null)
                 answeredRuns.add(message.run_id);
         }
-        transcript.showHistory(m.data.messages);
+        transcript.showHistory(m.data.messages, m.data.runs);
         // The runs in flight so far, then what arrived meanwhile past the cut.
         for (const frame of m.data.events) {
             if (frame.type === "user_message_accepted") {
@@ -288,6 +288,8 @@ function connect(token, resumeFrom) {
             adoptThread(m.data.thread_id);
         }
         threadList.touch(m.data.thread_id);
+        if (!m.data.duplicate)
+            transcript.acceptedAt(m.data.run_id, m.timestamp);
     });
     next.on("stream_gap", () => {
         // Missed stream entries are gone: read the state again instead.
