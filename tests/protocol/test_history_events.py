@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from agentsocket.protocol import decode_server, encode_server
+from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.examples import SERVER_EXAMPLES
 from agentsocket.protocol.versions import Frame, Version, VersionChange, server_step_down
 from agentsocket.protocol.versions.change import map_type
@@ -26,15 +27,13 @@ def nested(kind: str, seq: int) -> dict[str, Any]:
 
 def test__nested_frames__converted_and_dropped_like_live_ones() -> None:
     newer = Version("v9", "made up", (RenameDeltas(),))
-    history = {
+    events = [nested("text_piece", 3), nested("tool_approval_required", 4)]
+    events.append(nested("agent_completed", 5))
+    history: Frame = {
         "type": "thread_history",
         "data": {
             "thread_id": "t",
-            "events": [
-                nested("text_piece", 3),
-                nested("tool_approval_required", 4),
-                nested("agent_completed", 5),
-            ],
+            "events": events,
         },
     }
     down = server_step_down(history, newer)
@@ -43,11 +42,12 @@ def test__nested_frames__converted_and_dropped_like_live_ones() -> None:
         ("agent_message_delta", 3),
         ("agent_completed", 5),
     ]
-    assert history["data"]["events"][0]["type"] == "text_piece"  # the input is untouched
+    assert events[0]["type"] == "text_piece"  # the input is untouched
 
 
 def test__v3_history_with_events__round_trips_v2_and_v1_get_neither_field() -> None:
     envelope = SERVER_EXAMPLES["thread_history"]
+    assert isinstance(envelope.message, s.ThreadHistory)
     assert envelope.message.events  # the example carries a run in flight
     v3 = encode_server(envelope, "v3")
     assert v3 is not None
