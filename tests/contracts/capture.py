@@ -149,9 +149,13 @@ async def _scenario(server: ServerProcess, version: str, captured: Captured) -> 
         await tap.send("list_threads", "list-titled")
         await tap.until(named("thread_list"))
         await tap.ask("chat-fail", "please fail now")
-        slow = await tap.acked("chat-slow", "take it slow")
+        slow = await tap.acked("chat-slow", "take it slow", thread_id=thread)
         run_id = str(body(slow)["run_id"])
         await tap.until(lambda f: is_(f, "tool_executing") and body(f)["run_id"] == run_id)
+        # A run in flight after an ended one: the history carries the ended run's stored
+        # timeline (runs) and the running one's events so far (events), in v3.
+        await tap.send("get_thread_history", "history-in-flight", thread_id=thread)
+        await tap.until(named("thread_history"))
         await tap.send("stop_agent", "stop", run_id=run_id)
         await tap.until(ends(run_id))
         await tap.send("rename_thread", "rename", thread_id=titled, title="Contracts, renamed")

@@ -18,7 +18,7 @@ async def test__read__far_or_negative_after_seq__answers(
 ) -> None:
     broker = await make_broker()
     await broker.publish("alice", b"{}")
-    read = await broker.read("alice", after_seq, 10)  # type: ignore[attr-defined]
+    read = await broker.read("alice", after_seq, 10)
     expected = [Entry(1, b"{}")] if after_seq < 0 else []
     assert (read.last_seq, read.entries) == (1, expected)
 

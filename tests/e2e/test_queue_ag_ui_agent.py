@@ -108,11 +108,14 @@ async def test__ag_ui_agent_through_the_worker(
 
     final = "agent_message" if version == "v3" else "final_report"
     streamed = "agent_message_delta" if version == "v3" else "partial_result"
+    # v3 clients also get the question's stream copy, the run's first stream message.
+    question = ["user_message_accepted"] if version == "v3" else []
     # Each run as the user's connection on the other gateway saw it.
     for client, run, questions in ((there, first, 1), (here, second, 2)):
         events = _of_run(client, str(run["run_id"]))
         names = [tag(e) for e in events if tag(e) not in (streamed, "agent_thinking")]
         assert names == [
+            *question,
             "agent_started",
             "tool_executing",
             "tool_completed",

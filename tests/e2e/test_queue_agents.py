@@ -85,7 +85,7 @@ async def test__worker_runs_the_agent_refuses_one_it_lacks_and_unknown_approvals
     assert tag(refused) == "agent_error"
     assert (body(refused)["code"], body(refused)["retryable"]) == ("unknown_agent", False)
     of_extra = [tag(f) for f in alice.stream if body(f).get("run_id") == extra["run_id"]]
-    assert of_extra == ["agent_started", "agent_error"]
+    assert of_extra == ["user_message_accepted", "agent_started", "agent_error"]
     assert body(unknown)["code"] == "not_found"
     async with nodes.store() as store:
         assert (await store.get_run("alice", str(extra["run_id"]))).status == "error"

@@ -477,3 +477,30 @@ def test__docs_quickstart__bad_token__exit_1(server: ServerProcess) -> None:
     )
     assert done.returncode == 1
     assert "refused (4001)" in done.stderr
+
+
+async def test__follow__thread_opened_mid_run__snapshot_then_tail_each_event_once(
+    server: ServerProcess,
+) -> None:
+    """B opens A's thread while A's run waits in its tool: ``follow`` yields the run's events
+    (the answer's, then live ones past the cut) exactly as A received them live."""
+    user = "follow-v3"
+    async with connect(server.ws, token=server.token(user), version="v3") as a:
+        received = await a.send_message("be slow about it")
+        live: list[s.AgentEvent] = []
+        async for event in a.events(received.run_id):
+            live.append(event)
+            if isinstance(event, s.ToolExecuting):
+                break
+        async with connect(server.ws, token=server.token(user), version="v3") as b:
+            history = await b.history(received.thread_id)
+            followed = [message async for message in b.follow(history)]
+            live += [event async for event in a.events(received.run_id)]
+        # Nothing in flight any more: follow ends at once.
+        assert [m async for m in a.follow(await a.history(received.thread_id))] == []
+
+    assert history.stream_seq is not None
+    assert [m.content for m in history.messages] == ["be slow about it"]  # no answer yet
+    assert 0 < len(history.events) < len(followed)  # some from the answer, the rest live
+    assert followed == live  # every event once, in order; the question is on the page
+    assert isinstance(followed[-1], s.AgentCompleted)

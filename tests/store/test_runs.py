@@ -202,3 +202,20 @@ async def test__count_running__only_running_runs_of_that_user(
 async def test__get_run__unknown__not_found(store: Store, alice: str) -> None:
     with pytest.raises(NotFound):
         await store.get_run(alice, "run_missing")
+
+
+async def test__running_run_ids__the_threads_running_runs_oldest_first(
+    store: Store, alice: str, bob: str
+) -> None:
+    thread = await store.create_thread(alice)
+    other = await store.create_thread(alice)
+    first, _ = await store.start_run(alice, thread.id, "demo")
+    ended, _ = await store.start_run(alice, thread.id, "demo")
+    second, _ = await store.start_run(alice, thread.id, "demo")
+    await store.start_run(alice, other.id, "demo")
+    await store.finish_run(ended.id, "completed")
+
+    assert await store.running_run_ids(alice, thread.id) == [first.id, second.id]
+    # Another user's thread, or no such thread: none (the history lookup refuses it).
+    assert await store.running_run_ids(bob, thread.id) == []
+    assert await store.running_run_ids(alice, "thr_nope") == []

@@ -9,7 +9,8 @@
  * - reconnects with exponential backoff and jitter after a network drop or a
  *   close code that says so (`RECONNECT_CLOSE_CODES`, docs/close-codes.md);
  * - resumes the user's stream from the last `seq` it saw (`?last_seq=&epoch=`
- *   on the handshake) and drops duplicates (`seq` <= the last seen);
+ *   on the handshake; also a position kept across a page reload, `resumeFrom`)
+ *   and drops duplicates (`seq` <= the last seen);
  * - re-sends chat messages that were not acknowledged, with the same
  *   `client_message_id`, so the server never starts a run twice.
  *
@@ -57,6 +58,14 @@ export interface ClientOptions {
   maxBackoffMs?: number;
   /** How long a ticket request may take; a pooled HTTP connection can be dead without a reset. */
   ticketTimeoutMs?: number;
+  /** A stream position kept from before (e.g. across a page reload): the first connect resumes it. */
+  resumeFrom?: StreamPosition | null;
+}
+
+/** Where a client stands in the user's stream. */
+export interface StreamPosition {
+  epoch: string;
+  seq: number;
 }
 
 type Listener = (message: ServerMessage) => void;
@@ -103,6 +112,10 @@ export class AgentSocketClient {
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.ticketTimeoutMs = options.ticketTimeoutMs ?? 5_000;
+    if (options.resumeFrom) {
+      this.epoch = options.resumeFrom.epoch;
+      this.lastSeq = options.resumeFrom.seq;
+    }
   }
 
   // --- events ----------------------------------------------------------------------
@@ -200,11 +213,12 @@ export class AgentSocketClient {
     content: string,
     threadId: string | null = null,
     agent: string | null = null,
+    clientMessageId: string = crypto.randomUUID(),
   ): string {
     const data = {
       content,
       thread_id: threadId,
-      client_message_id: crypto.randomUUID(),
+      client_message_id: clientMessageId,
       agent,
       metadata: { source: "web" },
     };

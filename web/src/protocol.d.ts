@@ -12,6 +12,7 @@ export type ServerMessage =
   | ServerShutdownFrame
   | StreamGapFrame
   | MessageReceivedFrame
+  | UserMessageAcceptedFrame
   | ThreadCreatedFrame
   | ThreadListFrame
   | ThreadHistoryFrame
@@ -262,6 +263,36 @@ export interface MessageReceivedFrame {
   seq: number | null;
 }
 /**
+ * A user message was accepted (stored, its run starting): the question, for every
+ *     connection of the user (another tab, device or node).
+ */
+export interface UserMessageAcceptedFrame {
+  type: "user_message_accepted";
+  /**
+   * A user message was accepted (stored, its run starting): the question, for every
+   * connection of the user (another tab, device or node).
+   *
+   * The run's first stream message: its events follow. The sending connection
+   * also gets ``message_received``; match the two by ``message_id`` (or
+   * ``client_message_id``) so the question shows once.
+   */
+  data: {
+    message_id: string;
+    thread_id: string;
+    run_id: string;
+    agent_name: string;
+    content: string;
+    client_message_id: string | null;
+  };
+  /**
+   * Unix time in seconds.
+   */
+  timestamp: number;
+  server_id: string | null;
+  correlation_id: string | null;
+  seq: number | null;
+}
+/**
  * A thread was created (by this or another of the user's connections).
  */
 export interface ThreadCreatedFrame {
@@ -327,6 +358,13 @@ export interface ThreadHistoryFrame {
    * ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
    * A page may hold fewer messages than asked for when their timelines are
    * large; ``has_more`` and ``next_before`` lead on.
+   *
+   * The first page (no ``before``) of a thread with a run in flight also
+   * carries that run so far (``events``) and the stream seq the answer is cut
+   * at (``stream_seq``): show ``messages``, then ``events``, then this
+   * thread's stream messages with a seq above ``stream_seq`` only. So a run
+   * joined mid-way shows every event exactly once (docs/delivery.md, "Rejoining
+   * a run").
    */
   data: {
     thread_id: string;
@@ -334,6 +372,14 @@ export interface ThreadHistoryFrame {
     has_more: boolean;
     next_before: string | null;
     runs: RunTimeline[];
+    /**
+     * Stream messages of the thread's runs in flight, up to stream_seq, oldest first (first page only).
+     */
+    events: StreamFrame[];
+    /**
+     * The user's stream seq this answer reflects: apply this thread's stream messages with a greater seq only. None: the page says nothing about the stream (an older page, or a version without it).
+     */
+    stream_seq: number | null;
   };
   /**
    * Unix time in seconds.
@@ -391,6 +437,22 @@ export interface TimelineEvent {
     [k: string]: unknown;
   };
   truncated: string[];
+}
+/**
+ * A stream message exactly as the live stream delivered it (a whole frame).
+ */
+export interface StreamFrame {
+  type: string;
+  data: {
+    [k: string]: unknown;
+  };
+  seq: number;
+  /**
+   * Unix time in seconds.
+   */
+  timestamp: number;
+  server_id: string | null;
+  correlation_id: string | null;
 }
 /**
  * A thread was renamed.

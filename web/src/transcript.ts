@@ -109,14 +109,36 @@ export class Transcript {
     this.root.append(h("p", { class: "loading", text: "Loading history…" }));
   }
 
-  /** A message the user just sent; mark it delivered with `delivered()`. */
-  addUser(content: string): HTMLElement {
+  /** A message the user just sent; `message_received` marks it delivered. */
+  addUser(content: string, clientMessageId: string): HTMLElement {
     const turn = userTurn(content);
+    turn.dataset["clientMessageId"] = clientMessageId;
     turn.classList.add("pending");
     this.root.querySelector(".loading")?.remove();
     this.root.append(turn);
     this.scrollToEnd(true);
     return turn;
+  }
+
+  /**
+   * A user message the server accepted (`user_message_accepted`), sent from this tab or
+   * another tab or device: shown once, matched by message id or client message id.
+   */
+  addAccepted(messageId: string, clientMessageId: string | null, content: string): void {
+    for (const turn of this.root.querySelectorAll<HTMLElement>(".turn.user")) {
+      const same =
+        turn.dataset["messageId"] === messageId ||
+        (clientMessageId !== null && turn.dataset["clientMessageId"] === clientMessageId);
+      if (same) {
+        turn.dataset["messageId"] = messageId;
+        return;
+      }
+    }
+    const turn = userTurn(content);
+    turn.dataset["messageId"] = messageId;
+    this.root.querySelector(".loading")?.remove();
+    this.root.append(turn);
+    this.scrollToEnd(false);
   }
 
   /**

@@ -49,6 +49,7 @@ from agentsocket.client.options import (
     State,
     StateChange,
 )
+from agentsocket.client.rejoin import RunFollower
 from agentsocket.client.requests import (
     Completes,
     Pending,
@@ -236,6 +237,33 @@ class Connection:
             yield message
             if message.run_id == run_id and message.TYPE in TERMINAL_EVENTS:
                 return
+
+    async def follow(self, history: s.ThreadHistory) -> AsyncIterator[ServerMessage]:
+        """The thread's runs in flight, whole: the answer's ``events``, then the live tail.
+
+        Yields the events ``history`` carries, then the runs' stream messages
+        with a seq past ``history.stream_seq`` (those at or before it are
+        dropped: the answer had them), until each run has ended. Every event
+        comes once, however far the run was when the thread was opened.
+        Ends at once when nothing was in flight (and on v1/v2, which carry none).
+
+        Raises:
+            MissedEvents: a ``stream_gap`` arrived; some of the runs' events may be gone.
+        """
+        follower = RunFollower(history, self.options.version)
+        for message in follower.snapshot:
+            yield message
+        while not follower.done:
+            envelope = await self._inbox.take(follower.concerns)
+            if envelope is None:
+                return
+            message = envelope.message
+            if isinstance(message, s.StreamGap):
+                raise MissedEvents(message)
+            if not follower.fresh(envelope):
+                continue
+            follower.track(message)
+            yield message
 
     async def _envelopes(self) -> AsyncIterator[ServerEnvelope]:
         while (envelope := await self._inbox.take()) is not None:

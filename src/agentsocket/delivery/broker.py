@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
-from agentsocket.delivery.subscription import Subscription
+from agentsocket.delivery.subscription import LogRead, Subscription
 from agentsocket.delivery.types import Entry, Position
 
 
@@ -45,6 +45,15 @@ class Broker(Protocol):
 
     async def position(self, user_id: str) -> Position:
         """The stream's epoch and newest seq (0 for a new stream)."""
+        ...
+
+    async def read(self, user_id: str, after_seq: int, limit: int) -> LogRead:
+        """One atomic read of the log: the epoch, the newest seq and up to ``limit``
+        retained entries with ``seq > after_seq``, oldest first.
+
+        Raises:
+            BrokerUnavailable: the log cannot be reached.
+        """
         ...
 
     async def subscribe(self, user_id: str, resume_from: Position | None = None) -> Subscription:

@@ -662,6 +662,11 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         + _WS_CUSTOM.format(type=s.MessageReceived.TYPE)
         + " (its `run_id` is what the stop frame names)",
     ),
+    Unmapped(
+        "message",
+        s.UserMessageAccepted.TYPE,
+        "not converted: the `POST` carries the user's message itself",
+    ),
     Unmapped("message", s.ThreadList.TYPE, _REPLY),
     Unmapped("message", s.ThreadHistory.TYPE, _REPLY),
     Unmapped(

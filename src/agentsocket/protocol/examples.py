@@ -74,6 +74,17 @@ SERVER_EXAMPLES: dict[str, ServerEnvelope] = {
             ),
             "req-3",
         ),
+        _server(
+            s.UserMessageAccepted(
+                message_id="msg_1",
+                thread_id="thr_42",
+                run_id="run_7f3a",
+                agent_name="supervisor",
+                content="what is 17*23 in hex?",
+                client_message_id="cm-1",
+            ),
+            "req-3",
+        ),
         _server(s.ThreadCreated(thread=_THREAD), "req-4"),
         _server(s.ThreadList(threads=[_THREAD], has_more=False), "req-5"),
         _server(
@@ -142,6 +153,29 @@ SERVER_EXAMPLES: dict[str, ServerEnvelope] = {
                         ],
                     )
                 ],
+                events=[
+                    s.StreamFrame(
+                        type="agent_started",
+                        data={**_RUN, "run_id": "run_7f3c", "parent_run_id": None},
+                        seq=15,
+                        timestamp=_T + 2,
+                        server_id="node-b",
+                    ),
+                    s.StreamFrame(
+                        type="agent_message_delta",
+                        data={
+                            **_RUN,
+                            "run_id": "run_7f3c",
+                            "parent_run_id": None,
+                            "message_id": "msg_4",
+                            "content": "391 = 0o",
+                        },
+                        seq=16,
+                        timestamp=_T + 3,
+                        server_id="node-b",
+                    ),
+                ],
+                stream_seq=16,
             ),
             "req-6",
         ),

@@ -439,6 +439,7 @@ def _seq_holes(version: Version, dropped: list[str]) -> list[str]:
 #: The demo agent's run for "what is 17*23 in hex?", as (head type, run, what): the
 #: example of the run section. tests/e2e/test_run_order.py checks it against a real run.
 DEMO_RUN: tuple[tuple[str, str, str], ...] = (
+    ("user_message_accepted", "top", "the question, for every connection of the user"),
     ("agent_started", "top", "agent `demo`, `parent_run_id` null"),
     ("agent_thinking", "top", '"Asking the calculator agent: 17*23 in hex"'),
     ("agent_started", "sub", "agent `calculator`, `parent_run_id` = the top run"),
@@ -454,6 +455,17 @@ DEMO_RUN: tuple[tuple[str, str, str], ...] = (
     ("agent_message", "top", "the answer: the same sentence"),
     ("agent_completed", "top", "the run ends"),
 )
+
+
+def _accepted_line(version: Version, named: dict[str, str]) -> list[str]:
+    """Where the question's stream copy goes, in a version that has it."""
+    if "user_message_accepted" not in named:
+        return []
+    return [
+        f"0. `{named['user_message_accepted']}`: the question, in the user's stream, so every "
+        "connection of the user (other tabs, devices, nodes) shows it; the sender matches it "
+        "to its own by `message_id` or `client_message_id`.",
+    ]
 
 
 def _run_section(version: Version, entries: list[MessageEntry]) -> list[str]:
@@ -479,6 +491,7 @@ def _run_section(version: Version, entries: list[MessageEntry]) -> list[str]:
         f"(a message without `thread_id` also creates a thread: {name('thread_created')} "
         "comes before it). Then the run's events, all stream messages, in this order:",
         "",
+        *_accepted_line(version, named),
         f"1. {name('agent_started')}, always first.",
         "2. In the order the agent does things, any number of:",
         f"   - {name('agent_thinking')}: a step the agent explains; zero or more, anywhere "

@@ -143,6 +143,25 @@ class MessageReceived(ServerMessage):
     )
 
 
+class UserMessageAccepted(ServerMessage):
+    """A user message was accepted (stored, its run starting): the question, for every
+    connection of the user (another tab, device or node).
+
+    The run's first stream message: its events follow. The sending connection
+    also gets ``message_received``; match the two by ``message_id`` (or
+    ``client_message_id``) so the question shows once.
+    """
+
+    TYPE: ClassVar[str] = "user_message_accepted"
+    STREAM: ClassVar[bool] = True
+    message_id: str
+    thread_id: str
+    run_id: str
+    agent_name: str
+    content: str
+    client_message_id: str | None = None
+
+
 class ThreadInfo(Part):
     """A thread as listed."""
 
@@ -221,12 +240,30 @@ class ThreadList(ServerMessage):
     next_before: str | None = None
 
 
+class StreamFrame(Part):
+    """A stream message exactly as the live stream delivered it (a whole frame)."""
+
+    type: str
+    data: dict[str, Any]
+    seq: Annotated[int, Field(ge=1)]
+    timestamp: EpochSeconds
+    server_id: str | None = None
+    correlation_id: str | None = None
+
+
 class ThreadHistory(ServerMessage):
     """Answer to ``get_thread_history``: one page, oldest first.
 
     ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
     A page may hold fewer messages than asked for when their timelines are
     large; ``has_more`` and ``next_before`` lead on.
+
+    The first page (no ``before``) of a thread with a run in flight also
+    carries that run so far (``events``) and the stream seq the answer is cut
+    at (``stream_seq``): show ``messages``, then ``events``, then this
+    thread's stream messages with a seq above ``stream_seq`` only. So a run
+    joined mid-way shows every event exactly once (docs/delivery.md, "Rejoining
+    a run").
     """
 
     TYPE: ClassVar[str] = "thread_history"
@@ -235,6 +272,17 @@ class ThreadHistory(ServerMessage):
     has_more: bool
     next_before: str | None = None
     runs: list[RunTimeline] = Field(default_factory=list)
+    events: list[StreamFrame] = Field(
+        default_factory=list,
+        description="Stream messages of the thread's runs in flight, up to stream_seq, "
+        "oldest first (first page only).",
+    )
+    stream_seq: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="The user's stream seq this answer reflects: apply this thread's "
+        "stream messages with a greater seq only. None: the page says nothing about "
+        "the stream (an older page, or a version without it).",
+    )
 
 
 class ThreadRenamed(ServerMessage):
@@ -372,6 +420,7 @@ SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
         ServerShutdown,
         StreamGap,
         MessageReceived,
+        UserMessageAccepted,
         ThreadCreated,
         ThreadList,
         ThreadHistory,

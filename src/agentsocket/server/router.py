@@ -10,6 +10,7 @@ connection's own delivery, so the session handles it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.context import Request
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.rejoin import history_cut, stream_head
 from agentsocket.server.views import run_timeline, thread_info
 from agentsocket.store import InvalidArgument, NotFound, is_unavailable
 
@@ -97,27 +99,53 @@ async def _list(gateway: Gateway, request: Request, message: c.ListThreads) -> N
 
 @handles(c.GetThreadHistory)
 async def _history(gateway: Gateway, request: Request, message: c.GetThreadHistory) -> None:
-    page = await gateway.store.history_page(
-        request.user_id, message.thread_id, message.limit, message.before
-    )
+    user, thread = request.user_id, message.thread_id
+    first_page = message.before is None
+    # The first page also carries the thread's runs in flight; the order of these
+    # reads is what makes it exact (server/rejoin.py).
+    floor = await _stream_head(gateway, user) if first_page else None
+    first_page = floor is not None
+    store = gateway.get_store()
+    running = await store.running_run_ids(user, thread) if first_page else []
+    page = await store.history_page(user, thread, message.limit, message.before)
+    messages = [
+        s.HistoryMessage(
+            message_id=m.id,
+            role=m.role,
+            content=m.content,
+            run_id=m.run_id,
+            created_at=m.created_at,
+        )
+        for m in page.messages
+    ]
+    cut = None
+    if floor is not None:
+        with contextlib.suppress(BrokerUnavailable):  # the page alone, as before rejoin existed
+            cut = await history_cut(
+                gateway.broker, user, thread, floor=floor, running=running, page=messages
+            )
+    rejoined = set() if cut is None else {e.data.get("run_id") for e in cut.events}
     await request.send(
         s.ThreadHistory(
-            thread_id=message.thread_id,
-            messages=[
-                s.HistoryMessage(
-                    message_id=m.id,
-                    role=m.role,
-                    content=m.content,
-                    run_id=m.run_id,
-                    created_at=m.created_at,
-                )
-                for m in page.messages
-            ],
+            thread_id=thread,
+            messages=messages,
             has_more=page.has_more,
             next_before=page.cursor,
-            runs=[run_timeline(t) for t in page.timelines],
+            # A run in flight is shown from the stream (exact up to the cut), not from
+            # its stored timeline so far.
+            runs=[run_timeline(t) for t in page.timelines if t.run_id not in rejoined],
+            events=[] if cut is None else cut.events,
+            stream_seq=None if cut is None else cut.seq,
         )
     )
+
+
+async def _stream_head(gateway: Gateway, user_id: str) -> int | None:
+    """The stream head, or None while the stream cannot be reached (no runs in the page)."""
+    try:
+        return await stream_head(gateway.broker, user_id)
+    except BrokerUnavailable:
+        return None
 
 
 @handles(c.RenameThread)

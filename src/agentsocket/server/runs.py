@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from agentsocket import tracing
 from agentsocket.agents import RunOutcome
 from agentsocket.agents.history import Turn
+from agentsocket.delivery import BrokerUnavailable
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ErrorCode, FieldIssue
 from agentsocket.protocol import client_messages as c
@@ -285,6 +286,8 @@ class RunService:
             return False
         if admission is None:
             return False
+        if started.message is not None:
+            await self._announce(request, started.message.id, run.id, run.thread_id, agent, message)
         log_extra = {"run_id": run.id, "thread_id": run.thread_id, "policy": policy}
         if queued:
             request.log.info("run queued behind the thread's run", extra=log_extra)
@@ -380,6 +383,35 @@ class RunService:
     async def _ended(self, outcome: RunOutcome) -> None:
         # After the end is out, so the next run's events follow it in the stream.
         await self._launch_next(self._following.pop(outcome.run_id, None))
+
+    async def _announce(
+        self,
+        request: Request,
+        message_id: str,
+        run_id: str,
+        thread_id: str,
+        agent: str,
+        message: c.UserMessage,
+    ) -> None:
+        """The question, for every connection of the user: the run's first stream message.
+
+        A stream that cannot take it does not stop the run (stored, acknowledged):
+        its question is in the thread's history.
+        """
+        accepted = s.UserMessageAccepted(
+            message_id=message_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            agent_name=agent,
+            content=message.content,
+            client_message_id=message.client_message_id,
+        )
+        try:
+            await request.send(accepted)
+        except BrokerUnavailable:
+            request.log.warning(
+                "stream unavailable: question not announced", extra={"run_id": run_id}
+            )
 
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user, running or waiting; ``agent_cancelled`` is the answer."""

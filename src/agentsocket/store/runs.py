@@ -162,6 +162,23 @@ class RunQueries(StoreBase):
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).scalar_one()
 
+    async def running_run_ids(self, user_id: str, thread_id: str) -> list[str]:
+        """Return the ids of the thread's runs that are ``running``, oldest first.
+
+        Another user's thread has none (no error: the caller checks the thread).
+        """
+        query = (
+            sa.select(runs.c.id)
+            .where(
+                runs.c.user_id == user_id,
+                runs.c.thread_id == thread_id,
+                runs.c.status == "running",
+            )
+            .order_by(runs.c.started_at, runs.c.id)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
     async def _fetch_run(self, *where: sa.ColumnElement[bool]) -> Run | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(runs).where(*where))).first()

@@ -104,6 +104,10 @@ VERSIONS: tuple[Version, ...] = (
             "thread whose run is still going; `message_received` says whether the run is "
             "`queued`, and the `conflict` error of a refused message names the running "
             "`run_id`. v2 and v1 clients get the gateway's policy and none of these fields.",
+            "`user_message_accepted` (a stream message) shows an accepted user message on "
+            "every connection of the user; `thread_history` carries the thread's runs in "
+            "flight (`events`) and the stream seq it is cut at (`stream_seq`). v2 and v1 "
+            "clients get neither.",
         ),
     ),
     Version(
@@ -164,9 +168,23 @@ def server_step_down(frame: Frame, newer: Version) -> Frame | None:
     """Convert a server frame of ``newer`` to the version just before it."""
     if frame.get("type") in newer.dropped:
         return None
+    frame = _nested_down(frame, newer)
     for change in newer.changes:
         frame = change.server_down(frame)
     return frame
+
+
+def _nested_down(frame: Frame, newer: Version) -> Frame:
+    """Stream frames carried inside a ``thread_history`` go down with it, each as it would
+    have gone live (a frame the older version cannot express is left out)."""
+    data = frame.get("data")
+    if frame.get("type") != "thread_history" or not isinstance(data, dict):
+        return frame
+    events = data.get("events")
+    if not events:
+        return frame
+    down = [e for e in (server_step_down(event, newer) for event in events) if e is not None]
+    return {**frame, "data": {**data, "events": down}}
 
 
 def server_up(frame: Frame, source: Version) -> Frame:

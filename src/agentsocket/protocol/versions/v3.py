@@ -298,6 +298,37 @@ class AddRunTimelines(VersionChange):
         return {**schema, "properties": {**schema["properties"], "data": data}}
 
 
+_REJOIN_HISTORY_FIELDS = frozenset({"events", "stream_seq"})
+
+
+class AnnounceUserMessages(VersionChange):
+    """Accepted user messages become stream messages, and a thread's history carries its runs
+    in flight, so any connection of the user can show a run from its question on."""
+
+    description = (
+        "New: `user_message_accepted` puts an accepted user message into the user's stream, "
+        "so every connection of the user shows the question; `thread_history` carries the "
+        "thread's runs in flight (`events`) and the stream seq it is cut at (`stream_seq`). "
+        "v2 clients get neither: they see the question in the thread's history."
+    )
+    dropped: ClassVar[dict[str, str]] = {
+        "user_message_accepted": "v2's closed set of events has no such message; the "
+        "question is in the thread's history."
+    }
+
+    def server_down(self, frame: Frame) -> Frame:
+        if frame["type"] != "thread_history":
+            return frame
+        data = {k: v for k, v in frame["data"].items() if k not in _REJOIN_HISTORY_FIELDS}
+        return {**frame, "data": data}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        if direction == "client" or frame_schema_type(schema) != "thread_history":
+            return schema
+        data = drop_props(data_schema(schema), _REJOIN_HISTORY_FIELDS)
+        return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
 #: The reference system's inbound names for a chat message.
 USER_MESSAGE_ALIASES = ("chat", "chat_message", "message", "execute_agent", "start_agent")
 
@@ -378,6 +409,7 @@ CHANGES: tuple[VersionChange, ...] = (
     RenameTextEvents(),
     AddToolApprovals(),
     AddRunTimelines(),
+    AnnounceUserMessages(),
     RemoveInboundAliases(),
     AlwaysCarrySeq(),
 )

@@ -3,20 +3,28 @@
  * connection status, wired to one `AgentSocketClient`.
  *
  * State that survives a reload: the token and user name (sessionStorage), the
- * agent picked for each thread (sessionStorage, `AgentPicker`) and the open
- * thread (the URL's `#thread_id`).
+ * agent picked for each thread (sessionStorage, `AgentPicker`), the user's
+ * stream position (sessionStorage: the reloaded page resumes the stream) and
+ * the open thread (the URL's `#thread_id`).
+ *
+ * Opening a thread shows its history's first page, then the runs still in
+ * flight that the answer carries (`events`), then only this thread's stream
+ * messages past the answer's `stream_seq`: a run joined mid-way, after a
+ * reload or from another device, shows every event exactly once.
  *
  * On a narrow screen the thread list is a panel that the "Chats" button in the
  * chat header opens and closes (CSS decides when the button shows).
  */
 import { AgentPicker } from "./agents.js";
-import { AgentSocketClient, DROPPED } from "./client.js";
+import { AgentSocketClient, DROPPED, } from "./client.js";
 import { CloseCode } from "./codes.js";
 import { byId, h } from "./dom.js";
 import { ThreadList } from "./threads.js";
 import { AGENT_EVENTS, RUN_ENDS, Transcript } from "./transcript.js";
 const TOKEN_KEY = "agentsocket.token";
 const USER_KEY = "agentsocket.user";
+/** The user's stream position, `{user, epoch, seq}`, so a reload resumes the stream. */
+const STREAM_KEY = "agentsocket.stream";
 const SUGGESTIONS = [
     "what is 17*23 in hex?",
     "5 miles to km",
@@ -67,6 +75,14 @@ let historyRequest;
 const stopping = new Set();
 /** The user's bubbles waiting for `message_received`, by correlation id. */
 const pendingBubbles = new Map();
+/** The open thread's history is on its way: its stream messages wait here meanwhile. */
+let awaitingHistory = false;
+const held = [];
+/** The open thread's history reflects the stream up to this seq: only later messages apply. */
+let historyCut = null;
+/** Runs whose answer the open thread's history shows: nothing more of them is drawn. */
+const answeredRuns = new Set();
+const AGENT_TYPES = new Set(AGENT_EVENTS);
 const threadList = new ThreadList(page.threads, {
     select: (threadId) => {
         showThreads(false);
@@ -129,7 +145,26 @@ function start(token, userName) {
     page.app.hidden = false;
     page.user.hidden = false;
     showUserName(userName ?? "…");
-    connect(token);
+    connect(token, savedPosition(userName));
+}
+/** The stream position this tab kept for `userName` (any user's, for a token sign-in). */
+function savedPosition(userName) {
+    try {
+        const saved = JSON.parse(sessionStorage.getItem(STREAM_KEY) ?? "null");
+        if (saved === null || (userName !== null && saved.user !== userName))
+            return null;
+        return { epoch: saved.epoch, seq: saved.seq };
+    }
+    catch {
+        return null;
+    }
+}
+function savePosition(from) {
+    const { epoch, seq } = from.position;
+    const user = from.session?.user_id;
+    if (epoch === null || seq === null || user === undefined)
+        return;
+    sessionStorage.setItem(STREAM_KEY, JSON.stringify({ user, epoch, seq }));
 }
 /** The signed-in user; a long name is shortened on narrow screens, whole in its tooltip. */
 function showUserName(name) {
@@ -141,6 +176,7 @@ function signOut(message) {
     client = null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
+    sessionStorage.removeItem(STREAM_KEY);
     agentPicker.forgetAll();
     setStatus("closed", "Signed out");
     page.protocol.hidden = true;
@@ -156,9 +192,9 @@ function signOut(message) {
     showSignin(message);
 }
 // --- connection ------------------------------------------------------------------
-function connect(token) {
+function connect(token, resumeFrom) {
     client?.close();
-    const next = new AgentSocketClient({ token });
+    const next = new AgentSocketClient({ token, resumeFrom });
     client = next;
     let firstOpen = true;
     next.onState((change) => {
@@ -212,8 +248,34 @@ function connect(token) {
             newChat();
     });
     next.on("thread_history", (m) => {
+        if (m.data.thread_id !== currentThread)
+            return;
+        answeredRuns.clear();
+        for (const message of m.data.messages) {
+            if (message.role === "assistant" && message.run_id !== null)
+                answeredRuns.add(message.run_id);
+        }
+        transcript.showHistory(m.data.messages, m.data.runs);
+        // The runs in flight so far, then what arrived meanwhile past the cut.
+        for (const frame of m.data.events) {
+            if (frame.type === "user_message_accepted") {
+                render(frame);
+            }
+            else if (AGENT_TYPES.has(frame.type)) {
+                trackRun(frame);
+                render(frame);
+            } // a type this page does not know, from a newer server: skipped, as live
+        }
+        updateStop();
+        historyCut = m.data.stream_seq;
+        awaitingHistory = false;
+        for (const frame of held.splice(0))
+            toTranscript(frame);
+    });
+    next.on("user_message_accepted", (m) => {
+        threadList.touch(m.data.thread_id);
         if (m.data.thread_id === currentThread)
-            transcript.showHistory(m.data.messages, m.data.runs);
+            toTranscript(m);
     });
     next.on("message_received", (m) => {
         const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
@@ -255,9 +317,22 @@ function connect(token) {
     next.on("deprecation_notice", (m) => showBanner(m.data.message, "info"));
     for (const type of AGENT_EVENTS)
         next.on(type, (m) => agentEvent(m));
+    // Kept after every stream message, so a reload resumes where this page was.
+    next.onMessage((m) => {
+        if ((m.seq !== null && m.seq !== undefined) || m.type === "connection_established") {
+            savePosition(next);
+        }
+    });
     next.connect();
 }
 function agentEvent(event) {
+    trackRun(event);
+    if (event.data.thread_id === currentThread)
+        toTranscript(event);
+    updateStop();
+}
+/** Keep the running root runs (Stop button, spinners in the thread list). */
+function trackRun(event) {
     const { run_id: runId, thread_id: threadId, parent_run_id: parent } = event.data;
     if (parent === null && event.type === "agent_started") {
         runningRuns.set(runId, threadId);
@@ -268,9 +343,34 @@ function agentEvent(event) {
         stopping.delete(runId);
         threadList.setRunning(threadId, [...runningRuns.values()].includes(threadId));
     }
-    if (threadId === currentThread)
-        transcript.apply(event);
-    updateStop();
+}
+/** A stream message of the open thread: held while its history loads, then drawn once. */
+function toTranscript(frame) {
+    if (awaitingHistory) {
+        held.push(frame);
+        return;
+    }
+    if (historyCut !== null && frame.seq !== null && frame.seq <= historyCut)
+        return;
+    if (answeredRuns.has(frame.data.run_id))
+        return; // its end, after the stored answer
+    render(frame);
+}
+function render(frame) {
+    if (frame.type === "user_message_accepted") {
+        const { message_id: messageId, client_message_id: clientMessageId, content } = frame.data;
+        transcript.addAccepted(messageId, clientMessageId, content);
+    }
+    else {
+        transcript.apply(frame);
+    }
+}
+/** The open thread changed: nothing of the previous one is held or filtered. */
+function resetThreadView(loading) {
+    awaitingHistory = loading;
+    held.length = 0;
+    historyCut = null;
+    answeredRuns.clear();
 }
 /** Why the connection was lost, while reconnecting. */
 let lostBecause = null;
@@ -339,6 +439,7 @@ function openThread(threadId) {
     agentPicker.showThread(threadId);
     showTitle();
     transcript.showLoading();
+    resetThreadView(true);
     historyRequest = client?.threadHistory(threadId);
     updateStop();
     page.prompt.focus();
@@ -351,6 +452,7 @@ function newChat() {
     agentPicker.showThread(null);
     showTitle();
     transcript.clear();
+    resetThreadView(false);
     updateStop();
     page.prompt.focus();
 }
@@ -374,8 +476,9 @@ function sendPrompt(text) {
     const content = (text ?? page.prompt.value).trim();
     if (content === "" || client === null)
         return;
-    const bubble = transcript.addUser(content);
-    const correlationId = client.sendUserMessage(content, currentThread, agentPicker.current);
+    const clientMessageId = crypto.randomUUID();
+    const bubble = transcript.addUser(content, clientMessageId);
+    const correlationId = client.sendUserMessage(content, currentThread, agentPicker.current, clientMessageId);
     pendingBubbles.set(correlationId, bubble);
     if (currentThread === null)
         pendingNewThread = correlationId;

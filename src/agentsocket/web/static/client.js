@@ -9,7 +9,8 @@
  * - reconnects with exponential backoff and jitter after a network drop or a
  *   close code that says so (`RECONNECT_CLOSE_CODES`, docs/close-codes.md);
  * - resumes the user's stream from the last `seq` it saw (`?last_seq=&epoch=`
- *   on the handshake) and drops duplicates (`seq` <= the last seen);
+ *   on the handshake; also a position kept across a page reload, `resumeFrom`)
+ *   and drops duplicates (`seq` <= the last seen);
  * - re-sends chat messages that were not acknowledged, with the same
  *   `client_message_id`, so the server never starts a run twice.
  *
@@ -59,6 +60,10 @@ export class AgentSocketClient {
         this.initialBackoffMs = options.initialBackoffMs ?? 500;
         this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
         this.ticketTimeoutMs = options.ticketTimeoutMs ?? 5_000;
+        if (options.resumeFrom) {
+            this.epoch = options.resumeFrom.epoch;
+            this.lastSeq = options.resumeFrom.seq;
+        }
     }
     // --- events ----------------------------------------------------------------------
     /** Call `listener` with every message of `type`; returns a function that unsubscribes. */
@@ -143,11 +148,11 @@ export class AgentSocketClient {
      * Ask `agent` (the server's default when null); a new thread when `threadId`
      * is null. Re-sent after a reconnect until acknowledged.
      */
-    sendUserMessage(content, threadId = null, agent = null) {
+    sendUserMessage(content, threadId = null, agent = null, clientMessageId = crypto.randomUUID()) {
         const data = {
             content,
             thread_id: threadId,
-            client_message_id: crypto.randomUUID(),
+            client_message_id: clientMessageId,
             agent,
             metadata: { source: "web" },
         };

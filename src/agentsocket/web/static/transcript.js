@@ -55,14 +55,34 @@ export class Transcript {
         this.clear();
         this.root.append(h("p", { class: "loading", text: "Loading history…" }));
     }
-    /** A message the user just sent; mark it delivered with `delivered()`. */
-    addUser(content) {
+    /** A message the user just sent; `message_received` marks it delivered. */
+    addUser(content, clientMessageId) {
         const turn = userTurn(content);
+        turn.dataset["clientMessageId"] = clientMessageId;
         turn.classList.add("pending");
         this.root.querySelector(".loading")?.remove();
         this.root.append(turn);
         this.scrollToEnd(true);
         return turn;
+    }
+    /**
+     * A user message the server accepted (`user_message_accepted`), sent from this tab or
+     * another tab or device: shown once, matched by message id or client message id.
+     */
+    addAccepted(messageId, clientMessageId, content) {
+        for (const turn of this.root.querySelectorAll(".turn.user")) {
+            const same = turn.dataset["messageId"] === messageId ||
+                (clientMessageId !== null && turn.dataset["clientMessageId"] === clientMessageId);
+            if (same) {
+                turn.dataset["messageId"] = messageId;
+                return;
+            }
+        }
+        const turn = userTurn(content);
+        turn.dataset["messageId"] = messageId;
+        this.root.querySelector(".loading")?.remove();
+        this.root.append(turn);
+        this.scrollToEnd(false);
     }
     /**
      * The thread's stored messages, placed before anything that happened live since.
