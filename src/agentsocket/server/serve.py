@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from agentsocket.server.admission import admission_protocol
 from agentsocket.server.app import create_app
+from agentsocket.server.coalesce import CoalescingWebSocketProtocol
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.logs import configure, quiet_peer_errors
 from agentsocket.server.settings import Settings
@@ -37,7 +38,8 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol, joining the writes of a busy connection.
+        ws=CoalescingWebSocketProtocol,
         # A deadline for the request head and a cap below the file limit (server/admission.py).
         http=admission_protocol(settings.handshake_timeout, settings.max_connections),
         # Transport heartbeats: uvicorn pings, and closes (1011) a peer that does not pong.
