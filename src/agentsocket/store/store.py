@@ -47,4 +47,5 @@ class Store(ThreadQueries, RunQueries, TurnQueries):
 
     async def close(self) -> None:
         """Close every pooled connection; the store is unusable afterwards."""
+        await self._transactions.close()
         await self._engine.dispose()
