@@ -101,6 +101,22 @@ async def test__writes_in_the_same_iteration__joined() -> None:
         assert peer.read() == b"".join(b"%d," % i for i in range(50))
 
 
+async def test__peer_spoke__next_write_leaves_at_once_after_the_held_ones() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        assert peer.read() == b"a"
+        await iterations(1)
+        transport.write(b"b")
+        transport.peer_spoke()  # a request came in: its answer is not held
+        transport.write(b"answer")
+        assert peer.read() == b"banswer"
+        transport.write(b"c")  # the stream goes on: held again
+        assert peer.read() == b""
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"c"
+        assert peer.got == b"abanswerc"
+
+
 async def test__flush_bytes_held__written_without_waiting_for_the_ticks() -> None:
     async with pair() as (transport, peer):
         transport.write(b"a")

@@ -13,7 +13,10 @@ and the socket's transport:
 - writes in the loop iterations that follow are held and joined into one
   write after :data:`FLUSH_TICKS` iterations, at once when
   :data:`FLUSH_BYTES` are held, and before the connection closes;
-- a connection with no write for a whole iteration is quiet again.
+- a connection with no write for a whole iteration is quiet again;
+- after the peer sent anything, the next write (likely its answer) and
+  everything held before it leave at once: a request and its answer are a
+  round trip that holding would only lengthen.
 
 Everything the protocol writes (data, pings, pongs, the close frame) takes the
 same path, so the order on the wire is the order of the writes. Backpressure
@@ -94,7 +97,16 @@ class CoalescingTransport(asyncio.Transport):
         loop: the loop the transport belongs to.
     """
 
-    __slots__ = ("_age", "_busy", "_held", "_held_bytes", "_ticker", "_transport", "_wrote")
+    __slots__ = (
+        "_age",
+        "_answering",
+        "_busy",
+        "_held",
+        "_held_bytes",
+        "_ticker",
+        "_transport",
+        "_wrote",
+    )
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
@@ -105,6 +117,7 @@ class CoalescingTransport(asyncio.Transport):
         self._age = 0  # iterations the oldest held write has waited
         self._wrote = False  # written to the socket's transport since the last tick
         self._busy = False  # ticked each iteration; False: the next write goes out at once
+        self._answering = False  # the peer spoke since the last write: write the next at once
 
     @property
     def held_bytes(self) -> int:
@@ -123,8 +136,19 @@ class CoalescingTransport(asyncio.Transport):
             return
         self._held.append(bytes(data))
         self._held_bytes += len(data)
-        if self._held_bytes >= FLUSH_BYTES:
+        if self._answering or self._held_bytes >= FLUSH_BYTES:
+            self._answering = False
             self.flush()
+
+    def peer_spoke(self) -> None:
+        """The peer sent something: the next write (likely an answer) leaves at once.
+
+        A request and its answer are one round trip, which holding the answer
+        would only lengthen; a stream the peer did not ask for frame by frame
+        is what holding is for.
+        """
+        if self._busy:
+            self._answering = True
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -162,6 +186,7 @@ class CoalescingTransport(asyncio.Transport):
         self._held = []
         self._held_bytes = 0
         self._busy = False
+        self._answering = False
         self._ticker.discard(self)
 
     def _fail(self) -> None:
@@ -236,6 +261,11 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.peer_spoke()
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if isinstance(self.transport, CoalescingTransport):
