@@ -6,6 +6,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection, text
 
 from agentsocket.store import Store
@@ -71,3 +72,26 @@ async def test__close__stops_the_sqlite_thread(tmp_path: Path, alice: str) -> No
     assert _sqlite_threads() == before + 1
     await store.close()
     assert _sqlite_threads() == before
+
+
+async def test__caller_cancelled_while_the_body_runs__rolled_back(store: Store, alice: str) -> None:
+    thread = await store.create_thread(alice, "kept")
+    entered, release = threading.Event(), threading.Event()
+
+    def rename_slowly(conn: Connection) -> None:
+        conn.execute(text("UPDATE threads SET title = 'changed' WHERE id = :id"), {"id": thread.id})
+        entered.set()
+        release.wait(10)  # in the SQLite thread: the caller is cancelled meanwhile
+
+    if not store._transactions.one_call:
+        pytest.skip("on the async connection, cancellation is SQLAlchemy's own")
+    task = asyncio.create_task(store._transactions.run(rename_slowly))
+    assert await asyncio.to_thread(entered.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The store's thread runs one transaction at a time: this one waits for the first.
+    assert await store._transactions.run(_thread_name)
+    assert (await store.get_thread(alice, thread.id)).title == "kept"

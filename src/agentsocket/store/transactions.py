@@ -18,9 +18,10 @@ the compiled form is cached.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy import create_engine as create_sync_engine
@@ -32,6 +33,15 @@ T = TypeVar("T")
 
 Body = Callable[[Connection], T]
 """A transaction's work: statements on a synchronous connection, committed on return."""
+
+
+class _AbandonedError(Exception):
+    """The caller was cancelled while its transaction ran."""
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: an abandoned transaction's end is expected
 
 
 class Transactions:
@@ -59,16 +69,32 @@ class Transactions:
         return self._sync is not None
 
     async def run(self, body: Body[T]) -> T:
-        """Run ``body`` in one transaction: committed if it returns, rolled back if it raises."""
+        """Run ``body`` in one transaction: committed if it returns, rolled back if it raises.
+
+        A caller cancelled while the body runs gets its transaction rolled back
+        (unless it was committing already), as on the async connection.
+        """
         if self._thread is None:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(body)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_thread, body)
+        abandoned = threading.Event()
+        done = asyncio.get_running_loop().run_in_executor(
+            self._thread, self._in_thread, body, abandoned
+        )
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            abandoned.set()
+            done.add_done_callback(_retrieve)
+            raise
 
-    def _in_thread(self, body: Body[T]) -> T:
+    def _in_thread(self, body: Body[T], abandoned: threading.Event) -> T:
         assert self._sync is not None
         with self._sync.begin() as conn:
-            return body(conn)
+            result = body(conn)
+            if abandoned.is_set():
+                raise _AbandonedError  # rolled back: nobody would learn what was stored
+        return result
 
     async def close(self) -> None:
         """Close the SQLite thread's connections and stop the thread."""
