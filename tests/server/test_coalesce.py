@@ -117,6 +117,19 @@ async def test__peer_spoke__next_write_leaves_at_once_after_the_held_ones() -> N
         assert peer.got == b"abanswerc"
 
 
+async def test__peer_spoke_then_quiet__a_later_stream_is_held_again() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        transport.peer_spoke()  # answered by nothing: the connection goes quiet
+        await iterations(3)
+        transport.write(b"b")  # quiet: at once
+        await iterations(1)
+        transport.write(b"c")  # a stream again: held
+        assert peer.read() == b"ab"
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"c"
+
+
 async def test__flush_bytes_held__written_without_waiting_for_the_ticks() -> None:
     async with pair() as (transport, peer):
         transport.write(b"a")

@@ -180,6 +180,7 @@ class CoalescingTransport(asyncio.Transport):
             self._wrote = False
             return True
         self._busy = False  # a whole iteration without a write
+        self._answering = False
         return False
 
     def _drop(self) -> None:
