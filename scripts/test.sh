@@ -20,7 +20,7 @@ echo "== breaking-change gate"
 .venv/bin/agentsocket schema check
 
 echo "== AsyncAPI documents pass the official parser"
-node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-v*.json
+node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-*.json
 
 echo "== tests"
 status=0

@@ -15,7 +15,11 @@ from agentsocket.server.settings import Settings
 runner = CliRunner()
 
 #: CLI option → the Settings field it sets, where the names differ.
-_FIELD = {"concurrency": "worker_concurrency", "dev": "dev_mode"}
+_FIELD = {
+    "concurrency": "worker_concurrency",
+    "dev": "dev_mode",
+    "metrics_port": "worker_metrics_port",
+}
 
 
 def _help(*command: str) -> str:
@@ -115,3 +119,16 @@ def test__dev_banner__other_address__chat_command_names_the_url() -> None:
     command = "/srv/app/.venv/bin/agentsocket chat ws://127.0.0.1:9000/ws"
     assert f"chat in a terminal:    {command}\n" in text
     assert f"a token for '{DEV_USER}' (1 h): TOKEN" in text
+
+
+def test__worker_metrics_port__option_sets_the_setting_and_env_works_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[Settings] = []
+    monkeypatch.setattr("agentsocket.worker.run_worker", lambda settings: started.append(settings))
+    assert runner.invoke(app, ["worker", "--metrics-port", "9466"]).exit_code == 0
+    monkeypatch.setenv("AGENTSOCKET_WORKER_METRICS_PORT", "9467")
+    assert runner.invoke(app, ["worker"]).exit_code == 0
+    assert [s.worker_metrics_port for s in started] == [9466, 9467]
+    refused = runner.invoke(app, ["worker", "--metrics-port", "70000"])
+    assert refused.exit_code == 2

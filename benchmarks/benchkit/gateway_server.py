@@ -115,6 +115,15 @@ def config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
     return cfg
 
 
+def configure_tracing() -> None:
+    """Tracing as ``agentsocket serve`` sets it up (``OTEL_*``), where the gateway has it."""
+    try:
+        from agentsocket import tracing
+    except ImportError:
+        return
+    tracing.configure("agentsocket-gateway")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -123,6 +132,7 @@ def main() -> None:
     pin(args.cpu)
     raise_file_limit()
     settings = Settings()
+    configure_tracing()
     app = build_app(settings)
     uvicorn.Server(config(app, settings, args.port)).run()
 

@@ -100,21 +100,26 @@ class Server:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def start(kind: str, timeout: float = 60.0) -> Server:
-    """Start a ``kind`` server on a free port and wait until it serves."""
+def start(kind: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> Server:
+    """Start a ``kind`` server on a free port and wait until it serves.
+
+    Args:
+        env: more environment variables for the server (e.g. ``OTEL_*``).
+    """
     if kind not in _MODULES:
         raise ValueError(f"unknown server {kind!r}; one of {KINDS}")
     port = free_port()
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
-    env = {**os.environ, "PYTHONPATH": _pythonpath()}
+    environment = {**os.environ, "PYTHONPATH": _pythonpath()}
     if kind == "agentsocket":
-        env.update(_GATEWAY_LIMITS)
-        env["AGENTSOCKET_JWT_SECRET"] = SECRET
-        env["AGENTSOCKET_DATABASE_URL"] = f"sqlite+aiosqlite:///{scratch / 'bench.db'}"
+        environment.update(_GATEWAY_LIMITS)
+        environment["AGENTSOCKET_JWT_SECRET"] = SECRET
+        environment["AGENTSOCKET_DATABASE_URL"] = f"sqlite+aiosqlite:///{scratch / 'bench.db'}"
+    environment.update(env or {})
     with open(scratch / "server.log", "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", _MODULES[kind], "--port", str(port)],
-            env=env,
+            env=environment,
             cwd=scratch,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -192,6 +192,10 @@ def worker(
         str | None, typer.Option(help="This worker's id.", show_default="worker-<host>-<pid>")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 16,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus /metrics on this port (on AGENTSOCKET_HOST)."),
+    ] = None,
     agent: _AgentOpt = None,
     ag_ui_agent: _AgUiAgentOpt = None,
     ag_ui_header: _AgUiHeaderOpt = None,
@@ -203,6 +207,7 @@ def worker(
     """
     from pydantic import ValidationError
 
+    from agentsocket import tracing
     from agentsocket.server.logs import configure
     from agentsocket.settings import Settings
     from agentsocket.worker import run_worker
@@ -214,10 +219,13 @@ def worker(
             "redis_url": redis_url,
             "worker_id": worker_id,
             "concurrency": concurrency,
+            "metrics_port": metrics_port,
         },
     )
     if "concurrency" in given:
         given["worker_concurrency"] = given.pop("concurrency")
+    if "metrics_port" in given:
+        given["worker_metrics_port"] = given.pop("metrics_port")
     overrides: dict[str, Any] = {"broker": "redis", "runs": "queue", **given}
     overrides |= _agent_overrides(agent, ag_ui_agent, ag_ui_header, default_agent)
     try:
@@ -226,8 +234,12 @@ def worker(
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     configure(settings.log_level, settings.log_json)
-    with _agent_errors():
-        run_worker(settings)
+    tracing.configure("agentsocket-worker")
+    try:
+        with _agent_errors():
+            run_worker(settings)
+    finally:
+        tracing.shutdown()  # export the spans still buffered
 
 
 # --- agents to serve: the options `serve` and `worker` share (docs/agents.md) --------------

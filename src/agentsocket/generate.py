@@ -67,6 +67,12 @@ def _configuration() -> dict[str, bytes]:
     return {"configuration.md": configuration_markdown().encode()}
 
 
+def _metrics() -> dict[str, bytes]:
+    from agentsocket.metrics_doc import metrics_markdown
+
+    return {"metrics.md": metrics_markdown().encode()}
+
+
 def _generated_md() -> dict[str, bytes]:
     return {"GENERATED.md": generated_md().encode()}
 
@@ -84,7 +90,8 @@ TARGETS: tuple[Target, ...] = (
         "docs/protocol",
         None,
         "the models, version changes and golden frames (`agentsocket.protocol.reference`, "
-        "`agentsocket.protocol.asyncapi`)",
+        "`agentsocket.protocol.asyncapi`); the AG-UI mapping data and event schemas "
+        "(`agentsocket.protocol.ag_ui`, `ag_ui_docs`, `asyncapi_ag_ui`)",
         "agentsocket docs build",
         _protocol_docs,
     ),
@@ -95,6 +102,14 @@ TARGETS: tuple[Target, ...] = (
         "(`agentsocket.server.configuration_doc`)",
         "agentsocket generate",
         _configuration,
+    ),
+    Target(
+        "docs",
+        ("metrics.md",),
+        "the gateway's and the worker's Prometheus registries: names, types, labels, help "
+        "(`agentsocket.metrics_doc`)",
+        "agentsocket generate",
+        _metrics,
     ),
     Target(
         ".",

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default="info", description="debug, info, warning or error (uvicorn's levels)."
     )
     log_json: bool = Field(default=False, description="One JSON object per log line.")
+    trace_client_parent: bool = Field(
+        default=True,
+        description="With tracing on (OTEL_*, docs/tracing.md), a `user_message`'s "
+        "`traceparent` becomes the parent of its run's trace; false: every run starts its own.",
+    )
 
     # Protocol
     default_version: str = Field(
@@ -97,7 +102,7 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         description="Open connections of the node; more get HTTP 503 (health probes still "
-        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 32).",
+        "answered). Default: the open-file limit minus a reserve of 1/8 (at least 64).",
     )
     handshake_timeout: float = Field(
         default=10.0,
@@ -140,6 +145,17 @@ class Settings(BaseSettings):
     )
     approval_timeout: float = Field(
         default=120.0, gt=0, description="Seconds a tool call waits for approval, then denied."
+    )
+    double_texting: Literal["reject", "enqueue", "interrupt"] = Field(
+        default="enqueue",
+        description="A message for a thread whose run is still going: `reject` (`conflict`), "
+        "`enqueue` (runs one after another) or `interrupt` (cancel the run, start the new one).",
+    )
+    double_texting_queue_depth: int = Field(
+        default=5,
+        gt=0,
+        le=100,
+        description="Messages waiting per thread (enqueue); more get `conflict`.",
     )
 
     # Auth
@@ -190,6 +206,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Seconds between a worker's liveness beats."
     )
     worker_ttl: float = Field(default=3.0, gt=0, description="A silent worker is lost after this.")
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus `/metrics` (on `host`; 0 picks a free one, "
+        "logged). Default: none. The run metrics of queue mode are there (docs/operations.md).",
+    )
     run_queue_timeout: float = Field(
         default=30.0, gt=0, description="A run no worker took after this ends with no_worker."
     )

@@ -26,13 +26,18 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from redis.asyncio import Redis
 
+from agentsocket import tracing
 from agentsocket.agents import Runner, RunOutcome
+from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery import RedisBroker
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
+from agentsocket.looplag import loop_lag_gauge, watch_loop_lag
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.server_messages import (
@@ -55,7 +60,10 @@ from agentsocket.runs import (
     stream_payload,
     thread_history,
 )
+from agentsocket.runs.double_texting import RedisThreadLine, next_stored
+from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
+from agentsocket.runs.timeline import TimelineRecorder
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -84,12 +92,16 @@ class Worker:
         self._runs: set[str] = set()  # runs executing here
         self._dropped: set[str] = set()  # ... that are no longer ours to publish or store
         self._orphans: dict[str, RunInfo] = {}  # dropped runs still to hand to the reaper
+        self._following: dict[str, RunRequest] = {}  # run id -> its thread's next run
         self._lease_until = 0.0  # monotonic time the heartbeat surely lasts until
         self._renewing = asyncio.Lock()
+        self.registry, run_metrics, self._loop_lag = worker_metrics()
+        self.observer = RunObserver(run_metrics, self.agents)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then cancel what is still running and close the agents."""
         settings = self.settings
+        exporter = self._serve_metrics()  # first: a port in use fails before anything opens
         store = await Store.open(settings.database_url)
         broker = RedisBroker(
             settings.redis_url,
@@ -103,11 +115,13 @@ class Worker:
         self.queue = RunQueue(redis, settings.redis_prefix)
         await self.queue.ensure_group()
         self.store, self.broker = store, broker
+        self.line = RedisThreadLine(redis, settings.redis_prefix, settings.run_timeout)
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
             cancel_grace=settings.agent_cancel_grace,
             on_finish=self._finished,
+            on_ended=self._ended,
             history=thread_history(store),
         )
         log.info("worker started", extra={"worker_id": self.id})
@@ -115,10 +129,14 @@ class Worker:
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(self._control(redis)),
             asyncio.create_task(self._consume(stop)),
+            asyncio.create_task(watch_loop_lag(self._loop_lag)),
         ]
         await stop.wait()
         for task in tasks:
             await cancel_and_wait(task)
+        if exporter is not None:
+            await asyncio.to_thread(exporter.shutdown)  # waits for its serving loop's next poll
+            exporter.server_close()
         await self.runner.shutdown("shutdown")
         await self.agents.aclose()
         try:
@@ -131,6 +149,20 @@ class Worker:
         await redis.aclose()
         await store.close()
         log.info("worker stopped", extra={"worker_id": self.id})
+
+    def _serve_metrics(self) -> WSGIServer | None:
+        """Serve ``GET /metrics`` on ``host:worker_metrics_port`` (a thread), if configured."""
+        port = self.settings.worker_metrics_port
+        if port is None:
+            return None
+        server, _ = start_http_server(port, addr=self.settings.host, registry=self.registry)
+        log.info(
+            "worker metrics on http://%s:%d/metrics",
+            self.settings.host,
+            server.server_port,
+            extra={"worker_id": self.id},
+        )
+        return server
 
     async def publish(self, user_id: str, message: ServerMessage) -> int:
         entry = await self.broker.publish(user_id, stream_payload(message, self.id))
@@ -157,7 +189,14 @@ class Worker:
                 self._slots.release()
                 continue
             try:
-                await self._start(request)
+                # A child of the gateway's hand-off; the run's spans are children of this one.
+                with tracing.span(
+                    "agentsocket.worker.run",
+                    {"agentsocket.run_id": request.run_id, "agentsocket.worker_id": self.id},
+                    kind="consumer",
+                    parent=request.traceparent,
+                ):
+                    await self._start(request)
             except Exception as exc:
                 self.abandon(request.run_id, f"cannot start it: {exc}", request)
                 if self.runner.get(request.run_id) is None:  # it never ran: nothing will end it
@@ -165,12 +204,14 @@ class Worker:
                     self._slots.release()
 
     async def _start(self, request: RunRequest) -> None:
+        self.observer.dequeued(request)
         agent = self.agents.get(request.agent)
         if agent is None:
             await self._refuse_unknown(request)
             return
+        log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
-        sink = _RunSink(self, request)
+        sink = self.observer.watch(request, _RunSink(self, request))
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
@@ -211,6 +252,8 @@ class Worker:
         )
         await self.queue.finished(request.run_id, request.user_id)
         self._slots.release()
+        await self._free(outcome)
+        await self._ended(outcome)
 
     async def holds(self, run_id: str) -> bool:
         """Whether ``run_id`` is still this worker's to run (renewing first if in doubt)."""
@@ -251,6 +294,27 @@ class Worker:
             )
         self.runner.cancel(run_id, "worker_lost")
 
+    async def _free(self, outcome: RunOutcome) -> None:
+        """Free the run's thread before its end is out; its next run waits for :meth:`_ended`."""
+        try:
+            following = await next_stored(self.line, self.store, outcome.thread_id, outcome.run_id)
+        except Exception:
+            log.exception("could not hand the thread on", extra={"run_id": outcome.run_id})
+            return
+        if following is not None:
+            self._following[outcome.run_id] = following
+
+    async def _ended(self, outcome: RunOutcome) -> None:
+        """The run's end is out: the next run waiting on its thread goes to the queue."""
+        following = self._following.pop(outcome.run_id, None)
+        if following is not None:
+            try:
+                await self.queue.submit(following)
+            except Exception:
+                log.exception(
+                    "could not queue the thread's next run", extra={"run_id": following.run_id}
+                )
+
     async def _finished(self, outcome: RunOutcome) -> None:
         try:
             if await self.holds(outcome.run_id):
@@ -259,6 +323,7 @@ class Worker:
                 self._runs.discard(outcome.run_id)
                 await persist_outcome(self.store, outcome)
                 await self.queue.finished(outcome.run_id, outcome.user_id)
+                await self._free(outcome)
         except Exception as exc:
             self.abandon(outcome.run_id, f"cannot record its end: {exc}")
         finally:
@@ -335,8 +400,8 @@ class Worker:
             log.warning("%s; ignored", exc, extra={"worker_id": self.id})
             return
         match command:
-            case Cancel(run_id=run_id, user_id=user_id):
-                self.runner.cancel(run_id, user_id=user_id)
+            case Cancel(run_id=run_id, user_id=user_id, reason=reason):
+                self.runner.cancel(run_id, reason, user_id=user_id)
             case Approve():
                 self.runner.resolve_approval(
                     command.run_id,
@@ -347,25 +412,42 @@ class Worker:
                 )
 
 
+def worker_metrics() -> tuple[CollectorRegistry, RunMetrics, Gauge]:
+    """A worker's registry: the runs it executes, its event-loop lag, the adapters' metrics."""
+    registry = CollectorRegistry()
+    run_metrics = RunMetrics(registry)
+    loop_lag = loop_lag_gauge(registry)
+    registry.register(AdapterMetrics())
+    return registry, run_metrics, loop_lag
+
+
 class _RunSink:
-    """A run's event sink: publishes into the user's stream while the run is this worker's."""
+    """A run's event sink: publishes into the user's stream while the run is this worker's,
+    and records the run's timeline (stored before the run's own terminal event goes out)."""
 
     def __init__(self, worker: Worker, request: RunRequest) -> None:
         self._worker = worker
         self._run_id = request.run_id
         self._user_id = request.user_id
+        self._timeline = TimelineRecorder(worker.store.append_timeline, request.run_id)
 
     async def emit(self, event: AgentEvent) -> None:
+        ends_run = event.run_id == self._run_id and isinstance(event, _TERMINAL)
         try:
             if await self._worker.holds(self._run_id):
                 await self._track_approval(event)
+                if ends_run:
+                    self._timeline.record(event)
+                    await self._timeline.close()
                 await self._worker.publish(self._user_id, event)
+                if not ends_run:
+                    self._timeline.record(event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so
             # the stream now lacks this event: the run cannot go on.
             self._worker.abandon(self._run_id, f"cannot publish its events: {exc}")
         finally:
-            if event.run_id == self._run_id and isinstance(event, _TERMINAL):
+            if ends_run:
                 self._worker.forget(self._run_id)  # the run's last event (Runner's guarantee)
 
     async def _track_approval(self, event: AgentEvent) -> None:

@@ -80,6 +80,22 @@ def finish(reason: str = "stop") -> Chunk:
     return chunk({}, reason)
 
 
+def usage(prompt_tokens: int, completion_tokens: int) -> Chunk:
+    """The last chunk with ``stream_options.include_usage``: no choices, the tokens used."""
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "stand-in",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 class StandIn:
     """The server's state: the scripted replies and the requests it received."""
 

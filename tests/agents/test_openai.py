@@ -24,6 +24,7 @@ from agentsocket.agents import (
 )
 from agentsocket.agents.history import Turn, earlier_turns
 from agentsocket.protocol.server_messages import (
+    AgentCompleted,
     AgentError,
     AgentEvent,
     AgentMessage,
@@ -31,6 +32,7 @@ from agentsocket.protocol.server_messages import (
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 from tests.agents.helpers import assert_well_formed, wait_for_event
 from tests.agents.standin import (
@@ -43,6 +45,7 @@ from tests.agents.standin import (
     serve,
     text,
     tool_call,
+    usage,
 )
 
 SAFETY = 10.0
@@ -117,6 +120,7 @@ async def test__text_answer__streamed_deltas_then_the_message(standin: StandIn) 
             {"role": "user", "content": "hi"},
         ],
         "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert standin.headers[0]["authorization"] == "Bearer sk-test"
     assert standin.headers[0]["accept"] == "text/event-stream"
@@ -631,3 +635,46 @@ async def test__earlier_turns__zero_caps__nothing() -> None:
 
     assert earlier_turns(turns, "run_1", max_messages=0, max_chars=1000) == []
     assert earlier_turns(turns, "run_1", max_messages=5, max_chars=0) == []
+
+
+async def test__usage_of_each_round__summed_on_agent_completed(standin: StandIn) -> None:
+    tool_round = [*tool_call(0, "c1", "calculate", '{"expression": "2*3"}'), finish("tool_calls")]
+    # Each usage chunk comes after its round's finish_reason, as OpenAI sends it.
+    standin.script(
+        Stream([*tool_round, usage(12, 7)]), Stream([*text("6"), finish(), usage(30, 4)])
+    )
+
+    sink, _ = await _run(_agent(standin, tools=[CALCULATE]), prompt="2*3?")
+
+    [completed] = [e for e in sink.events if isinstance(e, AgentCompleted)]
+    assert completed.usage == Usage(input_tokens=42, output_tokens=11, total_tokens=53)
+    assert all(r["stream_options"] == {"include_usage": True} for r in standin.requests)
+
+
+async def test__include_usage_off__not_asked_and_none_reported(standin: StandIn) -> None:
+    standin.script(Stream([*text("ok"), finish()]))
+
+    sink, _ = await _run(_agent(standin, include_usage=False))
+
+    assert "stream_options" not in standin.requests[0]
+    [completed] = [e for e in sink.events if isinstance(e, AgentCompleted)]
+    assert completed.usage is None
+
+
+@pytest.mark.parametrize(
+    "reported",
+    [
+        {"prompt_tokens": -1, "completion_tokens": 2},
+        {"prompt_tokens": "many", "completion_tokens": 2},
+        {"prompt_tokens": 1.5, "completion_tokens": 2},
+        "lots",
+    ],
+    ids=["negative", "text", "fraction", "not-an-object"],
+)
+async def test__malformed_usage__upstream_malformed(standin: StandIn, reported: object) -> None:
+    bad = {"id": "x", "object": "chat.completion.chunk", "choices": [], "usage": reported}
+    standin.script(Stream([*text("ok"), finish(), bad]))
+
+    sink, _ = await _run(_agent(standin))
+
+    assert _describe(sink.events[-1]) == ("agent_error", "upstream_malformed", False)

@@ -23,6 +23,7 @@ from agentsocket.agents import (
 )
 from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
+    AgentCompleted,
     AgentError,
     AgentMessage,
     AgentMessageDelta,
@@ -30,6 +31,7 @@ from agentsocket.protocol.server_messages import (
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 from tests.agents.helpers import FuncAgent, RunFunc, assert_well_formed, wait_for_event
 
@@ -709,3 +711,66 @@ async def test__ask_approval_with_an_id_a_client_cannot_send__a_new_id(call_id: 
     async with asyncio.timeout(SAFETY):
         outcome = await runner.wait("run_a")
     assert outcome.text == "approved: True"
+
+
+# --- usage ------------------------------------------------------------------------
+
+
+async def test__report_usage__summed_per_run_and_sub_runs_keep_their_own() -> None:
+    async def child(ctx: RunContext, prompt: str) -> None:
+        ctx.report_usage(5, 1)
+        await ctx.say("child")
+
+    async def parent(ctx: RunContext, prompt: str) -> None:
+        ctx.report_usage(100, 20)
+        await ctx.delegate(FuncAgent("child", child), "q")
+        ctx.report_usage(50, 7, total_tokens=60)  # a total as the model reported it
+        await ctx.say("done")
+
+    sink, _ = await _run(parent)
+
+    by_run = {e.run_id: e.usage for e in sink.of_type(AgentCompleted)}
+    child_run = sink.of_type(AgentStarted)[1].run_id
+    assert by_run == {
+        child_run: Usage(input_tokens=5, output_tokens=1, total_tokens=6),
+        "run_a": Usage(input_tokens=150, output_tokens=27, total_tokens=180),
+    }
+
+
+async def test__no_usage_reported__usage_is_null() -> None:
+    async def agent(ctx: RunContext, prompt: str) -> None:
+        await ctx.say("hi")
+
+    sink, _ = await _run(agent)
+
+    assert sink.of_type(AgentCompleted)[0].usage is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "bad"),
+    [
+        ((-1, 2, None), "input"),
+        ((1, -2, None), "output"),
+        ((1, 2, -3), "total"),
+        ((1.5, 2, None), "input"),
+        ((True, 2, None), "input"),
+        (("7", 2, None), "input"),
+    ],
+)
+async def test__report_usage__bad_counts__value_error_and_nothing_counted(
+    counts: tuple[Any, Any, Any], bad: str
+) -> None:
+    errors: list[str] = []
+
+    async def agent(ctx: RunContext, prompt: str) -> None:
+        try:
+            ctx.report_usage(*counts)
+        except ValueError as exc:
+            errors.append(str(exc))
+        await ctx.say("hi")
+
+    sink, _ = await _run(agent)
+
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{bad}_tokens must be")
+    assert sink.of_type(AgentCompleted)[0].usage is None

@@ -106,3 +106,34 @@ def test_idle(tmp_path: Path) -> None:
         for name in SERVERS:
             assert case["summary"][name]["rss_mb"] > 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_run_metrics() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_run_metrics.py"), "--events", "200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["agent_message_delta", "tool_completed"]
+    assert all(line.endswith("us per event") for line in lines)
+
+
+def test_tracing(tmp_path: Path) -> None:
+    stdout, body = run_benchmark("bench_tracing.py", tmp_path)
+    assert body["cases"]
+    for case in body["cases"]:
+        for round_ in case["rounds"]:
+            assert set(round_) == {"off", "on"}, case["name"]
+            for sample in round_.values():
+                assert sample["messages"] == sample["extra"]["sent"] > 0, case["name"]
+                assert sample["server_cpu_ns"] > 0, case["name"]
+    # Every run of the traced gateway exported its spans: its accept, the two store
+    # writes and the agent run.
+    users = int(body["args"]["users"])
+    runs = sum(users if "one run each" in c["name"] else 1 for c in body["cases"])
+    assert body["spans_received"] >= 4 * runs
+    assert "rate on/off" in stdout

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 
 
 class TcpProxy:
@@ -21,10 +23,19 @@ class TcpProxy:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    def cut(self) -> None:
-        """Close every forwarded connection and close new ones at once."""
+    def cut(self, *, reset: bool = False) -> None:
+        """Close every forwarded connection and close new ones at once.
+
+        Args:
+            reset: abort with a TCP RST (``SO_LINGER`` 0), as a dead middlebox
+                does, instead of closing with FIN.
+        """
         self.up = False
         for writer in list(self._writers):
+            if reset:
+                sock = writer.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.close()
 
     def restore(self) -> None:

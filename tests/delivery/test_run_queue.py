@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -49,6 +51,17 @@ async def _pending(queue: RunQueue) -> int:
 
 async def _queued_long_ago(queue: RunQueue, run_id: str) -> None:
     await queue.redis.zadd(f"{queue.prefix}:queued", {run_id: 0})
+
+
+async def test_a_traceparent_travels_as_an_entry_field_of_its_own(queue: RunQueue) -> None:
+    traced = replace(REQUEST, traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    await queue.submit(traced)
+    entries: Any = await queue.redis.xrange(queue.stream)
+    fields = entries[0][1]
+    # A worker that predates traceparents reads `request` alone, as it always did.
+    assert RunRequest(**orjson.loads(fields[b"request"])) == REQUEST
+    assert fields[b"traceparent"] == traced.traceparent.encode()  # type: ignore[union-attr]
+    assert await queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS) == traced
 
 
 async def test_a_worker_takes_a_queued_run(queue: RunQueue) -> None:

@@ -333,11 +333,13 @@ class StreamClient:
         if stream is not None and self.epoch is None:
             self.epoch = str(stream["epoch"])
 
-    async def send(self, kind: str, **data: Any) -> None:
-        """Send one client message in this client's version."""
+    async def send(self, kind: str, *, correlation_id: str | None = None, **data: Any) -> None:
+        """Send one client message in this client's version (with ``correlation_id``, if given)."""
         assert self._ws is not None, "not connected"
         # v1 frames are flat; later versions wrap the fields in ``data``.
         frame = {"type": kind, **data} if self.version == "v1" else {"type": kind, "data": data}
+        if correlation_id is not None:
+            frame["correlation_id"] = correlation_id
         await self._ws.send(orjson.dumps(frame).decode())
 
     async def wait_for(

@@ -1,7 +1,8 @@
 """Silent sockets and half-sent upgrades cannot exhaust the gateway (issue 12, bug 4).
 
 A real ``agentsocket serve`` with a low open-file limit (``RLIMIT_NOFILE``
-128, so its connection cap defaults to 96) and a short handshake deadline.
+128, so its connection cap defaults to 64 and its ceiling to 96) and a short
+handshake deadline.
 150 peers connect and never finish a request; ``/healthz`` keeps answering,
 requests and WebSocket upgrades over the cap get 503, and the server closes
 every silent socket by itself.
@@ -24,8 +25,8 @@ from tests.e2e.harness import ServerProcess, client, recv_json, run_server, tag
 pytestmark = pytest.mark.e2e
 
 FILE_LIMIT = 128
-#: The default cap for that limit: FILE_LIMIT minus a reserve of 1/8 (at least 32).
-CAP = FILE_LIMIT - 32
+#: The default cap for that limit: FILE_LIMIT minus a reserve of 1/8 (at least 64).
+CAP = FILE_LIMIT - 64
 HANDSHAKE_TIMEOUT = 6.0
 SILENT = 130
 HALF_OPEN = 20

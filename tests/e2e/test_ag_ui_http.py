@@ -7,10 +7,12 @@ httpx streaming clients. Every stream is checked with the official
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +274,14 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
         bad_id = await http.post(
             "/ag-ui", json=run_input("hi"), headers={**auth, "Last-Event-ID": "whatever"}
         )
+        # A front end returning a frontend tool's result: no call of ours waits for it.
+        tool_result = [
+            {"id": "m-1", "role": "user", "content": "draw a chart"},
+            {"id": "m-2", "role": "tool", "toolCallId": "call-chart", "content": "drawn"},
+        ]
+        unknown_tool = await http.post(
+            "/ag-ui", json=run_input("hi", messages=tool_result), headers=auth
+        )
 
     assert (missing.status_code, missing.json()["error"]) == (401, "missing_token")
     assert forged.status_code == 401
@@ -284,6 +294,10 @@ async def test__refusals__typed_json_errors(server: ServerProcess) -> None:
     assert long_prompt.status_code == 422
     assert long_prompt.json()["errors"][0]["path"] == "$.messages"
     assert (unknown_agent.status_code, unknown_agent.json()["error"]) == (404, "not_found")
+    assert (unknown_tool.status_code, unknown_tool.json()["error"]) == (422, "unknown_tool")
+    assert unknown_tool.json()["errors"] == [
+        {"path": "$.messages[1].toolCallId", "reason": "unknown tool call"}
+    ]
 
 
 async def test__foreign_or_lost_last_event_id__refused_nothing_leaks(
@@ -335,3 +349,35 @@ async def test__redis_cluster__cut_on_one_node__resumed_on_another(tmp_path: Pat
     ids = [e.id for e in whole]
     assert len(set(ids)) == len(ids)
     assert "0x" in text_of(whole)
+
+
+async def test__second_run_on_a_busy_thread__waits_then_streams_after_the_first(
+    server: ServerProcess,
+) -> None:
+    """The gateway's double-texting default (``enqueue``) over AG-UI: the second POST's
+    stream opens at once, and its run starts only once the first has finished."""
+    token = server.token("sse-double-texting")
+    first = await post_run(server.http, token, run_input("what is 2+2?"))
+    thread_id = first[0].data["threadId"]
+    finished_at: dict[str, float] = {}
+
+    async def timed(prompt: str, name: str) -> list[SseEvent]:
+        events = await post_run(server.http, token, run_input(prompt, thread_id=thread_id))
+        finished_at[name] = asyncio.get_running_loop().time()
+        return events
+
+    busy, waiting = await asyncio.gather(
+        timed(LONG_PROMPT, "long"), _after(0.05, timed("what is 3+3?", "short"))
+    )
+
+    check(busy)
+    check(waiting)
+    assert busy[-1].type == waiting[-1].type == "RUN_FINISHED"
+    assert "3+3 = 6" in text_of(waiting)
+    # The short one waited its turn behind the long one.
+    assert finished_at["long"] < finished_at["short"]
+
+
+async def _after(seconds: float, awaitable: Awaitable[list[SseEvent]]) -> list[SseEvent]:
+    await asyncio.sleep(seconds)
+    return await awaitable

@@ -134,6 +134,13 @@ async def test__client_that_never_reads__aborted_and_released_then_resumes(
     sleeper.close()
     metrics = await asyncio.to_thread(httpx.get, f"{server.http}/metrics")
     assert 'agentsocket_closes_total{code="4101"}' in metrics.text
+    # One connection, closed once: for a full queue or for a blocked write.
+    slow = [
+        float(line.split()[-1])
+        for line in metrics.text.splitlines()
+        if line.startswith("agentsocket_slow_consumer_closes_total{")
+    ]
+    assert sum(slow) == 1
     # The client comes back and resumes: nothing of the stream is lost.
     query = f"last_seq=0&epoch={epoch}"
     async with client(server, user, query=query, headers=ORIGIN) as back:

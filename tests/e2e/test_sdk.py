@@ -224,6 +224,28 @@ async def test__thread_helpers__each_version__round_trip(
     assert 0 < seqs[0] < seqs[1] < seqs[2]
 
 
+async def test__double_texting__queued_receipt_conflict_with_run_id_then_stop(
+    server: ServerProcess,
+) -> None:
+    async with connect(server.ws, token=server.token("sdk-double-texting")) as conn:
+        thread = await conn.create_thread("busy")
+        first = await conn.send_message("be slow about it", thread_id=thread.thread_id)
+        assert first.queued is False
+        with pytest.raises(RequestError) as refused:
+            await conn.send_message(
+                "are you done?", thread_id=thread.thread_id, double_texting="reject"
+            )
+        assert refused.value.code is ErrorCode.CONFLICT
+        assert refused.value.run_id == first.run_id
+        waiting = await conn.send_message("what is 1*2?", thread_id=thread.thread_id)
+        assert waiting.queued is True
+        stopped = await conn.stop(waiting.run_id)  # still waiting: it never starts
+        assert isinstance(stopped, s.AgentCancelled)
+        assert stopped.reason == "user_request"
+        ended = await conn.stop(first.run_id)
+        assert isinstance(ended, s.AgentCancelled)
+
+
 # --- refusals ---------------------------------------------------------------------------
 
 

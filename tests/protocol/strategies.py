@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from agentsocket.protocol import ClientEnvelope, ServerEnvelope
-from agentsocket.protocol.client_messages import CLIENT_MESSAGES
+from agentsocket.protocol.client_messages import CLIENT_MESSAGES, TRACEPARENT_PATTERN
 from agentsocket.protocol.server_messages import SERVER_MESSAGES
 
 # Valid text never holds U+0000 (protocol/limits.py); the fuzz suite sends it on purpose.
@@ -29,6 +29,12 @@ JSON = st.recursive(
     max_leaves=8,
 )
 IDENTIFIER = st.from_regex(r"\A[A-Za-z0-9_.:-]{1,24}\Z")
+TRACEPARENT = st.builds(
+    "00-{:032x}-{:016x}-{:02x}".format,
+    st.integers(1, 2**128 - 1),
+    st.integers(1, 2**64 - 1),
+    st.integers(0, 255),
+)
 TIME = st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False, allow_infinity=False)
 
 
@@ -74,7 +80,7 @@ def for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[An
         return TIME
     if annotation is str:
         if "pattern" in bounds:
-            return IDENTIFIER
+            return TRACEPARENT if bounds["pattern"] == TRACEPARENT_PATTERN else IDENTIFIER
         return st.text(CHARACTERS, min_size=max(1, bounds.get("MinLen", 0)), max_size=40)
     if isinstance(annotation, type) and issubclass(annotation, str):  # StrEnum
         return st.sampled_from(list(annotation))  # type: ignore[call-overload]

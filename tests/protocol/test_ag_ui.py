@@ -338,3 +338,29 @@ def test__joined_inside_a_sub_run__opens_the_run_with_its_thread() -> None:
     }
     assert wire[1]["subagentRunId"] == "run-sub"
     assert [e["type"] for e in wire[-2:]] == ["SUBAGENT_FINISHED", "RUN_FINISHED"]
+
+
+def test__usage__on_run_finished_as_ag_ui_token_usage() -> None:
+    usage = s.Usage(input_tokens=120, output_tokens=30, total_tokens=150)
+    wire = convert([ev(s.AgentStarted), ev(s.AgentCompleted, duration_ms=1, usage=usage)])
+
+    finished = wire[-1]
+    assert finished["type"] == "RUN_FINISHED"
+    assert finished["usage"] == [{"inputTokens": 120, "outputTokens": 30, "totalTokens": 150}]
+    assert_valid_agui(wire)
+
+
+def test__no_usage_or_a_sub_runs_usage__not_on_run_finished() -> None:
+    sub_usage = s.Usage(input_tokens=1, output_tokens=1, total_tokens=2)
+    wire = convert(
+        [
+            ev(s.AgentStarted),
+            ev(s.AgentStarted, run_id="sub-1", parent_run_id=RUN),
+            ev(s.AgentCompleted, run_id="sub-1", parent_run_id=RUN, duration_ms=1, usage=sub_usage),
+            ev(s.AgentCompleted, duration_ms=1),
+        ]
+    )
+
+    assert types(wire)[-1] == "RUN_FINISHED"
+    assert "usage" not in wire[-1]
+    assert_valid_agui(wire)

@@ -94,10 +94,21 @@ async def open_user(url: str, token: str, *, query: str = "") -> ClientConnectio
     return ws
 
 
-async def probe(url: str, token: str, stop: asyncio.Event, interval: float = 0.1) -> ProbeResult:
-    """Ping on one connection every ``interval`` seconds until ``stop`` is set."""
+async def probe(
+    url: str,
+    token: str,
+    stop: asyncio.Event,
+    interval: float = 0.1,
+    opened: asyncio.Event | None = None,
+) -> ProbeResult:
+    """Ping on one connection every ``interval`` seconds until ``stop`` is set.
+
+    ``opened`` is set once the connection is open (its welcome read).
+    """
     result = ProbeResult()
     ws = await open_user(url, token)
+    if opened is not None:
+        opened.set()
     index = 0
     try:
         while not stop.is_set():

@@ -11,6 +11,7 @@ from agentsocket.runs import Approve, BadCommand, Cancel, encode_command, parse_
     "command",
     [
         Cancel(run_id="run_1", user_id="alice"),
+        Cancel(run_id="run_1", user_id="alice", reason="interrupted"),
         Approve(run_id="run_1", user_id="alice", tool_call_id="call_1", approved=True),
         Approve(run_id="run_2", user_id="bob", tool_call_id="call_2", approved=False, reason="no"),
     ],
@@ -36,6 +37,12 @@ def test__encode_then_parse__same_command(command: Cancel | Approve) -> None:
             "approve.approved",
         ),
         (b'{"op": "cancel", "run_id": "r", "user_id": "u", "extra": 1}', "cancel.extra"),
+        (b'{"op": "cancel", "run_id": "r", "user_id": "u", "reason": ""}', "cancel.reason"),
+        (b'{"op": "cancel", "run_id": "r", "user_id": "u", "reason": 5}', "cancel.reason"),
+        (
+            b'{"op": "cancel", "run_id": "r", "user_id": "u", "reason": "' + b"x" * 65 + b'"}',
+            "cancel.reason",
+        ),
     ],
 )
 def test__bad_payload__bad_command_naming_the_field(payload: bytes, problem: str) -> None:

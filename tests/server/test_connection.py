@@ -82,7 +82,24 @@ async def test__stalled_client__slow_consumer_close_then_abort() -> None:
     assert conn.closing
     await asyncio.wait_for(writer, 5)
     assert socket.aborted
-    assert 'agentsocket_closes_total{code="4101"} 1.0' in conn._metrics.render().decode()
+    rendered = conn._metrics.render().decode()
+    assert 'agentsocket_closes_total{code="4101"} 1.0' in rendered
+    assert 'agentsocket_slow_consumer_closes_total{cause="queue_full"} 1.0' in rendered
+    assert 'cause="write_timeout"' not in rendered
+
+
+async def test__held_back_frames__outbound_queue_gauges_read_them_at_scrape_time() -> None:
+    socket = FakeSocket()
+    first, second = connection(socket, size=100), connection(FakeSocket(), size=100)
+    metrics = first._metrics
+    metrics.watch_outbound(lambda: (c.queued for c in (first, second)))
+    socket.gate.clear()
+    for i in range(4):  # the first is written and held; three wait in the queue
+        first.reply(s.Pong(server_time=float(i)))
+    second.reply(s.Pong(server_time=0.0))  # written at once: nothing queued
+    rendered = metrics.render().decode()
+    assert "agentsocket_outbound_queued_frames 3.0" in rendered
+    assert "agentsocket_outbound_queued_frames_max 3.0" in rendered
 
 
 async def test__write_never_completes__aborted_after_send_timeout() -> None:
@@ -93,6 +110,8 @@ async def test__write_never_completes__aborted_after_send_timeout() -> None:
     conn.reply(s.Pong(server_time=1.0))
     await asyncio.wait_for(writer, 5)
     assert socket.aborted
+    rendered = conn._metrics.render().decode()
+    assert 'agentsocket_slow_consumer_closes_total{cause="write_timeout"} 1.0' in rendered
 
 
 async def test__message_an_old_version_cannot_express__dropped_and_counted() -> None:

@@ -11,6 +11,7 @@ from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.core import (
     MAX_CLOSE_REASON,
+    AnswerPing,
     Close,
     ConnectionCore,
     Dispatch,
@@ -47,6 +48,8 @@ def core(
 
 
 PING = json.dumps({"type": "ping", "correlation_id": "p"})
+#: Taken, whichever path: a plain v3 ping is answered by the fast path.
+ACCEPTED = (Dispatch, AnswerPing)
 
 
 def error_code(action: object) -> str:
@@ -60,10 +63,51 @@ def error_code(action: object) -> str:
 
 def test__valid_frame__dispatched_with_its_correlation_id() -> None:
     conn, _ = core()
-    [action] = conn.receive_frame(PING)
+    [action] = conn.receive_frame(json.dumps({"type": "list_threads", "correlation_id": "p"}))
     assert isinstance(action, Dispatch)
-    assert isinstance(action.envelope.message, c.Ping)
+    assert isinstance(action.envelope.message, c.ListThreads)
     assert action.envelope.correlation_id == "p"
+
+
+def test__plain_v3_ping__answered_by_the_fast_path_with_its_values() -> None:
+    conn, _ = core()
+    frame = json.dumps({"type": "ping", "data": {"client_time": 1.5e9}, "correlation_id": "p"})
+    [action] = conn.receive_frame(frame)
+    assert isinstance(action, AnswerPing)
+    assert (action.ping.client_time, action.ping.correlation_id) == (1.5e9, "p")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # An int time: the model makes it a float; the slow path reads it.
+        {"type": "ping", "data": {"client_time": 1500000000}},
+        # Refused by the slow path, with its typed error.
+        {"type": "ping", "data": {"client_time": "now"}},
+        {"type": "ping", "extra": 1},
+    ],
+)
+def test__other_pings__taken_by_the_slow_path(frame: dict[str, object]) -> None:
+    conn, _ = core()
+    [action] = conn.receive_frame(json.dumps(frame))
+    assert isinstance(action, Dispatch | Reply)
+    if isinstance(action, Dispatch):
+        assert action.envelope.message == c.Ping(client_time=1.5e9)
+    else:
+        assert error_code(action) == "validation_failed"
+
+
+def test__v2_ping__taken_by_the_slow_path() -> None:
+    clock = Clock()
+    v2 = ConnectionCore(
+        get_version("v2"),
+        bucket=TokenBucket(100, 100, clock),
+        user_bucket=TokenBucket(100, 100, clock),
+        max_frame_size=1024,
+        abuse_threshold=3,
+    )
+    [action] = v2.receive_frame(PING)
+    assert isinstance(action, Dispatch)
 
 
 def test__bad_frame__typed_error_reply_and_the_connection_stays_open() -> None:
@@ -78,14 +122,14 @@ def test__bad_frame__typed_error_reply_and_the_connection_stays_open() -> None:
 
 def test__burst_exhausted__rate_limited_with_retry_after_then_refilled() -> None:
     conn, clock = core(rate=2.0, burst=2)
-    assert all(isinstance(conn.receive_frame(PING)[0], Dispatch) for _ in range(2))
+    assert all(isinstance(conn.receive_frame(PING)[0], ACCEPTED) for _ in range(2))
     [limited] = conn.receive_frame(PING)
     assert error_code(limited) == "rate_limited"
     assert isinstance(limited, Reply)
     assert isinstance(limited.message, s.Error)
     assert limited.message.retry_after == pytest.approx(0.5)
     clock.now += 0.5
-    assert isinstance(conn.receive_frame(PING)[0], Dispatch)
+    assert isinstance(conn.receive_frame(PING)[0], ACCEPTED)
 
 
 def test__user_bucket_shared__limits_across_connections() -> None:
@@ -101,8 +145,8 @@ def test__user_bucket_shared__limits_across_connections() -> None:
         )
         for _ in range(2)
     )
-    assert isinstance(a.receive_frame(PING)[0], Dispatch)
-    assert isinstance(b.receive_frame(PING)[0], Dispatch)
+    assert isinstance(a.receive_frame(PING)[0], ACCEPTED)
+    assert isinstance(b.receive_frame(PING)[0], ACCEPTED)
     assert error_code(a.receive_frame(PING)[0]) == "rate_limited"
     assert error_code(b.receive_frame(PING)[0]) == "rate_limited"
 

@@ -122,3 +122,30 @@ async def test__sqlite__write_ahead_log_and_foreign_keys_on(tmp_path: Path) -> N
         await engine.dispose()
 
     assert (journal, foreign_keys) == ("wal", 1)
+
+
+async def test__timeline_revision__down_to_0001_and_up_again__runs_kept(empty_url: str) -> None:
+    store = await Store.open(empty_url)
+    try:
+        started = await store.start_run_with_message("alice", None, "demo", "hi")
+    finally:
+        await store.close()
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0001"))
+            has_timeline = await conn.run_sync(lambda s: _has_table(s, "run_timeline_items"))
+            has_runs = await conn.run_sync(lambda s: _has_table(s, "runs"))
+        assert (has_timeline, has_runs) == (False, True)
+        assert await _versions(empty_url) == ["0001"]
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_schema_diff) == []
+    finally:
+        await engine.dispose()
+    assert await _versions(empty_url) == [_head()] == ["0002_timeline"]
+    reopened = await Store.open(empty_url)
+    try:
+        assert (await reopened.get_run("alice", started.run.id)).id == started.run.id
+    finally:
+        await reopened.close()

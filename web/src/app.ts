@@ -226,7 +226,7 @@ function connect(token: string): void {
     if (m.data.thread_id === currentThread) newChat();
   });
   next.on("thread_history", (m) => {
-    if (m.data.thread_id === currentThread) transcript.showHistory(m.data.messages);
+    if (m.data.thread_id === currentThread) transcript.showHistory(m.data.messages, m.data.runs);
   });
   next.on("message_received", (m) => {
     const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
@@ -239,6 +239,7 @@ function connect(token: string): void {
       adoptThread(m.data.thread_id);
     }
     threadList.touch(m.data.thread_id);
+    if (!m.data.duplicate) transcript.acceptedAt(m.data.run_id, m.timestamp);
   });
   next.on("stream_gap", () => {
     // Missed stream entries are gone: read the state again instead.

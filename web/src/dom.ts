@@ -48,6 +48,17 @@ export function formatDuration(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** A run's token usage, short: "1,234 tokens (1,000 in · 234 out)". */
+export function formatUsage(usage: {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}): string {
+  const n = (count: number): string => count.toLocaleString("en-US");
+  const total = `${n(usage.total_tokens)} token${usage.total_tokens === 1 ? "" : "s"}`;
+  return `${total} (${n(usage.input_tokens)} in · ${n(usage.output_tokens)} out)`;
+}
+
 /** A JSON value on one line, shortened past `max` characters. */
 export function formatJson(value: unknown, max = 400): string {
   const text =

@@ -142,6 +142,10 @@ export interface ErrorFrame {
     message: string;
     errors: ErrorDetail[];
     retry_after: number | null;
+    /**
+     * The run the refusal is about (a busy thread's running run).
+     */
+    run_id: string | null;
   };
   /**
    * Unix time in seconds.
@@ -244,6 +248,10 @@ export interface MessageReceivedFrame {
      * True for a resent client_message_id.
      */
     duplicate: boolean;
+    /**
+     * True if the run waits for the thread's running run (double_texting enqueue or interrupt); it starts when that one ends.
+     */
+    queued: boolean;
   };
   /**
    * Unix time in seconds.
@@ -315,12 +323,17 @@ export interface ThreadHistoryFrame {
   type: "thread_history";
   /**
    * Answer to ``get_thread_history``: one page, oldest first.
+   *
+   * ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
+   * A page may hold fewer messages than asked for when their timelines are
+   * large; ``has_more`` and ``next_before`` lead on.
    */
   data: {
     thread_id: string;
     messages: HistoryMessage[];
     has_more: boolean;
     next_before: string | null;
+    runs: RunTimeline[];
   };
   /**
    * Unix time in seconds.
@@ -342,6 +355,42 @@ export interface HistoryMessage {
    * Unix time in seconds.
    */
   created_at: number;
+}
+/**
+ * What a run showed live, stored: its events and its sub-runs', in order.
+ *
+ * ``complete`` is false while the run goes on, or when its process died
+ * before its end was stored (``status`` then says how the run ended).
+ * ``omitted`` counts events left out by the server's caps (gaps in ``position``).
+ */
+export interface RunTimeline {
+  run_id: string;
+  status: "running" | "completed" | "error" | "cancelled";
+  complete: boolean;
+  omitted: number;
+  events: TimelineEvent[];
+}
+/**
+ * One stored event of a run: ``type`` and ``data`` exactly as the live event's.
+ *
+ * A field cut to a preview by the server's size caps is named in ``truncated``.
+ */
+export interface TimelineEvent {
+  position: number;
+  type:
+    | "agent_started"
+    | "agent_thinking"
+    | "tool_approval_required"
+    | "tool_executing"
+    | "tool_completed"
+    | "agent_message"
+    | "agent_completed"
+    | "agent_error"
+    | "agent_cancelled";
+  data: {
+    [k: string]: unknown;
+  };
+  truncated: string[];
 }
 /**
  * A thread was renamed.
@@ -595,6 +644,10 @@ export interface AgentCompletedFrame {
      */
     parent_run_id: string | null;
     duration_ms: number;
+    /**
+     * Tokens used, if the agent reported it.
+     */
+    usage: Usage | null;
   };
   /**
    * Unix time in seconds.
@@ -603,6 +656,14 @@ export interface AgentCompletedFrame {
   server_id: string | null;
   correlation_id: string | null;
   seq: number | null;
+}
+/**
+ * Tokens a run used, as its agent reported them (OpenAI's names).
+ */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
 }
 /**
  * The run failed; the last event of its run.
@@ -683,6 +744,14 @@ export interface UserMessageFrame {
     metadata?: {
       [k: string]: unknown;
     };
+    /**
+     * W3C traceparent: the run's trace joins the client's, as a child of this span (docs/tracing.md). A malformed one is refused (validation_failed).
+     */
+    traceparent?: string | null;
+    /**
+     * If the thread's run is still going: refuse this message, queue it, or cancel that run and start this one. None: the gateway's setting.
+     */
+    double_texting?: ("reject" | "enqueue" | "interrupt") | null;
   };
   correlation_id?: string;
 }

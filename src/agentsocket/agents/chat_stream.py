@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class MalformedStreamError(ValueError):
@@ -57,9 +57,25 @@ class _ErrorBody(_Model):
     message: str = "unknown error"
 
 
+class _Usage(_Model):
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    total_tokens: int | None = Field(default=None, ge=0)
+
+
 class _Chunk(_Model):
     choices: list[_Choice] | None = None
     error: _ErrorBody | None = None
+    usage: _Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """The tokens one completion used, as the server reported them."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
 
 
 @dataclass(slots=True)
@@ -78,6 +94,7 @@ class Completion:
     text: str
     tool_calls: list[ToolCall]
     finish_reason: str
+    usage: TokenUsage | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +116,7 @@ async def read_completion(
     text: list[str] = []
     calls: dict[int, _PartialCall] = {}
     finish_reason: str | None = None
+    usage: TokenUsage | None = None
     async for line in lines:
         data = _data(line)
         if data is None:
@@ -106,6 +124,15 @@ async def read_completion(
         if data == "[DONE]":
             break
         chunk = _parse(data)
+        if chunk.usage is not None:
+            # With stream_options.include_usage: a last chunk, after the finish_reason.
+            reported = chunk.usage
+            total = reported.total_tokens
+            usage = TokenUsage(
+                reported.prompt_tokens,
+                reported.completion_tokens,
+                reported.prompt_tokens + reported.completion_tokens if total is None else total,
+            )
         for choice in chunk.choices or ():
             if choice.index != 0:
                 continue  # only one answer is asked for (n=1)
@@ -119,7 +146,7 @@ async def read_completion(
     if finish_reason is None:
         raise MalformedStreamError("the stream ended before the model finished its answer")
     return Completion(
-        "".join(text), [_complete(i, c) for i, c in sorted(calls.items())], finish_reason
+        "".join(text), [_complete(i, c) for i, c in sorted(calls.items())], finish_reason, usage
     )
 
 

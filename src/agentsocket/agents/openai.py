@@ -7,11 +7,13 @@ for run through ``ctx.tool`` (with events and approvals) and go back as
 calling a tool. The last allowed round forbids tools (``tool_choice: none``)
 so the model has to answer.
 
-A run first sends the thread's earlier turns (user prompts and final
-answers, newest kept, within ``max_history_messages`` and
-``max_history_chars``) from :meth:`RunContext.history`, or from its own
-``history`` loader if given one, so the model continues the conversation;
-the current prompt is always last, and sent once.
+A run first sends the thread's earlier turns (user prompts, the tool calls
+earlier runs made with their results, in the model's own format, and final
+answers; newest kept, within ``max_history_messages`` and
+``max_history_chars``, a tool call never apart from its result) from
+:meth:`RunContext.history_messages`, or from its own ``history`` loader if
+given one, so the model continues the conversation; the current prompt is
+always last, and sent once.
 
 Failures end the run with ``agent_error``:
 
@@ -44,7 +46,12 @@ from agentsocket.agents.chat_stream import (
     read_completion,
 )
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import HistoryLoader, earlier_turns, newest_turns
+from agentsocket.agents.history import (
+    ChatMessage,
+    HistoryLoader,
+    chat_messages,
+    newest_messages,
+)
 from agentsocket.agents.runtime import RunContext
 from agentsocket.agents.tool import Tool, ToolResult, describe_error, jsonable
 from agentsocket.protocol.codes import AgentErrorCode
@@ -90,6 +97,9 @@ class OpenAIChatAgent:
         max_history_messages: most earlier messages sent, the newest kept.
         max_history_chars: most characters of earlier messages sent (a rough
             stand-in for tokens); older messages past it are left out.
+        include_usage: ask for the tokens used (``stream_options.include_usage``)
+            and report them (:meth:`RunContext.report_usage`); turn it off for a
+            server that refuses the option. A server that ignores it reports none.
     """
 
     def __init__(
@@ -108,6 +118,7 @@ class OpenAIChatAgent:
         history: HistoryLoader | None = None,
         max_history_messages: int = DEFAULT_MAX_HISTORY_MESSAGES,
         max_history_chars: int = DEFAULT_MAX_HISTORY_CHARS,
+        include_usage: bool = True,
     ) -> None:
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
@@ -131,6 +142,7 @@ class OpenAIChatAgent:
         self._history = history
         self._max_history_messages = max_history_messages
         self._max_history_chars = max_history_chars
+        self._include_usage = include_usage
 
     async def aclose(self) -> None:
         """Close the HTTP client the agent made (not one passed in)."""
@@ -158,27 +170,24 @@ class OpenAIChatAgent:
             for call in completion.tool_calls:
                 messages.append(await self._call_tool(ctx, call))
 
-    async def _earlier_turns(self, ctx: RunContext) -> list[dict[str, str]]:
+    async def _earlier_turns(self, ctx: RunContext) -> list[ChatMessage]:
         # A sub-agent answers its delegator's prompt, not the thread.
         if ctx.parent_run_id is not None:
             return []
         if self._history is None:
-            return newest_turns(
-                await ctx.history(),
-                max_messages=self._max_history_messages,
-                max_chars=self._max_history_chars,
-            )
-        try:
-            turns = await self._history(ctx.user_id, ctx.thread_id)
-        except Exception as exc:
-            raise AgentFailure(
-                AgentErrorCode.AGENT_FAILED,
-                f"could not load the thread's earlier messages: {describe_error(exc)}",
-                retryable=True,
-            ) from exc
-        return earlier_turns(
-            turns,
-            ctx.run_id,
+            messages = await ctx.history_messages()
+        else:
+            try:
+                turns = await self._history(ctx.user_id, ctx.thread_id)
+            except Exception as exc:
+                raise AgentFailure(
+                    AgentErrorCode.AGENT_FAILED,
+                    f"could not load the thread's earlier messages: {describe_error(exc)}",
+                    retryable=True,
+                ) from exc
+            messages = chat_messages(turns, ctx.run_id)
+        return newest_messages(
+            messages,
             max_messages=self._max_history_messages,
             max_chars=self._max_history_chars,
         )
@@ -187,6 +196,7 @@ class OpenAIChatAgent:
         self, ctx: RunContext, messages: list[dict[str, Any]], *, allow_tools: bool
     ) -> Completion:
         body: dict[str, Any] = {
+            **({"stream_options": {"include_usage": True}} if self._include_usage else {}),
             **self._extra_body,
             "model": self.model,
             "messages": messages,
@@ -205,7 +215,11 @@ class OpenAIChatAgent:
                     await response.aread()
                     raise _http_failure(response)
                 async with ctx.message() as stream:
-                    return await read_completion(response.aiter_lines(), stream.write)
+                    completion = await read_completion(response.aiter_lines(), stream.write)
+                if completion.usage is not None:
+                    used = completion.usage
+                    ctx.report_usage(used.input_tokens, used.output_tokens, used.total_tokens)
+                return completion
         except httpx.TimeoutException as exc:
             raise AgentFailure(
                 AgentErrorCode.UPSTREAM_TIMEOUT,

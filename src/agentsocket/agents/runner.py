@@ -30,8 +30,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from agentsocket import tracing
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.agents.runtime import Agent, RunContext, agent_tools
+from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.state import Approvals, Decision, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
@@ -114,6 +115,8 @@ class Runner:
         cancel_grace: seconds a cancelled agent gets to unwind before its run is
             ended without it (its later events are dropped).
         on_finish: called with each run's :class:`RunOutcome` before its terminal event.
+        on_ended: called with it once the terminal event is out and the run no longer
+            counts as running (e.g. to start the next run of its thread).
         history: loads a thread's stored messages, for :meth:`RunContext.history
             <agentsocket.agents.runtime.RunContext.history>`; without it a run sees none.
         keep_finished: how many finished runs :meth:`wait` still knows about.
@@ -127,6 +130,7 @@ class Runner:
         approval_timeout: float = 120.0,
         cancel_grace: float = 5.0,
         on_finish: FinishCallback | None = None,
+        on_ended: FinishCallback | None = None,
         history: HistoryLoader | None = None,
         keep_finished: int = 1000,
     ) -> None:
@@ -135,6 +139,7 @@ class Runner:
         self._approval_timeout = approval_timeout
         self._cancel_grace = cancel_grace
         self._on_finish = on_finish
+        self._on_ended = on_ended
         self._history = history
         self._keep_finished = keep_finished
         self._approvals = Approvals()
@@ -259,6 +264,21 @@ class Runner:
 
     async def _drive(self, tree: RunTree, agent: Agent, prompt: str) -> RunOutcome:
         root = tree.root
+        # A child of the span that started the run (the task copied its context).
+        with tracing.span(
+            f"invoke_agent {root.agent_name}",
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": root.agent_name,
+                "agentsocket.run_id": root.run_id,
+            },
+        ) as span:
+            outcome = await self._run(tree, agent, prompt)
+            record_end(span, outcome.status, outcome.error_code or outcome.reason)
+        return outcome
+
+    async def _run(self, tree: RunTree, agent: Agent, prompt: str) -> RunOutcome:
+        root = tree.root
         error: BaseException | None = None
         try:
             await tree.announce(root)
@@ -296,6 +316,11 @@ class Runner:
             self._finished[root.run_id] = outcome
             while len(self._finished) > self._keep_finished:
                 self._finished.popitem(last=False)
+        if self._on_ended is not None:
+            try:
+                await self._on_ended(outcome)
+            except Exception:
+                logger.exception("on_ended failed for run %s", root.run_id)
         return outcome
 
     async def _settle(self, tree: RunTree, agent_task: asyncio.Task[None]) -> BaseException | None:

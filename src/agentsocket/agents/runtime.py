@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from agentsocket import tracing
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import ChatTurn, before_run
+from agentsocket.agents.history import ChatMessage, ChatTurn, Turn, before_run, chat_messages
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -38,6 +39,8 @@ from agentsocket.agents.tool import (
 )
 from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
+    AgentCancelled,
+    AgentError,
     AgentEvent,
     AgentMessage,
     AgentMessageDelta,
@@ -45,10 +48,14 @@ from agentsocket.protocol.server_messages import (
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 
 #: Characters per ``agent_message_delta`` for :meth:`RunContext.say`.
 DEFAULT_CHUNK = 24
+
+#: Characters of a tool name kept in a span (a name a model made up may be any length).
+_MAX_TRACED_NAME = 64
 
 #: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
 _ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -126,18 +133,68 @@ class RunContext:
         """
         tree = self._tree
         if tree.turns is None:
+            tree.turns = before_run(await self._stored_turns(), tree.root.run_id)
+        return [dict(turn) for turn in tree.turns]
+
+    async def history_messages(self) -> list[ChatMessage]:
+        """The thread's earlier turns, oldest first, in the chat-completions format.
+
+        Like :meth:`history`, and each earlier run's own tool calls and results
+        are included as the model had them: an ``assistant`` message with
+        ``tool_calls``, then a ``tool`` message per call, before the run's answer.
+
+        Raises:
+            AgentFailure: ``agent_failed`` (retryable) if the history cannot be read.
+        """
+        return chat_messages(await self._stored_turns(), self._tree.root.run_id)
+
+    async def _stored_turns(self) -> Sequence[Turn]:
+        tree = self._tree
+        if tree.stored_turns is None:
             if tree.history is None:
                 return []
             try:
-                turns = await tree.history(tree.user_id, tree.thread_id)
+                tree.stored_turns = await tree.history(tree.user_id, tree.thread_id)
             except Exception as exc:
                 raise AgentFailure(
                     AgentErrorCode.AGENT_FAILED,
                     f"could not load the thread's earlier messages: {describe_error(exc)}",
                     retryable=True,
                 ) from exc
-            tree.turns = before_run(turns, tree.root.run_id)
-        return [dict(turn) for turn in tree.turns]
+        return tree.stored_turns
+
+    def report_usage(
+        self, input_tokens: int, output_tokens: int, total_tokens: int | None = None
+    ) -> None:
+        """Add the tokens one model call used; ``agent_completed`` carries the run's sum.
+
+        Call it once per model call (a run with tool rounds calls it once per
+        round). A sub-agent's tokens go on its own ``agent_completed``, not its
+        delegator's. Without any report, ``usage`` is null.
+
+        Args:
+            input_tokens: prompt tokens (OpenAI's ``prompt_tokens``/``input_tokens``).
+            output_tokens: completion tokens (``completion_tokens``/``output_tokens``).
+            total_tokens: as the model reported it; default the sum of both.
+
+        Raises:
+            ValueError: a count is negative or not an integer.
+        """
+        counts = (("input", input_tokens), ("output", output_tokens), ("total", total_tokens))
+        for name, value in counts:
+            if value is None and name == "total":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}_tokens must be an integer >= 0, not {value!r}")
+        total = input_tokens + output_tokens if total_tokens is None else total_tokens
+        node, before = self._node, self._node.usage
+        if before is not None:
+            input_tokens += before.input_tokens
+            output_tokens += before.output_tokens
+            total += before.total_tokens
+        node.usage = Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
+        )
 
     async def think(self, text: str) -> None:
         """Show what the agent is working on (``agent_thinking``)."""
@@ -163,8 +220,18 @@ class RunContext:
         """
         spec = tool if isinstance(tool, Tool) else self._find_tool(tool)
         name = tool.name if isinstance(tool, Tool) else tool
-        args = dict(arguments or {})
         call_id = new_id("call_")
+        # Current while the tool runs: a sub-run or a span the tool makes is its child.
+        # An unknown name (a model may make one up) stays out of the span's name.
+        span_name = "execute_tool" if spec is None else f"execute_tool {name}"
+        with tracing.span(span_name, _tool_attributes(name, call_id)) as span:
+            result = await self._tool(spec, name, call_id, dict(arguments or {}))
+            _record_tool(span, result)
+        return result
+
+    async def _tool(
+        self, spec: Tool | None, name: str, call_id: str, args: dict[str, Any]
+    ) -> ToolResult:
         started = time.perf_counter()
         if spec is None:
             await self._tool_executing(call_id, name, args)
@@ -201,6 +268,8 @@ class RunContext:
         """
         report = ToolCallReport(self, call_id or new_id("call_"), name)
         await self._tool_executing(report.call_id, name, dict(arguments or {}))
+        # The framework runs the tool wherever it likes: this span is never made current.
+        report.span = tracing.start(f"execute_tool {name}", _tool_attributes(name, report.call_id))
         return report
 
     async def ask_approval(
@@ -369,11 +438,30 @@ class SubRun:
     def __init__(self, tree: RunTree, node: RunNode) -> None:
         self._tree = tree
         self._node = node
+        self._span = tracing.Span()  # recording from entering on (tracing on)
 
     async def __aenter__(self) -> RunContext:
-        if not await self._tree.announce(self._node):
+        node = self._node
+        # Current inside the block (entered and left in one task), so its tools are its children.
+        self._span = tracing.start(
+            f"invoke_agent {node.agent_name}",
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": node.agent_name,
+                "agentsocket.run_id": node.run_id,
+                "agentsocket.parent_run_id": node.parent_run_id or "",
+            },
+            current=True,
+        )
+        try:
+            announced = await self._tree.announce(node)
+        except BaseException:
+            self._span.end()
+            raise
+        if not announced:
+            self._span.end()
             raise asyncio.CancelledError  # the run is stopping; its task is being cancelled
-        return RunContext(self._tree, self._node)
+        return RunContext(self._tree, node)
 
     async def __aexit__(
         self,
@@ -382,7 +470,17 @@ class SubRun:
         tb: TracebackType | None,
     ) -> None:
         tree = self._tree
-        await tree.finish(self._node, tree.ending(self._node, exc))
+        event = tree.ending(self._node, exc)
+        try:
+            await tree.finish(self._node, event)
+        finally:
+            if isinstance(event, AgentError):
+                record_end(self._span, "error", event.code)
+            elif isinstance(event, AgentCancelled):
+                record_end(self._span, "cancelled", event.reason)
+            else:
+                record_end(self._span, "completed", None)
+            self._span.end()
         if exc is None and tree.stop is not None:
             raise asyncio.CancelledError
 
@@ -396,6 +494,7 @@ class ToolCallReport:
         self._ctx = ctx
         self._started = time.perf_counter()
         self._done = False
+        self.span = tracing.Span()  # recording once RunContext.tool_call sets it
 
     async def succeeded(self, value: Any = None) -> ToolResult:
         """The tool returned ``value`` (JSON-compatible, or made so): ``tool_completed``."""
@@ -411,9 +510,16 @@ class ToolCallReport:
         if self._done:
             raise RuntimeError(f"tool call {self.call_id} is already completed")
         self._done = True
-        return await self._ctx._tool_completed(
-            self.call_id, self.name, self._started, status, value=value, error=error
-        )
+        try:
+            result = await self._ctx._tool_completed(
+                self.call_id, self.name, self._started, status, value=value, error=error
+            )
+        finally:
+            self.span.set("agentsocket.tool.status", status)
+            if status == "error":
+                self.span.fail(error or "error")
+            self.span.end()
+        return result
 
 
 class MessageStream:
@@ -455,6 +561,29 @@ class MessageStream:
             await self._ctx._emit(
                 AgentMessage(**self._ctx._fields(), message_id=self.message_id, content=self.text)
             )
+
+
+def record_end(span: tracing.Span, status: str, detail: str | None) -> None:
+    """Record how a run or sub-run ended on its span; an error fails the span."""
+    span.set("agentsocket.run.status", status)
+    if status == "error":
+        span.fail(detail or "error")
+    elif detail is not None:
+        span.set("agentsocket.run.reason", detail)
+
+
+def _tool_attributes(name: str, call_id: str) -> dict[str, str]:
+    return {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name[:_MAX_TRACED_NAME],
+        "gen_ai.tool.call.id": call_id,
+    }
+
+
+def _record_tool(span: tracing.Span, result: ToolResult) -> None:
+    span.set("agentsocket.tool.status", result.status)
+    if result.status == "error":
+        span.fail(result.error or "error")
 
 
 def split_chunks(text: str, size: int) -> list[str]:

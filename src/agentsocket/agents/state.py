@@ -20,12 +20,12 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
-from agentsocket.agents.history import ChatTurn, HistoryLoader
+from agentsocket.agents.history import ChatTurn, HistoryLoader, Turn
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -35,6 +35,7 @@ from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
     AgentStarted,
+    Usage,
 )
 
 logger = logging.getLogger("agentsocket.agents")
@@ -107,6 +108,7 @@ class RunNode:
         self.announced = False  # its agent_started went out
         self.finished = False  # its terminal event went out
         self.messages: list[_Text] = []
+        self.usage: Usage | None = None  # tokens its agent reported, summed
 
     @property
     def text(self) -> str:
@@ -141,6 +143,7 @@ class RunTree:
         self.approval_timeout = approval_timeout
         self.history = history
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
+        self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
         self.stop: Stop | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False  # the root's outcome is decided: no more agent events
@@ -221,7 +224,7 @@ class RunTree:
                 )
             return AgentCancelled(**fields, reason=self.stop.reason)
         if error is None:
-            return AgentCompleted(**fields, duration_ms=node.elapsed_ms())
+            return AgentCompleted(**fields, duration_ms=node.elapsed_ms(), usage=node.usage)
         if isinstance(error, asyncio.CancelledError):
             # Cancelled from inside the agent (e.g. its own timeout around a delegation).
             return AgentCancelled(**fields, reason="interrupted")

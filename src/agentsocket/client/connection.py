@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -251,6 +251,8 @@ class Connection:
         client_message_id: str | None = None,
         agent: str | None = None,
         metadata: dict[str, Any] | None = None,
+        traceparent: str | None = None,
+        double_texting: Literal["reject", "enqueue", "interrupt"] | None = None,
     ) -> s.MessageReceived:
         """Send a ``user_message``; returns the server's receipt once it is stored.
 
@@ -260,9 +262,15 @@ class Connection:
         Args:
             thread_id: the thread to post in; ``None`` starts a new thread.
             agent: the agent to run; the server's default if ``None``.
+            traceparent: a W3C ``traceparent``: the run's trace joins yours (docs/tracing.md).
+            double_texting: if the thread's run is still going: ``reject``,
+                ``enqueue`` (the receipt says ``queued``) or ``interrupt``; the
+                server's setting if ``None``. Not sent to a v2 or v1 server.
 
         Raises:
-            RequestError: e.g. ``not_found`` (thread), ``too_many_runs``.
+            ValueError: a malformed ``traceparent`` (pydantic's ValidationError), before sending.
+            RequestError: e.g. ``not_found`` (thread), ``too_many_runs``,
+                ``conflict`` (double-texting ``reject``: ``run_id`` is the running run).
             TimeoutError: no receipt within ``request_timeout``.
         """
         message = c.UserMessage(
@@ -271,6 +279,8 @@ class Connection:
             client_message_id=client_message_id or uuid.uuid4().hex,
             agent=agent,
             metadata=metadata or {},
+            traceparent=traceparent,
+            double_texting=double_texting,
         )
         return await self._call(message, s.MessageReceived, resend=True)
 

@@ -89,6 +89,8 @@ class RequestError(ClientError):
         message: the server's sentence.
         errors: for ``validation_failed``, every bad field (JSON path and reason).
         retry_after: for ``rate_limited``, seconds to wait before resending.
+        run_id: the run the refusal is about: for ``conflict`` on a message,
+            the thread's running run (double-texting ``reject``).
     """
 
     def __init__(
@@ -97,12 +99,14 @@ class RequestError(ClientError):
         message: str,
         errors: tuple[ErrorDetail, ...] = (),
         retry_after: float | None = None,
+        run_id: str | None = None,
     ) -> None:
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
         self.errors = errors
         self.retry_after = retry_after
+        self.run_id = run_id
 
 
 class RequestInterrupted(ClientError):  # noqa: N818 - reads as an outcome

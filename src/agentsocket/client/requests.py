@@ -109,7 +109,11 @@ class Requests:
         refused = self._by_id.get(cid) if cid is not None and isinstance(message, Error) else None
         if refused is not None and isinstance(message, Error):
             error = RequestError(
-                message.code, message.message, tuple(message.errors), message.retry_after
+                message.code,
+                message.message,
+                tuple(message.errors),
+                message.retry_after,
+                message.run_id,
             )
             outcomes.append((refused, error))
         else:

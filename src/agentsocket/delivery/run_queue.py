@@ -94,9 +94,15 @@ return 1
 """
 
 # KEYS: the stream, the run's hash, the user's runs, the queued set, the user's slots.
-# ARGV: run id, user id, thread id, agent, the encoded request, the slot it takes ('' none).
+# ARGV: run id, user id, thread id, agent, the encoded request, the slot it takes ('' none),
+# the traceparent ('' none).
 _SUBMIT = """
-local entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
+local entry
+if ARGV[7] ~= '' then
+  entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5], 'traceparent', ARGV[7])
+else
+  entry = redis.call('XADD', KEYS[1], '*', 'request', ARGV[5])
+end
 redis.call('HSET', KEYS[2], 'user_id', ARGV[2], 'thread_id', ARGV[3], 'agent', ARGV[4],
   'state', 'queued', 'entry', entry)
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -207,6 +213,35 @@ class RunRequest:
     thread_id: str
     agent: str
     prompt: str
+    #: Unix time the gateway accepted the ``user_message`` (run metrics: time to first token).
+    accepted_at: float | None = None
+    #: Unix time the gateway queued the run (run metrics: queue wait).
+    queued_at: float | None = None
+    #: The W3C ``traceparent`` of the hand-off, so the worker's spans join the run's trace.
+    #: A field of its own in the queue entry, beside ``request``: workers that predate it
+    #: read the entry as before.
+    traceparent: str | None = None
+
+    def encode(self) -> bytes:
+        """The entry's ``request`` field (without the traceparent)."""
+        fields = asdict(self)
+        del fields["traceparent"]
+        return orjson.dumps(fields)
+
+
+def decode_request(fields: dict[bytes, bytes]) -> RunRequest:
+    """A run request from its queue entry's fields (the gateway's :meth:`RunRequest.encode`).
+
+    Fields of ``request`` a newer gateway added are ignored, so workers can be upgraded
+    after the gateways.
+    """
+    data = orjson.loads(fields[b"request"])
+    known = RunRequest.__dataclass_fields__.keys() - {"traceparent"}
+    traceparent = fields.get(b"traceparent")
+    return RunRequest(
+        **{name: data[name] for name in known if name in data},
+        traceparent=traceparent.decode() if traceparent else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +313,9 @@ class RunQueue:
             request.user_id,
             request.thread_id,
             request.agent,
-            orjson.dumps(asdict(request)),
+            request.encode(),
             slot or "",
+            request.traceparent or "",
         ]
         await self._submit(keys=keys, args=args)
 
@@ -423,7 +459,7 @@ class RunQueue:
         if not fields:  # deleted meanwhile (a Redis before 7 still hands it out)
             await self.redis.xack(self.stream, GROUP, entry_id)
             return None
-        request = RunRequest(**orjson.loads(fields[b"request"]))
+        request = decode_request(fields)
         keys = [self.stream, self._run(request.run_id), self._active, self._queued]
         args: list[bytes | str] = [GROUP, entry_id, request.run_id, worker_id]
         taken = await self._take(keys=keys, args=args)

@@ -15,31 +15,16 @@ state; messages of other runs give nothing::
         if converter.finished:
             break
 
-==============================  ==================================================
-head message                    AG-UI event(s)
-==============================  ==================================================
-``agent_started``               ``RUN_STARTED`` (``SUBAGENT_STARTED`` for a sub-run)
-``agent_thinking``              ``REASONING_START``, ``REASONING_MESSAGE_START``,
-                                ``_CONTENT``, ``_END``, ``REASONING_END``
-``agent_message_delta``         ``TEXT_MESSAGE_START`` (first of the message) +
-                                ``TEXT_MESSAGE_CONTENT``
-``agent_message``               ``TEXT_MESSAGE_END`` (``START`` + ``CONTENT`` first
-                                when no delta came)
-``tool_executing``              ``TOOL_CALL_START``, ``TOOL_CALL_ARGS``, ``TOOL_CALL_END``
-``tool_completed``              ``TOOL_CALL_RESULT`` (the call first, if not sent)
-``tool_approval_required``      the call, then ``RUN_FINISHED`` with an ``interrupt``
-                                outcome; the run's next event opens a new AG-UI run
-``agent_completed``             ``RUN_FINISHED`` (``SUBAGENT_FINISHED`` for a sub-run)
-``agent_error``                 ``RUN_ERROR`` (``SUBAGENT_ERROR`` for a sub-run)
-``agent_cancelled``             ``RUN_FINISHED`` with a ``cancelled`` outcome
-                                (``SUBAGENT_ERROR`` code ``cancelled`` for a sub-run)
-``thread_created`` / ``_renamed``  ``CUSTOM`` ``agentsocket.<type>``, value = the
-/ ``_deleted``, ``stream_gap``  message's fields (only while the run is open)
-anything else                   nothing
-==============================  ==================================================
+The full table, head message → AG-UI event(s), and what has no counterpart,
+is data: :data:`MAPPING` and :data:`NO_COUNTERPART` below (the converter's
+tests check them against its real output; ``agentsocket generate`` writes
+them to ``docs/protocol/ag-ui-mapping.md``).
 
 Events of a sub-run carry ``subagentRunId`` (= its head ``run_id``). Text
-messages still open when the run ends are closed first. This module needs the
+messages still open when the run ends are closed first. A converter that joins
+a run mid-way (a WebSocket connection that came late or resumed) restates what
+it missed the start of: ``RUN_STARTED``, ``SUBAGENT_STARTED``, a message's
+``TEXT_MESSAGE_START``, a tool call's ``START``/``ARGS``/``END``. This module needs the
 ``ag-ui`` extra (``ag-ui-protocol``, pure pydantic); ``agentsocket.protocol``
 does not import it.
 """
@@ -48,7 +33,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from ag_ui.core import (
     BaseEvent,
@@ -70,6 +56,7 @@ from ag_ui.core import (
     TextMessageContentEvent,
     TextMessageEndEvent,
     TextMessageStartEvent,
+    TokenUsage,
     ToolCallArgsEvent,
     ToolCallEndEvent,
     ToolCallResultEvent,
@@ -170,6 +157,18 @@ class RunConverter:
         self._answered: set[str] = set()  # tool calls whose RESULT was sent
         self._thoughts = 0
 
+    @property
+    def open(self) -> bool:
+        """True while an AG-UI run is open (``RUN_STARTED`` sent, its end not yet)."""
+        return self._open
+
+    def continue_as(self, agui_run_id: str) -> None:
+        """Name the AG-UI run that continues after the current interrupt ``agui_run_id``.
+
+        The ``runId`` of a ``RunAgentInput`` that answers the interrupt, as AG-UI has it.
+        """
+        self._next_run_id = lambda _: agui_run_id
+
     def convert(self, message: ServerMessage) -> list[BaseEvent]:
         """The AG-UI events for ``message`` (none for another run's, or once finished)."""
         if self.finished:
@@ -209,7 +208,7 @@ class RunConverter:
             self.interrupted = True
             return out
         if isinstance(event, s.AgentCompleted):
-            return out + self._close_texts() + [self._finished(None)]
+            return out + self._close_texts() + [self._finished(None, event.usage)]
         if isinstance(event, s.AgentCancelled):
             return out + self._close_texts() + [self._finished(RunFinishedCancelledOutcome())]
         if isinstance(event, s.AgentError):
@@ -238,13 +237,25 @@ class RunConverter:
         ]
 
     def _finished(
-        self, outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None
+        self,
+        outcome: RunFinishedInterruptOutcome | RunFinishedCancelledOutcome | None,
+        usage: s.Usage | None = None,
     ) -> BaseEvent:
         self._open = False
         # An interrupt ends this AG-UI run only: the head run goes on once answered.
         self.finished = not isinstance(outcome, RunFinishedInterruptOutcome)
+        tokens = None
+        if usage is not None:
+            # AG-UI's list has one entry per provider and model; ours is the run's sum.
+            tokens = [
+                TokenUsage(
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    total_tokens=usage.total_tokens,
+                )
+            ]
         return RunFinishedEvent(
-            thread_id=self.thread_id or "", run_id=self._current, outcome=outcome
+            thread_id=self.thread_id or "", run_id=self._current, outcome=outcome, usage=tokens
         )
 
     # --- sub-runs -----------------------------------------------------------------
@@ -258,7 +269,8 @@ class RunConverter:
         else:
             out = []
         sub = event.run_id
-        if isinstance(event, s.AgentStarted):
+        if isinstance(event, s.AgentStarted) or sub not in self._subruns:
+            # A sub-run first seen mid-way (a connection that joined late) is restated.
             self._subruns.add(sub)
             parent = event.parent_run_id if event.parent_run_id != self.run_id else None
             out.append(
@@ -266,8 +278,8 @@ class RunConverter:
                     subagent_run_id=sub, name=event.agent_name, parent_subagent_run_id=parent
                 )
             )
-            return out
-        self._subruns.add(sub)
+            if isinstance(event, s.AgentStarted):
+                return out
         if isinstance(event, s.AgentCompleted):
             self._subruns.discard(sub)
             return out + self._close_texts(sub) + [SubagentFinishedEvent(subagent_run_id=sub)]
@@ -397,3 +409,333 @@ def _result_text(event: s.ToolCompleted) -> str:
         result = event.result
         return result if isinstance(result, str) else json.dumps(result)
     return json.dumps({"status": event.status, "error": event.error})
+
+
+# --- the mapping as data: the docs' table, checked against the converter by its tests ---
+
+
+@dataclass(frozen=True, slots=True)
+class HeadMapping:
+    """What :class:`RunConverter` makes of one head message type.
+
+    Attributes:
+        head: the head message type (``tool_executing``).
+        events: the AG-UI event types it may give for the run itself, in the
+            order sent. Which of them are sent depends on the run so far
+            (``note``); a ``TEXT_MESSAGE_END`` repeats per text message it closes.
+        sub_events: the same for a message of a sub-run (every such event
+            carries ``subagentRunId``); empty when the message has no sub-run form.
+        outcome: ``RUN_FINISHED.outcome.type`` when the message ends the AG-UI
+            run with an outcome.
+        carried: head field → where its value goes in the AG-UI events.
+        note: when each event is sent, in the docs' words.
+    """
+
+    head: str
+    events: tuple[str, ...]
+    sub_events: tuple[str, ...]
+    carried: tuple[tuple[str, str], ...]
+    note: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmapped:
+    """Something with no counterpart on the other side, and what happens to it.
+
+    Attributes:
+        kind: ``message`` (a head message type), ``field`` (``<type>.<field>``
+            of a head message), ``event`` (an AG-UI event type we never send)
+            or ``input`` (a ``RunAgentInput`` field of ``POST /ag-ui``).
+        name: what it is called.
+        fate: what happens to it.
+    """
+
+    kind: Literal["message", "field", "event", "input"]
+    name: str
+    fate: str
+
+
+#: Fields of every agent event, and where they go (beside each type's own ``carried``).
+AGENT_EVENT_FIELDS: Final[tuple[tuple[str, str], ...]] = (
+    ("thread_id", "`threadId` of `RUN_STARTED` / `RUN_FINISHED`"),
+    (
+        "run_id",
+        "a sub-run's: `subagentRunId`; the run's own: the SSE event id and the interrupt "
+        "id (`runId` is the client's)",
+    ),
+    ("parent_run_id", "`parentSubagentRunId` of a nested sub-run's `SUBAGENT_STARTED`"),
+    ("agent_name", "`name` of a sub-run's `SUBAGENT_STARTED`"),
+)
+
+_TEXT_END = "TEXT_MESSAGE_END"
+_CALL = ("TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END")
+_REASONING = (
+    "REASONING_START",
+    "REASONING_MESSAGE_START",
+    "REASONING_MESSAGE_CONTENT",
+    "REASONING_MESSAGE_END",
+    "REASONING_END",
+)
+_CUSTOM_NOTE = (
+    "`name` `agentsocket.{type}`, `value` = the message's fields; over SSE only while the "
+    "AG-UI run is open (nothing before `RUN_STARTED` or after its end), over WebSocket "
+    "between runs too"
+)
+
+#: Head message → AG-UI event(s). Any message of the run (or a sub-run) that
+#: arrives while no AG-UI run is open (the first one seen, or the first after an
+#: interrupt) is preceded by ``RUN_STARTED``.
+MAPPING: Final[tuple[HeadMapping, ...]] = (
+    HeadMapping(
+        s.AgentStarted.TYPE,
+        ("RUN_STARTED",),
+        ("SUBAGENT_STARTED",),
+        (),
+        "`RUN_STARTED`: `threadId`, `runId` = the client's `RunAgentInput.runId`, "
+        f"`protocolVersion` `{PROTOCOL_VERSION}`",
+    ),
+    HeadMapping(
+        s.AgentThinking.TYPE,
+        _REASONING,
+        _REASONING,
+        (("content", "`delta` of `REASONING_MESSAGE_CONTENT`"),),
+        "one reasoning message per status line; no `REASONING_MESSAGE_CONTENT` for empty content",
+    ),
+    HeadMapping(
+        s.AgentMessageDelta.TYPE,
+        ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"),
+        ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"),
+        (("message_id", "`messageId`"), ("content", "`delta` of `TEXT_MESSAGE_CONTENT`")),
+        "`TEXT_MESSAGE_START` (role `assistant`) for the first delta of a message only; "
+        "no `TEXT_MESSAGE_CONTENT` for an empty delta",
+    ),
+    HeadMapping(
+        s.AgentMessage.TYPE,
+        ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", _TEXT_END),
+        ("TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", _TEXT_END),
+        (
+            ("message_id", "`messageId`"),
+            ("content", "`delta` of `TEXT_MESSAGE_CONTENT`, when no delta came"),
+        ),
+        "`TEXT_MESSAGE_END` of the message the deltas built; `START` and `CONTENT` "
+        "first only when no delta came",
+    ),
+    HeadMapping(
+        s.ToolExecuting.TYPE,
+        _CALL,
+        _CALL,
+        (
+            ("tool_call_id", "`toolCallId`"),
+            ("tool_name", "`toolCallName` of `TOOL_CALL_START`"),
+            ("arguments", "`delta` of `TOOL_CALL_ARGS`: the arguments as one JSON text"),
+        ),
+        "the whole call at once",
+    ),
+    HeadMapping(
+        s.ToolCompleted.TYPE,
+        (*_CALL, "TOOL_CALL_RESULT"),
+        (*_CALL, "TOOL_CALL_RESULT"),
+        (
+            ("tool_call_id", "`toolCallId`; `messageId` `<toolCallId>-result`"),
+            ("tool_name", "`toolCallName`, when the call is restated"),
+            ("status", '`content`: `{"status", "error"}` as JSON for `error` / `denied`'),
+            ("result", "`content` for `success`: the text, or JSON"),
+            ("error", "`content` for `error` / `denied`"),
+        ),
+        "`TOOL_CALL_RESULT` (role `tool`); the call is restated first when this AG-UI run "
+        "has not sent it (a continuation after an interrupt)",
+    ),
+    HeadMapping(
+        s.ToolApprovalRequired.TYPE,
+        (*_CALL, _TEXT_END, "RUN_FINISHED"),
+        (*_CALL, _TEXT_END, "RUN_FINISHED"),
+        (
+            ("tool_call_id", "`toolCallId`; the interrupt's `id` and `toolCallId`"),
+            ("tool_name", "`toolCallName`; the interrupt's `message` (`Allow <tool>?`)"),
+            ("arguments", "`delta` of `TOOL_CALL_ARGS`"),
+        ),
+        f"the call, open text messages ended, then `RUN_FINISHED` with an `interrupt` outcome "
+        f"(`reason` `{APPROVAL_REASON}`, a `responseSchema`; for a sub-run the interrupt "
+        "carries `subagentRunId`). The run's next message opens a new AG-UI run "
+        "(`runId` `<client run id>.<n>`, or the resuming request's own)",
+        outcome="interrupt",
+    ),
+    HeadMapping(
+        s.AgentCompleted.TYPE,
+        (_TEXT_END, "RUN_FINISHED"),
+        (_TEXT_END, "SUBAGENT_FINISHED"),
+        (
+            (
+                "usage",
+                "`RUN_FINISHED.usage`: one `TokenUsage` "
+                "(`inputTokens`, `outputTokens`, `totalTokens`)",
+            ),
+        ),
+        "open text messages ended first; `RUN_FINISHED` without an outcome is success",
+    ),
+    HeadMapping(
+        s.AgentError.TYPE,
+        (_TEXT_END, "RUN_ERROR"),
+        (_TEXT_END, "SUBAGENT_ERROR"),
+        (("code", "`code` (an `AgentErrorCode` value)"), ("message", "`message`")),
+        "open text messages ended first",
+    ),
+    HeadMapping(
+        s.AgentCancelled.TYPE,
+        (_TEXT_END, "RUN_FINISHED"),
+        (_TEXT_END, "SUBAGENT_ERROR"),
+        (("reason", "a sub-run's: `message` `cancelled: <reason>` (`code` `cancelled`)"),),
+        "open text messages ended first; AG-UI 1.0's `cancelled` outcome means stopped "
+        "before it completed, not failed",
+        outcome="cancelled",
+    ),
+    HeadMapping(
+        s.ThreadCreated.TYPE,
+        ("CUSTOM",),
+        (),
+        (("thread", "`value.thread`"),),
+        _CUSTOM_NOTE.format(type=s.ThreadCreated.TYPE),
+    ),
+    HeadMapping(
+        s.ThreadRenamed.TYPE,
+        ("CUSTOM",),
+        (),
+        (("thread", "`value.thread`"),),
+        _CUSTOM_NOTE.format(type=s.ThreadRenamed.TYPE),
+    ),
+    HeadMapping(
+        s.ThreadDeleted.TYPE,
+        ("CUSTOM",),
+        (),
+        (("thread_id", "`value.thread_id`"),),
+        _CUSTOM_NOTE.format(type=s.ThreadDeleted.TYPE),
+    ),
+    HeadMapping(
+        s.StreamGap.TYPE,
+        ("CUSTOM",),
+        (),
+        tuple((name, f"`value.{name}`") for name in ("epoch", "from_seq", "to_seq", "reason")),
+        _CUSTOM_NOTE.format(type=s.StreamGap.TYPE)
+        + "; over SSE, a lost history (`epoch_changed`) is followed by `RUN_ERROR` "
+        "`stream_lost`",
+    ),
+)
+
+_REPLY = "not converted: a reply to one WebSocket connection's request"
+_WS_CUSTOM = "; over WebSocket (`agentsocket.ag-ui`): `CUSTOM` `agentsocket.{type}`"
+
+#: What has no counterpart, either way.
+NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
+    Unmapped(
+        "message",
+        s.ConnectionEstablished.TYPE,
+        "not converted: the AG-UI stream opens with `RUN_STARTED`"
+        + _WS_CUSTOM.format(type=s.ConnectionEstablished.TYPE)
+        + ", the first frame (its `stream` is the position to resume from)",
+    ),
+    Unmapped("message", s.Pong.TYPE, _REPLY + "; SSE sends `: keepalive` comments instead"),
+    Unmapped(
+        "message",
+        s.Error.TYPE,
+        _REPLY
+        + "; `POST /ag-ui` refuses with an HTTP status and a JSON error body"
+        + _WS_CUSTOM.format(type=s.Error.TYPE),
+    ),
+    Unmapped(
+        "message",
+        s.DeprecationNotice.TYPE,
+        "not converted: it concerns our own versions"
+        + _WS_CUSTOM.format(type=s.DeprecationNotice.TYPE),
+    ),
+    Unmapped(
+        "message",
+        s.ServerShutdown.TYPE,
+        "not converted: the SSE stream ends; resume with `Last-Event-ID` on another node"
+        + _WS_CUSTOM.format(type=s.ServerShutdown.TYPE),
+    ),
+    Unmapped(
+        "message",
+        s.MessageReceived.TYPE,
+        _REPLY
+        + "; the `POST` itself is the request"
+        + _WS_CUSTOM.format(type=s.MessageReceived.TYPE)
+        + " (its `run_id` is what the stop frame names)",
+    ),
+    Unmapped("message", s.ThreadList.TYPE, _REPLY),
+    Unmapped("message", s.ThreadHistory.TYPE, _REPLY),
+    Unmapped(
+        "field",
+        "agent_started.agent_name",
+        "not sent for the run itself (AG-UI's `RUN_STARTED` has no agent name)",
+    ),
+    Unmapped("field", "tool_completed.duration_ms", "not sent"),
+    Unmapped(
+        "field",
+        "tool_approval_required.timeout_seconds",
+        "not sent; when it passes unanswered, the call is denied (`TOOL_CALL_RESULT`)",
+    ),
+    Unmapped("field", "agent_completed.duration_ms", "not sent"),
+    Unmapped("field", "agent_error.retryable", "not sent (`RUN_ERROR` has no such field)"),
+    Unmapped(
+        "field",
+        "agent_cancelled.reason",
+        "not sent for the run itself: the `cancelled` outcome has no reason",
+    ),
+    Unmapped(
+        "field",
+        "agent_message.content",
+        "not sent again after deltas: they carried the text already",
+    ),
+    Unmapped(
+        "event",
+        "STEP_STARTED",
+        "never sent: sub-agents are `SUBAGENT_*` events, not steps",
+    ),
+    Unmapped("event", "STEP_FINISHED", "never sent (see `STEP_STARTED`)"),
+    Unmapped(
+        "event",
+        "TEXT_MESSAGE_CHUNK",
+        "never sent: text always comes as `TEXT_MESSAGE_START` / `_CONTENT` / `_END`",
+    ),
+    Unmapped(
+        "event",
+        "TOOL_CALL_CHUNK",
+        "never sent: calls always come as `TOOL_CALL_START` / `_ARGS` / `_END`",
+    ),
+    Unmapped(
+        "event",
+        "REASONING_MESSAGE_CHUNK",
+        "never sent: reasoning always comes as `REASONING_MESSAGE_START` / `_CONTENT` / `_END`",
+    ),
+    Unmapped(
+        "event",
+        "REASONING_ENCRYPTED_VALUE",
+        "never sent: our status lines are plain text",
+    ),
+    Unmapped(
+        "event", "STATE_SNAPSHOT", "never sent: agents keep no shared state with the front end"
+    ),
+    Unmapped("event", "STATE_DELTA", "never sent (see `STATE_SNAPSHOT`)"),
+    Unmapped(
+        "event",
+        "MESSAGES_SNAPSHOT",
+        "never sent: the thread's history is read over the WebSocket (`get_thread_history`)",
+    ),
+    Unmapped("event", "ACTIVITY_SNAPSHOT", "never sent: nothing of ours maps to it"),
+    Unmapped("event", "ACTIVITY_DELTA", "never sent: nothing of ours maps to it"),
+    Unmapped("event", "RAW", "never sent: every event is converted"),
+    Unmapped(
+        "input",
+        "RunAgentInput.messages",
+        "only the last user message's text is used: the thread keeps its own history",
+    ),
+    Unmapped(
+        "input",
+        "RunAgentInput.tools",
+        "ignored: front-end tools are not offered to our agents; an input whose last message "
+        "is a `tool` result is refused with `unknown_tool`",
+    ),
+    Unmapped("input", "RunAgentInput.state", "ignored"),
+    Unmapped("input", "RunAgentInput.context", "ignored"),
+)

@@ -6,7 +6,7 @@ Each class is the ``data`` of one message type and ``TYPE`` is its tag.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -24,6 +24,22 @@ Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check
 PageSize = Annotated[int, Field(ge=1, le=200)]
 
 
+def _check_traceparent(value: str) -> str:
+    # The pattern is the layout; a version ``ff`` or all-zero ids are invalid too (W3C).
+    if value.startswith("ff") or value[3:35] == "0" * 32 or value[36:52] == "0" * 16:
+        raise ValueError("not a valid W3C traceparent: version ff, or an all-zero id")
+    return value
+
+
+#: The layout of a W3C Trace Context ``traceparent``: version-traceid-spanid-flags, lower hex.
+TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+TraceParent = Annotated[
+    str,
+    Field(min_length=55, max_length=55, pattern=TRACEPARENT_PATTERN),
+    AfterValidator(_check_traceparent),
+]
+
+
 class UserMessage(ClientMessage):
     """Ask the agent something; starts a run in ``thread_id`` (a new thread if omitted)."""
 
@@ -35,6 +51,16 @@ class UserMessage(ClientMessage):
     )
     agent: Identifier | None = Field(default=None, description="Agent to run; server default.")
     metadata: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    traceparent: TraceParent | None = Field(
+        default=None,
+        description="W3C traceparent: the run's trace joins the client's, as a child of "
+        "this span (docs/tracing.md). A malformed one is refused (validation_failed).",
+    )
+    double_texting: Literal["reject", "enqueue", "interrupt"] | None = Field(
+        default=None,
+        description="If the thread's run is still going: refuse this message, queue it, or "
+        "cancel that run and start this one. None: the gateway's setting.",
+    )
 
     @field_validator("metadata")
     @classmethod

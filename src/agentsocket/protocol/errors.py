@@ -40,6 +40,7 @@ class ProtocolError(AgentSocketError):
         message: a human sentence.
         issues: for ``validation_failed``, every bad field.
         correlation_id: the sender's correlation id, when it could be read.
+        run_id: the run the refusal is about (``conflict``: a busy thread's run).
     """
 
     def __init__(
@@ -48,12 +49,15 @@ class ProtocolError(AgentSocketError):
         message: str,
         issues: tuple[FieldIssue, ...] = (),
         correlation_id: str | None = None,
+        *,
+        run_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.issues = issues
         self.correlation_id = correlation_id
+        self.run_id = run_id
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code.value!r}, {self.message!r}, issues={self.issues!r})"

@@ -16,6 +16,8 @@ from agentsocket.protocol.versions import Frame
 
 _T = 1757332800.25  # 2025-09-08T12:00:00.250000+00:00
 _RUN = {"run_id": "run_7f3a", "thread_id": "thr_42", "agent_name": "supervisor"}
+#: The data of a root run's event, as a stored timeline holds it.
+_EVENT = {**_RUN, "parent_run_id": None}
 _SUB = {"run_id": "run_7f3b", "thread_id": "thr_42", "agent_name": "calculator"}
 _THREAD = s.ThreadInfo(thread_id="thr_42", title="Hex maths", created_at=_T, updated_at=_T + 5)
 
@@ -93,6 +95,53 @@ SERVER_EXAMPLES: dict[str, ServerEnvelope] = {
                     ),
                 ],
                 has_more=False,
+                runs=[
+                    s.RunTimeline(
+                        run_id="run_7f3a",
+                        status="completed",
+                        complete=True,
+                        events=[
+                            s.TimelineEvent(position=1, type="agent_started", data=_EVENT),
+                            s.TimelineEvent(
+                                position=2,
+                                type="tool_executing",
+                                data={
+                                    **_EVENT,
+                                    "tool_call_id": "call_1",
+                                    "tool_name": "calculator",
+                                    "arguments": {"expression": "17*23"},
+                                },
+                            ),
+                            s.TimelineEvent(
+                                position=3,
+                                type="tool_completed",
+                                data={
+                                    **_EVENT,
+                                    "tool_call_id": "call_1",
+                                    "tool_name": "calculator",
+                                    "status": "success",
+                                    "result": 391,
+                                    "error": None,
+                                    "duration_ms": 0.4,
+                                },
+                            ),
+                            s.TimelineEvent(
+                                position=4,
+                                type="agent_message",
+                                data={
+                                    **_EVENT,
+                                    "message_id": "msg_9",
+                                    "content": "17*23 = 391 = 0x187.",
+                                },
+                            ),
+                            s.TimelineEvent(
+                                position=5,
+                                type="agent_completed",
+                                data={**_EVENT, "duration_ms": 812.0},
+                            ),
+                        ],
+                    )
+                ],
             ),
             "req-6",
         ),

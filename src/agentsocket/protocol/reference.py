@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -892,6 +893,11 @@ def _index() -> str:
         "",
         "- [Changelog](changelog.md): every version change, newest first.",
         "- [Migration guide](migration-guide.md): what a client changes to move up a version.",
+        "- [AG-UI mapping](ag-ui-mapping.md): head message → AG-UI event(s) of the AG-UI "
+        "dialect, and what has no counterpart; its AsyncAPI 3.0 document "
+        "[asyncapi-ag-ui.json](asyncapi-ag-ui.json) (the `/ws` subprotocol `agentsocket.ag-ui` "
+        "or `?protocol=ag-ui`, and `POST /ag-ui`); how to use it: [AG-UI](../ag-ui.md); "
+        "schema snapshot `schemas/ag-ui.json`.",
         f"- [Close codes]({CLOSE_CODES_DOC}): why the gateway closed a socket.",
         "- JSON Schema (draft 2020-12): `agentsocket schema export --version <v>`.",
         "- A running gateway serves the same: `/schema/<v>.json`, `/asyncapi/<v>.json` for "
@@ -905,7 +911,7 @@ def _index() -> str:
         "```sh",
         ".venv/bin/agentsocket docs build            # rewrite this directory",
         ".venv/bin/agentsocket docs build --check    # exit 1 when a file is stale",
-        "npm ci && node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-v*.json",
+        "npm ci && node scripts/validate-asyncapi.mjs docs/protocol/asyncapi-*.json",
         "```",
     ]
     return "\n".join(lines) + "\n"
@@ -922,4 +928,20 @@ def generated_docs() -> dict[str, bytes]:
         files[f"reference-{version.name}.md"] = protocol_reference(version).encode()
     files["changelog.md"] = changelog().encode()
     files["migration-guide.md"] = migration_guide().encode()
+    files.update(_ag_ui_docs())
     return dict(sorted(files.items()))
+
+
+def _ag_ui_docs() -> dict[str, bytes]:
+    """The AG-UI dialect's mapping table and AsyncAPI document.
+
+    They need the ``ag-ui`` extra (``dev`` has it, so ``generate`` always makes
+    them); without it a gateway's ``/docs`` goes on serving the rest.
+    """
+    if importlib.util.find_spec("ag_ui") is None:
+        return {}
+    from agentsocket.protocol.ag_ui_docs import MAPPING_DOC, mapping_markdown
+    from agentsocket.protocol.asyncapi_ag_ui import AG_UI_ASYNCAPI_DOC, ag_ui_asyncapi_document
+
+    document = orjson.dumps(ag_ui_asyncapi_document(), option=orjson.OPT_INDENT_2) + b"\n"
+    return {MAPPING_DOC: mapping_markdown().encode(), AG_UI_ASYNCAPI_DOC: document}

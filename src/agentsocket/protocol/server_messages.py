@@ -88,6 +88,9 @@ class Error(ServerMessage):
     message: str
     errors: list[ErrorDetail] = Field(default_factory=list)
     retry_after: Seconds | None = None
+    run_id: str | None = Field(
+        default=None, description="The run the refusal is about (a busy thread's running run)."
+    )
 
 
 class DeprecationNotice(ServerMessage):
@@ -133,6 +136,11 @@ class MessageReceived(ServerMessage):
     run_id: str
     client_message_id: str | None = None
     duplicate: bool = Field(default=False, description="True for a resent client_message_id.")
+    queued: bool = Field(
+        default=False,
+        description="True if the run waits for the thread's running run (double_texting enqueue "
+        "or interrupt); it starts when that one ends.",
+    )
 
 
 class ThreadInfo(Part):
@@ -154,6 +162,48 @@ class HistoryMessage(Part):
     created_at: EpochSeconds
 
 
+#: Event types a stored run timeline holds: every agent event but the text deltas
+#: (its ``agent_message`` carries the whole text).
+TimelineEventType = Literal[
+    "agent_started",
+    "agent_thinking",
+    "tool_approval_required",
+    "tool_executing",
+    "tool_completed",
+    "agent_message",
+    "agent_completed",
+    "agent_error",
+    "agent_cancelled",
+]
+
+
+class TimelineEvent(Part):
+    """One stored event of a run: ``type`` and ``data`` exactly as the live event's.
+
+    A field cut to a preview by the server's size caps is named in ``truncated``.
+    """
+
+    position: Annotated[int, Field(ge=1)]
+    type: TimelineEventType
+    data: dict[str, Any]
+    truncated: list[str] = Field(default_factory=list)
+
+
+class RunTimeline(Part):
+    """What a run showed live, stored: its events and its sub-runs', in order.
+
+    ``complete`` is false while the run goes on, or when its process died
+    before its end was stored (``status`` then says how the run ended).
+    ``omitted`` counts events left out by the server's caps (gaps in ``position``).
+    """
+
+    run_id: str
+    status: Literal["running", "completed", "error", "cancelled"]
+    complete: bool
+    omitted: Annotated[int, Field(ge=0)] = 0
+    events: list[TimelineEvent]
+
+
 class ThreadCreated(ServerMessage):
     """A thread was created (by this or another of the user's connections)."""
 
@@ -172,13 +222,19 @@ class ThreadList(ServerMessage):
 
 
 class ThreadHistory(ServerMessage):
-    """Answer to ``get_thread_history``: one page, oldest first."""
+    """Answer to ``get_thread_history``: one page, oldest first.
+
+    ``runs`` are the timelines of the runs of the page's messages (not sent to v1, v2).
+    A page may hold fewer messages than asked for when their timelines are
+    large; ``has_more`` and ``next_before`` lead on.
+    """
 
     TYPE: ClassVar[str] = "thread_history"
     thread_id: str
     messages: list[HistoryMessage]
     has_more: bool
     next_before: str | None = None
+    runs: list[RunTimeline] = Field(default_factory=list)
 
 
 class ThreadRenamed(ServerMessage):
@@ -270,11 +326,24 @@ class AgentMessage(AgentEvent):
     content: str
 
 
+#: At most 2**53 - 1, as AG-UI bounds it: a larger count does not survive a JSON round trip.
+TokenCount = Annotated[int, Field(ge=0, le=9_007_199_254_740_991)]
+
+
+class Usage(Part):
+    """Tokens a run used, as its agent reported them (OpenAI's names)."""
+
+    input_tokens: TokenCount
+    output_tokens: TokenCount
+    total_tokens: TokenCount
+
+
 class AgentCompleted(AgentEvent):
     """The run ended normally; always the last event of its run."""
 
     TYPE: ClassVar[str] = "agent_completed"
     duration_ms: Milliseconds
+    usage: Usage | None = Field(default=None, description="Tokens used, if the agent reported it.")
 
 
 class AgentError(AgentEvent):

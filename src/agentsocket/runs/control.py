@@ -25,9 +25,10 @@ class _Command(BaseModel):
 
 
 class Cancel(_Command):
-    """Stop ``run_id`` of ``user_id``; it ends with ``agent_cancelled``."""
+    """Stop ``run_id`` of ``user_id``; it ends with ``agent_cancelled`` (``reason``)."""
 
     op: Literal["cancel"] = "cancel"
+    reason: str = Field(default="user_request", min_length=1, max_length=64)
 
 
 class Approve(_Command):

@@ -12,20 +12,27 @@ the local runs are recorded the same way, and a dead node's runs end with
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
+from agentsocket import tracing
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
+from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import ServerMessage
 from agentsocket.runs.agent_set import AgentSet
-from agentsocket.runs.control import Approve, Cancel, encode_command
+from agentsocket.runs.control import Approve, BadCommand, Cancel, encode_command, parse_command
 from agentsocket.runs.lease import NodeLease
+from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import Reaper
 from agentsocket.runs.stream import Publish, StreamSink
+from agentsocket.runs.timeline import AppendTimeline, RecordingSink, TimelineRecorder
 
 log = logging.getLogger("agentsocket.runs")
 
@@ -52,7 +59,9 @@ class Executor(Protocol):
 
     async def launch(self, request: RunRequest, slot: str | None = None) -> None: ...
 
-    async def cancel(self, user_id: str, run_id: str) -> bool: ...
+    async def cancel(self, user_id: str, run_id: str, reason: str = "user_request") -> bool:
+        """Stop one of the user's running runs, on whichever node or worker runs it."""
+        ...
 
     async def approve(
         self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
@@ -75,6 +84,10 @@ class LocalExecutor:
             (and counts a user's runs on every node); a reaper on every node
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
+        timeline: stores each run's timeline in batches (``Store.append_timeline``).
+        observer: records the run metrics (:mod:`agentsocket.runs.metrics`).
+        on_ended: called once a run's end is out (see :class:`Runner`).
+        on_lost_ended: called once a reaped run's end is out.
     """
 
     def __init__(
@@ -90,23 +103,33 @@ class LocalExecutor:
         lease: NodeLease | None = None,
         on_lost: Callable[[RunInfo], Awaitable[None]] | None = None,
         reap_interval: float = 1.0,
+        timeline: AppendTimeline | None = None,
+        observer: RunObserver | None = None,
+        on_ended: Callable[[RunOutcome], Awaitable[None]] | None = None,
+        on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._agents = agents
+        self._timeline = timeline
+        self._observer = observer
         self._publish = publish
         self._on_finish = on_finish
         self._lease = lease
         self._slots: dict[str, set[str]] = {}  # user id -> slots reserved here (no lease)
         self._reaper: Reaper | None = None
+        self._control: asyncio.Task[None] | None = None
         if lease is not None:
             if on_lost is None:
                 raise TypeError("a LocalExecutor with a lease needs on_lost")
             lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
-            self._reaper = Reaper(lease.queue, publish, on_lost, interval=reap_interval)
+            self._reaper = Reaper(
+                lease.queue, publish, on_lost, interval=reap_interval, after_end=on_lost_ended
+            )
         self.runner = Runner(
             timeout=timeout,
             approval_timeout=approval_timeout,
             cancel_grace=cancel_grace,
             on_finish=self._finished,
+            on_ended=on_ended,
             history=history,
         )
 
@@ -114,9 +137,14 @@ class LocalExecutor:
         if self._lease is not None and self._reaper is not None:
             await self._lease.start()
             self._reaper.start()
+            self._control = asyncio.create_task(
+                self._obey(self._lease.queue), name="agentsocket-node-control"
+            )
 
     async def close(self) -> None:
         await self.runner.shutdown("shutdown")
+        if self._control is not None:
+            await cancel_and_wait(self._control)
         if self._lease is not None and self._reaper is not None:
             await self._reaper.close()
             await self._lease.close()
@@ -161,12 +189,50 @@ class LocalExecutor:
             # The run counts from runner.start below, in the same step.
             await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
+        if self._timeline is not None:
+            sink = RecordingSink(sink, TimelineRecorder(self._timeline, request.run_id))
+        if self._observer is not None:
+            sink = self._observer.watch(request, sink)
         self.runner.start(
             request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
         )
 
-    async def cancel(self, user_id: str, run_id: str) -> bool:
-        return self.runner.cancel(run_id, user_id=user_id)
+    async def cancel(self, user_id: str, run_id: str, reason: str = "user_request") -> bool:
+        if self.runner.cancel(run_id, reason, user_id=user_id):
+            return True
+        if self._lease is None:
+            return False
+        # Another node's run: the node holding it obeys the control channel.
+        info = await self._lease.queue.info(run_id)
+        if info is None or info.user_id != user_id or info.state != "running":
+            return False
+        command = Cancel(run_id=run_id, user_id=user_id, reason=reason)
+        await self._lease.queue.command(encode_command(command))
+        return True
+
+    async def _obey(self, queue: RunQueue) -> None:
+        """Cancel this node's runs that another node was asked to stop."""
+        while True:
+            try:
+                async with queue.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(queue.channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            command = parse_command(message["data"])
+                        except BadCommand as exc:
+                            log.warning("%s; ignored", exc)
+                            continue
+                        if isinstance(command, Cancel):
+                            self.runner.cancel(
+                                command.run_id, command.reason, user_id=command.user_id
+                            )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("control channel lost; resubscribing")
+                await asyncio.sleep(1.0)
 
     def _publish_for(self, run_id: str) -> Publish:
         """The run's publish: silent once the run was ended by another node (lease lost)."""
@@ -200,8 +266,9 @@ class LocalExecutor:
 class QueueExecutor:
     """Hands runs to worker processes through Redis, and reaps runs of dead workers.
 
-    ``on_lost`` stores the end of a reaped run (see :func:`lost_run_outcome`);
-    ``queue_timeout`` is how long a run may wait for a worker.
+    ``on_lost`` stores the end of a reaped run (see :func:`lost_run_outcome`),
+    ``on_lost_ended`` runs once that end is published; ``queue_timeout`` is how
+    long a run may wait for a worker.
     """
 
     def __init__(
@@ -213,11 +280,17 @@ class QueueExecutor:
         *,
         reap_interval: float = 1.0,
         queue_timeout: float = 30.0,
+        on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
         self._reaper = Reaper(
-            self.queue, publish, on_lost, interval=reap_interval, queue_timeout=queue_timeout
+            self.queue,
+            publish,
+            on_lost,
+            interval=reap_interval,
+            queue_timeout=queue_timeout,
+            after_end=on_lost_ended,
         )
 
     async def start(self) -> None:
@@ -240,14 +313,19 @@ class QueueExecutor:
         await self.queue.unreserve(user_id, slot)
 
     async def launch(self, request: RunRequest, slot: str | None = None) -> None:
-        await self.queue.submit(request, slot)
+        with tracing.span(
+            "agentsocket.queue.enqueue", {"agentsocket.run_id": request.run_id}, kind="producer"
+        ):
+            # The worker's spans become children of this one.
+            queued = replace(request, queued_at=time.time(), traceparent=tracing.traceparent())
+            await self.queue.submit(queued, slot)
 
-    async def cancel(self, user_id: str, run_id: str) -> bool:
+    async def cancel(self, user_id: str, run_id: str, reason: str = "user_request") -> bool:
         info = await self.queue.info(run_id)
         if info is None or info.user_id != user_id:
             return False
         await self.queue.command(
-            encode_command(Cancel(run_id=run_id, user_id=user_id)), cancels=run_id
+            encode_command(Cancel(run_id=run_id, user_id=user_id, reason=reason)), cancels=run_id
         )
         return True
 

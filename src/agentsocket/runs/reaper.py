@@ -45,6 +45,8 @@ class Reaper:
 
     Args:
         on_lost: stores the end of a reaped run (before the client sees it).
+        after_end: called once the run's end is published (e.g. to start the
+            next run of its thread after it in the stream).
         queue_timeout: also end runs queued longer than this (``no_worker``);
             None when no run is ever queued (``RUNS=local``).
     """
@@ -57,10 +59,12 @@ class Reaper:
         *,
         interval: float = 1.0,
         queue_timeout: float | None = None,
+        after_end: Callable[[RunInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._queue = queue
         self._publish = publish
         self._on_lost = on_lost
+        self._after_end = after_end
         self._interval = interval
         self._queue_timeout = queue_timeout
         self._task: asyncio.Task[None] | None = None
@@ -102,3 +106,5 @@ class Reaper:
         await self._publish(
             info.user_id, lost_run_error(info.run_id, info.thread_id, info.agent, code)
         )
+        if self._after_end is not None:
+            await self._after_end(info)

@@ -13,15 +13,21 @@ accept fails, ``/healthz`` included (issue 12, bug 4). This HTTP protocol
   upgrade gets ``503 Service Unavailable`` with ``Retry-After`` (before any
   WebSocket accept) and the connection is closed. Health probes (``/healthz``,
   ``/readyz``) are still answered. Such an over-cap connection gets at most
-  :data:`EXCESS_TIMEOUT` to send its request, and past a hard ceiling (the cap
-  plus half the reserve, still below the file limit) a new connection is
-  closed at once.
+  :data:`EXCESS_TIMEOUT` to send its request;
+- **room under pressure**: the connections still waiting for their request
+  head, oldest first, so that at the ceiling (the cap plus half the reserve,
+  below the file limit) the listener (``server/listener.py``) can close the
+  oldest one that has had :data:`PRESSURE_GRACE` to speak, instead of
+  refusing the newcomer.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import resource
+import termios
 from typing import ClassVar
 
 import httptools
@@ -32,6 +38,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 EXEMPT_PATHS = frozenset({b"/healthz", b"/readyz"})
 #: Seconds an over-cap connection has to send its request head.
 EXCESS_TIMEOUT = 1.0
+#: Seconds a connection has to send its request head when the node is at its ceiling
+#: and a newer connection needs its file descriptor.
+PRESSURE_GRACE = 0.5
+#: Seconds before looking again when every connection at the ceiling has sent its request.
+BUSY_RETRY = 0.05
 #: Suggested wait in the 503 answer (seconds).
 RETRY_AFTER = 1
 
@@ -47,12 +58,16 @@ _BUSY = (
 
 
 def file_reserve(file_limit: int) -> int:
-    """File descriptors kept for everything but client sockets (store, Redis, logs)."""
-    return max(32, file_limit // 8)
+    """File descriptors kept for everything but client sockets (store, Redis, logs).
+
+    Half of it is the 503 zone above the cap; the other half is the process's
+    own (an idle gateway on SQLite holds about 20).
+    """
+    return max(64, file_limit // 8)
 
 
 def connection_limits(max_connections: int | None) -> tuple[int | None, int | None]:
-    """The cap (503 beyond it) and the ceiling (closed at once beyond it).
+    """The cap (503 beyond it) and the ceiling (sockets the listener holds at most).
 
     Args:
         max_connections: the configured cap; None derives it from the
@@ -70,6 +85,19 @@ def connection_limits(max_connections: int | None) -> tuple[int | None, int | No
     return cap, max(cap, soft - reserve // 2)
 
 
+def _unread_bytes(transport: asyncio.BaseTransport) -> int:
+    """Bytes the kernel holds for this socket that the loop has not read yet."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    pending = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, pending)
+    except (OSError, ValueError):
+        return 0
+    return pending[0]
+
+
 class AdmissionProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a request-head deadline and a connection cap.
 
@@ -79,18 +107,17 @@ class AdmissionProtocol(HttpToolsProtocol):
     handshake_timeout: ClassVar[float] = 10.0
     max_connections: ClassVar[int | None] = None
     ceiling: ClassVar[int | None] = None
+    #: Connections without a complete request head, oldest first (the value: when
+    #: they were made, loop time). One per configured class, so per server.
+    waiting: ClassVar[dict[AdmissionProtocol, float]] = {}
 
     _deadline: asyncio.TimerHandle | None = None
     _excess = False
-    _started = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.waiting[self] = self.loop.time()
         open_now = len(self.server_state.connections)
-        if self.ceiling is not None and open_now > self.ceiling:
-            # Over the ceiling even reading a request would risk the file limit.
-            transport.abort()
-            return
         self._excess = self.max_connections is not None and open_now > self.max_connections
         timeout = min(self.handshake_timeout, EXCESS_TIMEOUT) if self._excess else None
         self._deadline = self.loop.call_later(
@@ -99,11 +126,12 @@ class AdmissionProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self.waiting.pop(self, None)
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         self._cancel_deadline()
-        self._started = True
+        self.waiting.pop(self, None)
         if self._excess and httptools.parse_url(self.url).path not in EXEMPT_PATHS:
             self.app = _busy  # this connection only; its one request gets 503
         super().on_headers_complete()
@@ -115,10 +143,40 @@ class AdmissionProtocol(HttpToolsProtocol):
             return
         super().handle_websocket_upgrade()
 
+    @classmethod
+    def make_room(cls, now: float) -> float | None:
+        """Close the oldest connection that has had :data:`PRESSURE_GRACE` to send its head.
+
+        A connection whose bytes wait in the kernel unread is spared: the loop
+        has not parsed them yet, it is not silent.
+
+        Returns:
+            None when one was closed (its file descriptor is free, or will be on
+            the loop's next turn); else the seconds until one could be.
+        """
+        for protocol, since in list(cls.waiting.items()):
+            if now - since < PRESSURE_GRACE:
+                return since + PRESSURE_GRACE - now
+            if _unread_bytes(protocol.transport):
+                continue
+            protocol.evict()
+            return None
+        # Every connection has sent its request: room comes only when one ends.
+        return BUSY_RETRY
+
+    def evict(self) -> None:
+        """Drop this connection at once (no answer: it never asked anything)."""
+        self._cancel_deadline()
+        self.waiting.pop(self, None)
+        # Not open any more as far as the cap and the listener count.
+        self.server_state.connections.discard(self)
+        self.transport.abort()
+
     def _handshake_expired(self) -> None:
         self._deadline = None
-        # Not upgraded and no request head yet: a silent or slowloris peer.
-        if not self._started and self.transport.get_protocol() is self:
+        # No request head yet: a silent or slowloris peer.
+        if self in self.waiting:
+            self.waiting.pop(self)
             self.transport.close()
 
     def _cancel_deadline(self) -> None:
@@ -160,5 +218,6 @@ def admission_protocol(
             "handshake_timeout": handshake_timeout,
             "max_connections": cap,
             "ceiling": ceiling,
+            "waiting": {},
         },
     )

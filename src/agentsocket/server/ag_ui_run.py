@@ -19,11 +19,9 @@ contract; refusals are JSON ``{"error": code, "message": text, "errors": [...]}`
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from ag_ui.core import RunAgentInput, TextInputContent, UserMessage
-from pydantic import ValidationError
+from ag_ui.core import RunAgentInput
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -31,7 +29,15 @@ from agentsocket.delivery import BrokerUnavailable, Position, Subscription
 from agentsocket.protocol import ErrorCode, ProtocolError, ServerMessage
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.ag_ui import RunConverter, parse_interrupt_id
+from agentsocket.protocol.ag_ui import RunConverter
+from agentsocket.protocol.ag_ui_input import (
+    AnswerInterrupts,
+    InputRefused,
+    StartRun,
+    parse_input,
+    read_input,
+    user_message,
+)
 from agentsocket.server.ag_ui_stream import EventId, sse_response
 from agentsocket.server.auth import AuthenticationFailed
 from agentsocket.server.context import Request as HandlerRequest
@@ -41,12 +47,6 @@ from agentsocket.store import NotFound
 
 log = logging.getLogger("agentsocket.ag_ui")
 
-#: Where a field of the ``user_message`` built from a RunAgentInput came from.
-_SOURCE = {
-    "content": "$.messages",
-    "agent": "$.forwardedProps.agent",
-    "metadata": "$.runId",
-}
 _STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.TOO_MANY_RUNS: 429,
@@ -88,9 +88,13 @@ async def _serve(request: Request, gateway: Gateway) -> Response:
                 400, "invalid_last_event_id", "Last-Event-ID is not an event id of ours"
             )
         return await _resume(gateway, user_id, body, event_id)
-    if body.resume:
-        return await _answer_interrupts(gateway, user_id, body)
-    return await _start(gateway, user_id, body)
+    try:
+        wanted = read_input(body)
+    except InputRefused as refused:
+        raise _refusal(refused) from None
+    if isinstance(wanted, AnswerInterrupts):
+        return await _answer_interrupts(gateway, user_id, wanted)
+    return await _start(gateway, user_id, wanted)
 
 
 # --- the request --------------------------------------------------------------------
@@ -121,79 +125,27 @@ async def _read_input(request: Request, limit: int) -> RunAgentInput:
     except ClientDisconnect:
         raise RefusalError(400, "client_disconnected", "the body was cut off") from None
     try:
-        return RunAgentInput.model_validate_json(b"".join(chunks))
-    except ValidationError as exc:
-        raise RefusalError(
-            422, ErrorCode.VALIDATION_FAILED, "the body is not a RunAgentInput", _issues(exc)
-        ) from None
+        return parse_input(b"".join(chunks))
+    except InputRefused as refused:
+        raise _refusal(refused) from None
 
 
-def _issues(exc: ValidationError) -> list[dict[str, str]]:
-    """Each bad field of the body as ``{"path": "$.messages[0].role", "reason": ...}``."""
-    return [
-        {
-            "path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
-            "reason": e["msg"],
-        }
-        for e in exc.errors(include_url=False)
-    ]
-
-
-def _prompt(body: RunAgentInput) -> str:
-    """The text of the last user message: the prompt of the run."""
-    for message in reversed(body.messages):
-        if isinstance(message, UserMessage):
-            content = message.content
-            if isinstance(content, str):
-                text = content
-            else:
-                text = "\n".join(p.text for p in content if isinstance(p, TextInputContent))
-            if text.strip():
-                return text
-            break
-    raise RefusalError(
-        422,
-        ErrorCode.VALIDATION_FAILED,
-        "the last user message has no text",
-        [{"path": "$.messages", "reason": "needs a user message with text"}],
-    )
-
-
-def _idempotency_key(run_id: str) -> str:
-    """The ``client_message_id`` of an AG-UI run: any ``runId`` fits (hashed)."""
-    return "ag-ui-" + hashlib.sha256(run_id.encode()).hexdigest()[:40]
-
-
-def _agent(body: RunAgentInput) -> str | None:
-    props = body.forwarded_props
-    agent = props.get("agent") if isinstance(props, dict) else None
-    return agent if isinstance(agent, str) else None
+def _refusal(refused: InputRefused) -> RefusalError:
+    """An input refusal as HTTP: 422 (``validation_failed``, ``unknown_tool``)."""
+    errors = [{"path": path, "reason": reason} for path, reason in refused.issues]
+    return RefusalError(422, refused.code, refused.message, errors)
 
 
 # --- the three ways in ------------------------------------------------------------------
 
 
-async def _start(gateway: Gateway, user_id: str, body: RunAgentInput) -> Response:
+async def _start(gateway: Gateway, user_id: str, start_run: StartRun) -> Response:
     """Start a run for the body's prompt and stream it from the entry after now."""
-    prompt = _prompt(body)
-    thread_id = await _thread(gateway, user_id, body.thread_id)
+    thread_id = await _thread(gateway, user_id, start_run.thread_id)
     try:
-        message = c.UserMessage(
-            content=prompt,
-            thread_id=thread_id,
-            client_message_id=_idempotency_key(body.run_id),
-            agent=_agent(body),
-            metadata={"ag_ui_run_id": body.run_id},
-        )
-    except ValidationError as exc:
-        # Our message's fields, named where they came from in the RunAgentInput.
-        errors = [
-            {"path": _SOURCE.get(str(e["loc"][0]), "$"), "reason": e["msg"]}
-            for e in exc.errors(include_url=False)
-        ]
-        raise RefusalError(
-            422, ErrorCode.VALIDATION_FAILED, "cannot run this input", errors
-        ) from None
+        message = user_message(start_run, thread_id)
+    except InputRefused as refused:
+        raise _refusal(refused) from None
     subscription = await _subscribe(gateway, user_id, None)
     start = subscription.position
     try:
@@ -206,9 +158,9 @@ async def _start(gateway: Gateway, user_id: str, body: RunAgentInput) -> Respons
         raise RefusalError(
             409,
             ErrorCode.CONFLICT,
-            f"run {body.run_id!r} was already started; reconnect with Last-Event-ID",
+            f"run {start_run.run_id!r} was already started; reconnect with Last-Event-ID",
         )
-    converter = RunConverter(received.run_id, agui_run_id=body.run_id)
+    converter = RunConverter(received.run_id, agui_run_id=start_run.run_id)
     skip = EventId.before(received.run_id, start.epoch, start.seq)
     return sse_response(subscription, converter, skip)
 
@@ -229,38 +181,24 @@ async def _resume(gateway: Gateway, user_id: str, body: RunAgentInput, last: Eve
     return sse_response(subscription, RunConverter(last.run_id, agui_run_id=body.run_id), last)
 
 
-async def _answer_interrupts(gateway: Gateway, user_id: str, body: RunAgentInput) -> Response:
+async def _answer_interrupts(gateway: Gateway, user_id: str, request: AnswerInterrupts) -> Response:
     """Answer approval interrupts and stream the run's continuation as the body's run."""
-    answers: list[tuple[str, str, str, bool, str | None]] = []
-    for i, entry in enumerate(body.resume or []):
-        parsed = parse_interrupt_id(entry.interrupt_id)
-        if parsed is None:
-            raise RefusalError(
-                422,
-                ErrorCode.VALIDATION_FAILED,
-                "not an interrupt of ours",
-                [{"path": f"$.resume[{i}].interruptId", "reason": "unknown interrupt"}],
-            )
-        payload = entry.payload if isinstance(entry.payload, dict) else {}
-        approved = entry.status == "resolved" and payload.get("approved") is True
-        reason = payload.get("reason")
-        answers.append((*parsed, approved, reason if isinstance(reason, str) else None))
-    roots = {root for root, *_ in answers}
-    if len(roots) != 1:
-        raise RefusalError(422, ErrorCode.VALIDATION_FAILED, "resume entries of one run at a time")
-    (run_id,) = roots
+    run_id = request.root_run_id
     subscription = await _subscribe(gateway, user_id, None)
     start = subscription.position
     try:
-        for _, run, call_id, approved, reason in answers:
-            if not await gateway.runs.executor.approve(user_id, run, call_id, approved, reason):
+        for answer in request.answers:
+            run, call_id = answer.run_id, answer.tool_call_id
+            if not await gateway.runs.executor.approve(
+                user_id, run, call_id, answer.approved, answer.reason
+            ):
                 raise RefusalError(
                     404, ErrorCode.NOT_FOUND, f"no pending interrupt {run}:{call_id}"
                 )
     except BaseException:
         await subscription.close()
         raise
-    converter = RunConverter(run_id, agui_run_id=body.run_id)
+    converter = RunConverter(run_id, agui_run_id=request.run_id)
     return sse_response(subscription, converter, EventId.before(run_id, start.epoch, start.seq))
 
 

@@ -24,7 +24,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -46,6 +46,18 @@ log = logging.getLogger("agentsocket.connection")
 #: Seconds a close frame may take to leave before the transport is aborted.
 CLOSE_TIMEOUT = 1.0
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+
+class Dialect(Protocol):
+    """A connection's language other than a version's envelopes (AG-UI: ``server/ag_ui_ws.py``)."""
+
+    def reply(self, message: ServerMessage) -> str:
+        """A direct reply as one frame."""
+        ...
+
+    def entry(self, message: ServerMessage | None, epoch: str, seq: int) -> list[str]:
+        """A stream entry (decoded; None if unknown) as frames, maybe several or none."""
+        ...
 
 
 class Connection:
@@ -93,6 +105,18 @@ class Connection:
         self._close: Close | None = None
         self._metrics = metrics
         self._validate = validate_outbound
+        #: Set for a connection of the AG-UI dialect: it sends AG-UI events, not envelopes.
+        self.agui: Dialect | None = None
+
+    @property
+    def label(self) -> str:
+        """What the connection speaks, for metrics: a version name or ``ag-ui``."""
+        return self.version.name if self.agui is None else "ag-ui"
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the transport (the outbound queue's depth)."""
+        return len(self._queue)
 
     @property
     def closing(self) -> bool:
@@ -108,6 +132,8 @@ class Connection:
 
     def encode(self, message: ServerMessage, correlation_id: str | None = None) -> str | None:
         """A direct reply as text in this connection's version; ``None`` if not sendable."""
+        if self.agui is not None:
+            return self.agui.reply(message)
         envelope = ServerEnvelope(message, time.time(), self.server_id, correlation_id)
         frame = encode_server(envelope, self.version)
         if frame is None:
@@ -117,6 +143,12 @@ class Connection:
         if self._validate and not self._valid(text, envelope.type):
             return None
         return text
+
+    def reply_frame(self, text: str, type_name: str) -> None:
+        """Send a direct reply already encoded in this connection's version (a fast path's)."""
+        if self._validate and not self._valid(text, type_name):
+            return
+        self.push(text)
 
     def push(self, text: str) -> None:
         """Send one encoded frame now, or queue it behind the ones the transport holds.
@@ -128,6 +160,7 @@ class Connection:
         if self._pending is not None or self._queue:
             if len(self._queue) >= self._queue_size:
                 self.log.warning("slow consumer", extra={"queued": len(self._queue)})
+                self._metrics.child(self._metrics.slow_consumer_closes, "queue_full").inc()
                 self.close(CloseCode.SLOW_CONSUMER, "outbound queue full", flush=False)
                 return
             self._queue.append(text)
@@ -210,6 +243,7 @@ class Connection:
         done, _ = await asyncio.wait({pending}, timeout=self._send_timeout)
         if not done:
             self.log.warning("peer stopped reading; aborting", extra={"after": self._send_timeout})
+            self._metrics.child(self._metrics.slow_consumer_closes, "write_timeout").inc()
             self._count_close(CloseCode.SLOW_CONSUMER)
             self.abort()
             return False

@@ -9,6 +9,7 @@ the connection and correlation ids).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from agentsocket.protocol import ErrorCode, FieldIssue, ProtocolError, ServerMessage
@@ -17,16 +18,20 @@ from agentsocket.server.logs import ContextLogger
 
 
 class Request:
-    """One client request being handled."""
+    """One client request being handled.
+
+    ``log`` may be a plain logger: the connection and correlation ids are added
+    when the request first logs (most never do, so most never build the adapter).
+    """
 
     __slots__ = (
         "_emitter",
         "_error",
+        "_log",
         "_reply",
         "connection_id",
         "correlation_id",
         "data_path",
-        "log",
         "user_id",
     )
 
@@ -40,7 +45,7 @@ class Request:
         emitter: Emitter,
         reply: ReplyTo,
         error: Callable[[ProtocolError, float | None], None],
-        log: ContextLogger,
+        log: ContextLogger | logging.Logger,
     ) -> None:
         self.user_id = user_id
         self.connection_id = connection_id
@@ -48,10 +53,19 @@ class Request:
         #: Where the message's fields sit in this connection's version (``$.data``
         #: or ``$``), for field paths in errors.
         self.data_path = data_path
-        self.log = log
+        self._log = log
         self._emitter = emitter
         self._reply = reply
         self._error = error
+
+    @property
+    def log(self) -> ContextLogger:
+        """This request's logger: it carries the connection and correlation ids."""
+        log = self._log
+        if not isinstance(log, ContextLogger):
+            context = {"connection_id": self.connection_id, "correlation_id": self.correlation_id}
+            log = self._log = ContextLogger(log, context)
+        return log
 
     async def send(self, message: ServerMessage) -> None:
         """Answer with ``message``: a stream message goes to every connection of the user."""
@@ -66,10 +80,13 @@ class Request:
         retry_after: float | None = None,
         *,
         issues: tuple[FieldIssue, ...] = (),
+        run_id: str | None = None,
     ) -> None:
         """Answer with a typed ``error`` carrying this request's correlation id.
 
         Args:
             issues: the fields at fault, with paths under :attr:`data_path`.
+            run_id: the run the refusal is about.
         """
-        self._error(ProtocolError(code, text, issues, self.correlation_id), retry_after)
+        error = ProtocolError(code, text, issues, self.correlation_id, run_id=run_id)
+        self._error(error, retry_after)

@@ -7,8 +7,9 @@ clock it was not given, or a task. The I/O shell (:mod:`agentsocket.server.sessi
 feeds it what arrives and carries out what it returns:
 
 * :meth:`ConnectionCore.receive_frame` takes one inbound frame and returns
-  actions: :class:`Dispatch` a decoded request, :class:`Reply` a typed error,
-  :class:`Close` the connection (abuse).
+  actions: :class:`Dispatch` a decoded request, :class:`AnswerPing` a plain
+  head-version ``ping`` (answered from a template, no models), :class:`Reply`
+  a typed error, :class:`Close` the connection (abuse).
 * :meth:`ConnectionCore.stream_from` / :meth:`ConnectionCore.take_seq` keep
   resumes free of duplicates: a seq this connection already sent is never
   sent again, even when a ``resume`` asks for it a second time.
@@ -34,6 +35,8 @@ from agentsocket.protocol import (
     decode_client,
 )
 from agentsocket.protocol import server_messages as s
+from agentsocket.protocol.fastping import Ping, read_ping
+from agentsocket.protocol.versions import HEAD
 from agentsocket.server.ratelimit import TokenBucket
 
 #: RFC 6455 section 5.5: a close frame's payload is at most 125 bytes, 2 of them the code.
@@ -72,6 +75,13 @@ class Dispatch:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerPing:
+    """Answer a ``ping`` with ``fastping.pong_frame``: the slow path's ``pong``, without models."""
+
+    ping: Ping
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """Send ``message`` to this connection only (never into the user's stream)."""
 
@@ -91,14 +101,18 @@ class Close:
     flush: bool = True
 
 
-Action = Dispatch | Reply | Close
+Action = Dispatch | AnswerPing | Reply | Close
 
 
 def error_reply(error: ProtocolError, retry_after: float | None = None) -> Reply:
     """The typed ``error`` answer to a refused frame or request."""
     details = [s.ErrorDetail(path=i.path, reason=i.reason) for i in error.issues]
     message = s.Error(
-        code=error.code, message=error.message, errors=details, retry_after=retry_after
+        code=error.code,
+        message=error.message,
+        errors=details,
+        retry_after=retry_after,
+        run_id=error.run_id,
     )
     return Reply(message, error.correlation_id)
 
@@ -142,10 +156,32 @@ class ConnectionCore:
         """Take one inbound frame; return what to do about it.
 
         Returns:
-            ``[Dispatch]`` for a valid request; ``[Reply]`` with a typed error
+            ``[Dispatch]`` for a valid request (``[AnswerPing]`` for a plain
+            head-version ping, which the fast path reads); ``[Reply]`` with a typed error
             for a refused frame (rate limit or codec error), followed by
             ``[Close(4008)]`` once ``abuse_threshold`` frames in a row were
             refused; ``[]`` once the connection is closing.
+        """
+        refused = self.admit()
+        if refused is not None:
+            return refused
+        if self.version is HEAD:
+            ping = read_ping(frame, self._max_frame_size)
+            if ping is not None:
+                self.accepted()
+                return [AnswerPing(ping)]
+        decoded = decode_client(frame, self.version, self._max_frame_size)
+        if isinstance(decoded, ProtocolError):
+            return self._refuse(decoded)
+        self.accepted()
+        return [Dispatch(decoded)]
+
+    def admit(self) -> list[Action] | None:
+        """Charge one inbound frame to the rate limits: None if it may be read.
+
+        Else what :meth:`receive_frame` returns for it: a ``rate_limited`` reply
+        (and the abuse close), or ``[]`` once closing. For a dialect that reads
+        frames itself (AG-UI), followed by :meth:`refused` or :meth:`accepted`.
         """
         if self.state is not State.OPEN:
             return []
@@ -154,17 +190,24 @@ class ConnectionCore:
         if wait > 0:
             limited = ProtocolError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
             return self._refuse(limited, retry_after=round(wait, 3))
-        decoded = decode_client(frame, self.version, self._max_frame_size)
-        if isinstance(decoded, ProtocolError):
-            return self._refuse(decoded)
+        return None
+
+    def accepted(self) -> None:
+        """The frame was read: the run of refused frames is over."""
         self.refusals = 0
-        return [Dispatch(decoded)]
+
+    def refused(self) -> Close | None:
+        """The frame was refused (its answer is the caller's); the abuse close, if due."""
+        self.refusals += 1
+        if self.refusals >= self._abuse_threshold:
+            return self.close(CloseCode.ABUSE, "too many refused frames")
+        return None
 
     def _refuse(self, error: ProtocolError, retry_after: float | None = None) -> list[Action]:
-        self.refusals += 1
         actions: list[Action] = [error_reply(error, retry_after)]
-        if self.refusals >= self._abuse_threshold:
-            actions.append(self.close(CloseCode.ABUSE, "too many refused frames"))
+        close = self.refused()
+        if close is not None:
+            actions.append(close)
         return actions
 
     # --- the user's stream ------------------------------------------------------------

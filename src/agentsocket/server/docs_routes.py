@@ -1,14 +1,17 @@
 """HTTP routes that serve the protocol's own description, generated from the models.
 
 ``/schema/{version}.json`` (JSON Schema), ``/asyncapi.json`` and
-``/asyncapi/{version}.json`` (AsyncAPI 3.0), ``/docs`` and ``/docs/{name}``
-(the Markdown reference, changelog and migration guide).
+``/asyncapi/{version}.json`` (AsyncAPI 3.0; ``/asyncapi/ag-ui.json`` is the AG-UI
+dialect's, with the ``ag-ui`` extra), ``/docs`` and ``/docs/{name}`` (the
+Markdown reference, changelog, migration guide and AG-UI mapping).
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 from functools import cache
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -16,6 +19,7 @@ from starlette.routing import Route
 
 from agentsocket.protocol import UnsupportedVersionError
 from agentsocket.protocol.asyncapi import asyncapi_document
+from agentsocket.protocol.compat.dialects import AG_UI as AG_UI_DIALECT
 from agentsocket.protocol.reference import generated_docs
 from agentsocket.protocol.schema import json_schema
 
@@ -24,6 +28,24 @@ from agentsocket.protocol.schema import json_schema
 def _documents() -> dict[str, bytes]:
     """Generated once per process: the docs only change with the code."""
     return {name: content for name, content in generated_docs().items() if name.endswith(".md")}
+
+
+def _ag_ui_asyncapi() -> Response:
+    """The AG-UI dialect's AsyncAPI document; 404 without the ``ag-ui`` extra."""
+    if importlib.util.find_spec("ag_ui") is None:
+        body = {
+            "error": "the AG-UI dialect needs the ag-ui extra: pip install 'agentsocket[ag-ui]'"
+        }
+        return JSONResponse(body, status_code=404)
+    return JSONResponse(_ag_ui_asyncapi_document())
+
+
+@cache
+def _ag_ui_asyncapi_document() -> dict[str, Any]:
+    # Imported on first use: it needs the optional extra.
+    from agentsocket.protocol.asyncapi_ag_ui import ag_ui_asyncapi_document
+
+    return ag_ui_asyncapi_document()
 
 
 def docs_routes(default_version: str) -> list[Route]:
@@ -36,6 +58,8 @@ def docs_routes(default_version: str) -> list[Route]:
     async def asyncapi(request: Request) -> Response:
         try:
             version = request.path_params.get("version", default_version)
+            if version == AG_UI_DIALECT:
+                return _ag_ui_asyncapi()
             return JSONResponse(asyncapi_document(version))
         except UnsupportedVersionError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)

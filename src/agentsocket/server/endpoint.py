@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 from agentsocket.delivery import BrokerUnavailable
 from agentsocket.delivery.run_queue import connect
 from agentsocket.delivery.user_leases import ConnectionLeases
-from agentsocket.protocol import CloseCode, Version
+from agentsocket.protocol import CloseCode, Version, get_version
 from agentsocket.protocol.negotiation import SUBPROTOCOL_PREFIX, Refused, negotiate
 from agentsocket.server.auth import (
     AuthenticationFailed,
@@ -75,7 +75,9 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
     leases = _leases(gateway)
     lease: str | None = None
     try:
-        principal, version_subprotocol, version_name = await _handshake(gateway, websocket, offered)
+        principal, version_subprotocol, version_name, dialect = await _handshake(
+            gateway, websocket, offered
+        )
         resume = _resume_position(websocket)
         if leases is not None:
             lease = await _take_lease(gateway, leases, principal.user_id)
@@ -88,9 +90,9 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
         await websocket.close(int(refusal.code), close_reason(refusal.reason))
         return
     try:
-        version = gateway.versions[version_name]
+        version = gateway.versions.get(version_name) or get_version(version_name)
         await websocket.accept(subprotocol=version_subprotocol)
-        connection = attach(gateway, websocket, principal.user_id, version)
+        connection = attach(gateway, websocket, principal.user_id, version, dialect)
         connection.log.info(
             "connected", extra={"user_id": principal.user_id, "version": version.name}
         )
@@ -131,8 +133,17 @@ async def _take_lease(gateway: Gateway, leases: ConnectionLeases, user_id: str) 
     return lease
 
 
-def attach(gateway: Gateway, websocket: WebSocket, user_id: str, version: Version) -> Connection:
-    """A new connection of ``user_id`` on an accepted ``websocket``, registered and counted."""
+def attach(
+    gateway: Gateway,
+    websocket: WebSocket,
+    user_id: str,
+    version: Version,
+    dialect: str | None = None,
+) -> Connection:
+    """A new connection of ``user_id`` on an accepted ``websocket``, registered and counted.
+
+    ``dialect`` ``ag-ui``: the connection speaks AG-UI events (``docs/ag-ui.md``).
+    """
     settings, metrics = gateway.settings, gateway.metrics
     user = gateway.registry.user(user_id)
     core = ConnectionCore(
@@ -153,15 +164,20 @@ def attach(gateway: Gateway, websocket: WebSocket, user_id: str, version: Versio
         send_timeout=settings.send_timeout,
         validate_outbound=settings.validate_outbound,
     )
+    if dialect is not None:
+        # Imported here: the dialect needs the optional ag-ui extra.
+        from agentsocket.server.ag_ui_ws import AgUiConnection
+
+        connection.agui = AgUiConnection()
     gateway.registry.add(connection)
-    metrics.child(metrics.connections, version.name).inc()
-    metrics.child(metrics.connections_total, version.name).inc()
+    metrics.child(metrics.connections, connection.label).inc()
+    metrics.child(metrics.connections_total, connection.label).inc()
     return connection
 
 
 def detach(gateway: Gateway, connection: Connection) -> None:
     """Unregister a closed connection and count what it sent."""
-    metrics, version = gateway.metrics, connection.version.name
+    metrics, version = gateway.metrics, connection.label
     gateway.registry.remove(connection)
     metrics.child(metrics.connections, version).dec()
     metrics.child(metrics.frames_out, version).inc(connection.frames_sent)
@@ -170,7 +186,7 @@ def detach(gateway: Gateway, connection: Connection) -> None:
 
 async def _handshake(
     gateway: Gateway, websocket: WebSocket, offered: list[str]
-) -> tuple[Principal, str | None, str]:
+) -> tuple[Principal, str | None, str, str | None]:
     settings = gateway.settings
     if gateway.shutting_down:
         raise Refusal(CloseCode.SERVICE_RESTART, "server shutting down")
@@ -184,6 +200,7 @@ async def _handshake(
         websocket.query_params.get("protocol"),
         gateway.default_version,
         list(gateway.versions.values()),
+        gateway.dialects,
     )
     if isinstance(outcome, Refused):
         raise Refusal(CloseCode.UNSUPPORTED_VERSION, outcome.reason)
@@ -198,7 +215,7 @@ async def _handshake(
         raise Refusal(CloseCode.NOT_READY, "backend unavailable") from None
     if gateway.registry.count_for(principal.user_id) >= settings.max_connections_per_user:
         raise Refusal(CloseCode.TOO_MANY_CONNECTIONS, "too many connections for this user")
-    return principal, outcome.subprotocol, outcome.version.name
+    return principal, outcome.subprotocol, outcome.version.name, outcome.dialect
 
 
 def _version_entry(offered: list[str]) -> str | None:

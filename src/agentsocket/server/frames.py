@@ -21,7 +21,9 @@ import orjson
 
 from agentsocket.protocol import (
     HEAD,
+    SERVER_MESSAGES,
     ServerEnvelope,
+    ServerMessage,
     Version,
     decode_server,
     encode_frame_many,
@@ -75,7 +77,26 @@ class FrameEncoder:
         self._on_dropped = on_dropped
         self._on_invalid = on_invalid
         self._recent: dict[int, tuple[bytes, Frames]] = {}
+        self._messages: dict[int, tuple[bytes, ServerMessage | None]] = {}
         self.encodes = 0
+
+    def message(self, seq: int, payload: bytes) -> ServerMessage | None:
+        """Entry ``seq`` as a head message, decoded once for every connection here.
+
+        For dialects converted per connection (AG-UI); ``None`` for a type this
+        node does not know.
+        """
+        cached = self._messages.get(seq)
+        if cached is not None and (cached[0] is payload or cached[0] == payload):
+            return cached[1]
+        frame = orjson.loads(payload)
+        model = SERVER_MESSAGES.get(frame.get("type"))
+        message = None if model is None else model.model_validate(frame["data"])
+        self._messages[seq] = (payload, message)
+        self._messages.pop(seq - _RECENT, None)
+        if len(self._messages) > 2 * _RECENT:  # seqs out of order (a resume): start over
+            self._messages = {seq: (payload, message)}
+        return message
 
     def frame(self, seq: int, payload: bytes, version: Version) -> str | None:
         """Entry ``seq`` as text in ``version``; ``None`` when not expressible (or invalid)."""

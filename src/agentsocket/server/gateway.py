@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import random
 import time
@@ -60,12 +61,17 @@ class Gateway:
             name: get_version(name) for name in settings.enabled_versions
         }
         self.default_version = self.versions[settings.default_version]
+        #: Dialects spoken on ``/ws`` besides the versions: AG-UI with the ``ag-ui`` extra.
+        self.dialects: tuple[str, ...] = (
+            ("ag-ui",) if importlib.util.find_spec("ag_ui") is not None else ()
+        )
         self.registry = Registry(
             self._user_bucket,
             self._frame_encoder,
             # A bucket left alone this long is full again: dropping it then changes nothing.
             linger=settings.burst_per_user / settings.rate_per_user,
         )
+        self.metrics.watch_outbound(lambda: (c.queued for c in self.registry))
         self.verifier = TokenVerifier(self._auth_settings())
         self._redis: Redis | None = None  # the ticket store's client, with broker=redis
         self.broker: Broker = self._broker()

@@ -1,7 +1,8 @@
 """Structured logs: every record carries its context (connection_id, correlation_id, ...).
 
 Context travels as ``extra={...}``; the formatter appends it as ``key=value``
-pairs, or writes one JSON object per line with ``--log-json``.
+pairs, or writes one JSON object per line with ``--log-json``. With tracing on,
+lines logged inside a run's spans carry ``trace_id`` and ``span_id``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from agentsocket import tracing
 from agentsocket.server.auth import redact
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -54,8 +56,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "info", json: bool = False) -> None:
-    """Send agentsocket's logs to stderr, structured; keep credentials out of uvicorn's."""
+    """Send agentsocket's logs to stderr, structured; keep credentials out of uvicorn's.
+
+    A line logged inside a traced span carries ``trace_id`` and ``span_id``.
+    """
     handler = logging.StreamHandler()
+    handler.addFilter(tracing.LogIds())
     handler.setFormatter(
         JsonFormatter()
         if json

@@ -11,6 +11,7 @@ used per request are looked up once and cached (:meth:`Metrics.child`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -18,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agentsocket.agents.adapters.metrics import AdapterMetrics
 from agentsocket.looplag import loop_lag_gauge
+from agentsocket.runs.metrics import RunMetrics
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -73,13 +75,54 @@ class Metrics:
             registry=r,
         )
         self.runs = Counter(
-            "agentsocket_runs", "Finished agent runs by status.", ["status"], registry=r
+            "agentsocket_runs",
+            "Runs of this gateway's users that ended, by status, as stored (in queue mode only "
+            "those the reaper ended; the rest are counted by the workers' run metrics).",
+            ["status"],
+            registry=r,
+        )
+        self.slow_consumer_closes = Counter(
+            "agentsocket_slow_consumer_closes",
+            "Connections closed with 4101 for not keeping up: outbound queue full (queue_full), "
+            "or one write blocked longer than send_timeout (write_timeout).",
+            ["cause"],
+            registry=r,
+        )
+        self.outbound_queued = Gauge(
+            "agentsocket_outbound_queued_frames",
+            "Frames waiting in the outbound queues of all connections (read at scrape time).",
+            registry=r,
+        )
+        self.outbound_queued_max = Gauge(
+            "agentsocket_outbound_queued_frames_max",
+            "Frames waiting in the fullest outbound queue; at outbound_queue_size it closes 4101.",
+            registry=r,
+        )
+        self.resumes = Counter(
+            "agentsocket_resumes",
+            "Stream resumes asked for: on the handshake (?last_seq=) or with a resume message.",
+            ["via"],
+            registry=r,
+        )
+        self.gaps = Counter(
+            "agentsocket_stream_gaps",
+            "stream_gap notices sent on WebSocket connections, by reason.",
+            ["reason"],
+            registry=r,
         )
         self.loop_lag = loop_lag_gauge(r)
+        #: Runs executed in this process (runs=local); workers keep their own.
+        self.run = RunMetrics(r)
         # The adapters' process-wide metrics (e.g. skipped AG-UI events).
         r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def watch_outbound(self, queues: Callable[[], Iterable[int]]) -> None:
+        """Read the outbound queue gauges from ``queues()`` (each connection's queued frames)
+        at scrape time: nothing is counted on the send path."""
+        self.outbound_queued.set_function(lambda: float(sum(queues())))
+        self.outbound_queued_max.set_function(lambda: float(max(queues(), default=0)))
 
     def child(self, metric: Counter | Gauge, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once per label set."""

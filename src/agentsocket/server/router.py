@@ -20,7 +20,7 @@ from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.context import Request
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.views import thread_info
+from agentsocket.server.views import run_timeline, thread_info
 from agentsocket.store import InvalidArgument, NotFound, is_unavailable
 
 Handler = Callable[[Gateway, Request, Any], Awaitable[None]]
@@ -97,7 +97,7 @@ async def _list(gateway: Gateway, request: Request, message: c.ListThreads) -> N
 
 @handles(c.GetThreadHistory)
 async def _history(gateway: Gateway, request: Request, message: c.GetThreadHistory) -> None:
-    page = await gateway.store.history(
+    page = await gateway.store.history_page(
         request.user_id, message.thread_id, message.limit, message.before
     )
     await request.send(
@@ -115,6 +115,7 @@ async def _history(gateway: Gateway, request: Request, message: c.GetThreadHisto
             ],
             has_more=page.has_more,
             next_before=page.cursor,
+            runs=[run_timeline(t) for t in page.timelines],
         )
     )
 

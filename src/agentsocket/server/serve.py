@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
+import sys
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 
-from agentsocket.server.admission import admission_protocol
+from agentsocket import tracing
+from agentsocket.server.admission import AdmissionProtocol, admission_protocol
 from agentsocket.server.app import create_app
 from agentsocket.server.coalesce import CoalescingWebSocketProtocol
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.listener import Listener, bind
 from agentsocket.server.logs import configure, quiet_peer_errors
 from agentsocket.server.settings import Settings
 
+logger = logging.getLogger("uvicorn.error")
+
 
 class GatewayServer(uvicorn.Server):
-    """uvicorn's server, but shutdown first sends ``server_shutdown`` and closes with 1001.
+    """uvicorn's server with our listener, and a shutdown that says goodbye first.
 
+    Connections are accepted by :class:`~agentsocket.server.listener.Listener`
+    (never more than the file limit can hold, health probes served during a
+    flood). Shutdown first sends ``server_shutdown`` and closes with 1001:
     uvicorn alone would close every WebSocket with 1012 before the app's
     lifespan shutdown runs, so clients would get no reconnect hint.
     """
@@ -26,11 +37,49 @@ class GatewayServer(uvicorn.Server):
         super().__init__(config)
         self.app = app
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup for a host and port, with our listener instead of the loop's."""
+        config = self.config
+        protocol = config.http_protocol_class
+        if sockets is not None or config.uds or config.fd is not None or config.ssl:
+            await super().startup(sockets)  # not how `agentsocket serve` runs
+            return
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        try:
+            listening = bind(config.host, config.port, config.backlog)
+        except OSError as error:
+            logger.error(error)
+            await self.lifespan.shutdown()
+            sys.exit(STARTUP_FAILURE)
+
+        def create_protocol() -> asyncio.Protocol:
+            return protocol(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        admission = protocol if issubclass(protocol, AdmissionProtocol) else None
+        listener = Listener(
+            listening,
+            create_protocol,
+            self.server_state.connections,
+            ceiling=admission.ceiling if admission else None,
+            make_room=admission.make_room if admission else lambda _now: None,
+        )
+        listener.start()
+        self.servers = [listener]  # type: ignore[list-item]
+        self._log_started_message(listening)
+        self.started = True
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         gateway: Gateway | None = getattr(self.app.state, "gateway", None)
         if gateway is not None:
             await gateway.drain()
         await super().shutdown(sockets)
+        # uvicorn ends the process with the signal it caught, so no exit handler would run:
+        # export the spans still buffered now.
+        await asyncio.to_thread(tracing.shutdown)
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
@@ -59,5 +108,6 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM."""
     configure(settings.log_level, settings.log_json)
+    tracing.configure("agentsocket-gateway")
     app = create_app(settings)
     GatewayServer(uvicorn_config(app, settings), app).run()

@@ -29,12 +29,13 @@ from agentsocket.delivery import BrokerUnavailable, Entry, Gap, Position, Subscr
 from agentsocket.protocol import ClientEnvelope, CloseCode, ErrorCode, ProtocolError
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
+from agentsocket.protocol.fastping import pong_frame
 from agentsocket.server.auth import Principal
 from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
 from agentsocket.server.context import Request
-from agentsocket.server.core import Close, Dispatch, Reply, error_reply
+from agentsocket.server.core import AnswerPing, Close, Dispatch, Reply, error_reply
+from agentsocket.server.emitter import ReplyTo
 from agentsocket.server.gateway import Gateway
-from agentsocket.server.logs import ContextLogger
 from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
 
@@ -69,8 +70,11 @@ class Session:
         gateway, connection = self.gateway, self.connection
         position = await gateway.broker.position(self.user_id)
         resume_from = None if resume is None else _within(resume[0], resume[1], position)
+        if resume is not None:
+            gateway.metrics.child(gateway.metrics.resumes, "handshake").inc()
         connection.reply(self._welcome(position))
-        sunset = gateway.sunset_of(connection.version)
+        # An AG-UI connection speaks no version of ours: no version's sunset concerns it.
+        sunset = gateway.sunset_of(connection.version) if connection.agui is None else None
         if sunset is not None:
             connection.reply(
                 s.DeprecationNotice(
@@ -155,22 +159,43 @@ class Session:
     # --- inbound ----------------------------------------------------------------------
 
     async def _read(self) -> None:
-        receive, core = self.connection.websocket.receive, self.core
+        connection, core = self.connection, self.core
+        receive, server_id = connection.websocket.receive, connection.server_id
         frames_in, metrics = self.gateway.metrics.frames_in, self.gateway.metrics
+        # This connection's counters, looked up once rather than per frame.
+        counted: dict[str, Any] = {}
+
+        def count(kind: str) -> None:
+            counter = counted.get(kind)
+            if counter is None:
+                counter = counted[kind] = metrics.child(frames_in, kind)
+            counter.inc()
+
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                self.connection.gone()
+                connection.gone()
                 return
             frame = message.get("text")
             if frame is None:
                 frame = message.get("bytes") or b""
+            if connection.agui is not None:
+                # Imported here: the dialect needs the optional ag-ui extra.
+                from agentsocket.server.ag_ui_ws import receive as ag_ui_receive
+
+                count("ag-ui")
+                await ag_ui_receive(self.gateway, connection, frame, self._request)
+                continue
             for action in core.receive_frame(frame):
-                if isinstance(action, Dispatch):
-                    metrics.child(frames_in, action.envelope.type).inc()
+                if type(action) is AnswerPing:
+                    count("ping")
+                    pong = pong_frame(time.time(), action.ping, server_id)
+                    connection.reply_frame(pong.decode(), "pong")
+                elif isinstance(action, Dispatch):
+                    count(action.envelope.type)
                     await self._handle(action.envelope)
                 elif isinstance(action, Reply):
-                    metrics.child(frames_in, "refused").inc()
+                    count("refused")
                     self._count_error(action)
                     self.connection.reply(action.message, action.correlation_id)
                 elif isinstance(action, Close):
@@ -179,6 +204,8 @@ class Session:
     async def _handle(self, envelope: ClientEnvelope) -> None:
         message = envelope.message
         if isinstance(message, c.Resume):
+            metrics = self.gateway.metrics
+            metrics.child(metrics.resumes, "message").inc()
             try:
                 current = await self.gateway.broker.position(self.user_id)
                 await self._subscribe(_within(message.epoch, message.last_seq, current))
@@ -191,20 +218,21 @@ class Session:
                 )
                 self._error(unavailable, 1.0)
             return
-        request = Request(
+        request = self._request(self.connection.reply, envelope.correlation_id)
+        await dispatch(self.gateway, request, message)
+
+    def _request(self, reply: ReplyTo, correlation_id: str | None = None) -> Request:
+        """A handler request of this connection, answered through ``reply``."""
+        return Request(
             user_id=self.user_id,
             connection_id=self.connection.id,
-            correlation_id=envelope.correlation_id,
+            correlation_id=correlation_id,
             data_path=self.connection.version.data_path,
             emitter=self.gateway.emitter,
-            reply=self.connection.reply,
+            reply=reply,
             error=self._error,
-            log=ContextLogger(
-                self.log.logger,
-                {"connection_id": self.connection.id, "correlation_id": envelope.correlation_id},
-            ),
+            log=self.log.logger,  # the request's own context is added if it logs
         )
-        await dispatch(self.gateway, request, message)
 
     def _error(self, error: ProtocolError, retry_after: float | None) -> None:
         reply = error_reply(error, retry_after)
@@ -240,35 +268,51 @@ class Session:
         """A live entry, inside the publisher's call: written now, or queued."""
         try:
             if self.core.take_seq(entry.seq):
-                text = self.user.frames.frame(entry.seq, entry.payload, self.connection.version)
-                if text is not None:
+                if self.connection.agui is None:  # the hot path: one shared frame, no list
+                    text = self.user.frames.frame(entry.seq, entry.payload, self.connection.version)
+                    if text is not None:
+                        self.connection.push(text)
+                    return
+                for text in self._frames(entry.seq, entry.payload):
                     self.connection.push(text)
         except Exception as exc:  # never into the publisher: this connection fails alone
             self._fail(exc)
 
     async def _pump(self, subscription: Subscription) -> None:
         """Page a backlog through the connection at the pace the socket drains."""
-        connection, core = self.connection, self.core
+        connection, core, metrics = self.connection, self.core, self.gateway.metrics
         sent = 0
         async for item in subscription:
             if isinstance(item, Gap):
                 core.take_gap(item.to_seq)
+                metrics.child(metrics.gaps, item.reason).inc()
                 gap = s.StreamGap(
                     epoch=item.epoch, from_seq=item.from_seq, to_seq=item.to_seq, reason=item.reason
                 )
                 text = connection.encode(gap)
+                texts = [] if text is None else [text]
             elif core.take_seq(item.seq):
-                # The user's encoder is read each time: it is replaced when they had left.
-                text = self.user.frames.frame(item.seq, item.payload, connection.version)
+                texts = self._frames(item.seq, item.payload)
             else:
                 continue
-            if text is not None:
+            for text in texts:
                 await connection.put(text)
             if connection.closing:
                 return
             sent += 1
             if sent % _FAIR_SHARE == 0:
                 await asyncio.sleep(0)
+
+    def _frames(self, seq: int, payload: bytes) -> list[str]:
+        """Stream entry ``seq`` as this connection's frames (AG-UI: several, or none)."""
+        # The user's encoder is read each time: it is replaced when they had left.
+        frames, agui = self.user.frames, self.connection.agui
+        if agui is None:
+            text = frames.frame(seq, payload, self.connection.version)
+            return [] if text is None else [text]
+        assert self._subscription is not None
+        epoch = self._subscription.position.epoch
+        return agui.entry(frames.message(seq, payload), epoch, seq)
 
     def _expired(self) -> None:
         """The token expired: close with 4002 after what is queued (the expiry timer)."""
@@ -285,7 +329,7 @@ class Session:
         return s.ConnectionEstablished(
             connection_id=self.connection.id,
             user_id=self.user_id,
-            protocol_version=self.connection.version.name,
+            protocol_version=self.connection.label,
             server_time=time.time(),
             environment=settings.environment,
             heartbeat_interval=settings.heartbeat_interval,

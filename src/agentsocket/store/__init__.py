@@ -17,14 +17,19 @@ from agentsocket.store.records import (
     Role,
     Run,
     RunStatus,
+    RunTimeline,
     Thread,
     ThreadPage,
+    TimelineItem,
+    TimelinePage,
 )
 from agentsocket.store.store import Store
+from agentsocket.store.timelines import DEFAULT_PAGE_BYTES
 from agentsocket.store.turns import StartedRun
 from agentsocket.store.validation import MAX_LIMIT, MAX_TITLE_LENGTH
 
 __all__ = [
+    "DEFAULT_PAGE_BYTES",
     "MAX_LIMIT",
     "MAX_TITLE_LENGTH",
     "Clock",
@@ -35,10 +40,13 @@ __all__ = [
     "Role",
     "Run",
     "RunStatus",
+    "RunTimeline",
     "StartedRun",
     "Store",
     "StoreError",
     "Thread",
     "ThreadPage",
+    "TimelineItem",
+    "TimelinePage",
     "is_unavailable",
 ]

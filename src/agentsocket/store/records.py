@@ -81,3 +81,51 @@ class Run:
     error_code: str | None
     error_message: str | None
     client_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """One stored event of a run's timeline: its ``type`` tag and ``data``, as emitted.
+
+    ``position`` counts 1, 2, 3... per root run, over the run and its sub-runs.
+    ``truncated`` names the fields of ``data`` that were cut to a preview.
+    """
+
+    position: int
+    type: str
+    data: dict[str, Any]
+    truncated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimeline:
+    """What is stored of one run's timeline.
+
+    Attributes:
+        status: the run's status in the store.
+        complete: the run's own terminal event is stored; False for a run
+            still going, or one whose process died before its end was stored.
+        omitted: events the recorder saw but left out (a cap was reached);
+            they show as gaps in the items' positions.
+    """
+
+    run_id: str
+    status: RunStatus
+    items: tuple[TimelineItem, ...]
+    complete: bool
+    omitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    """A page of a thread's history with the timelines of its runs.
+
+    Like :class:`HistoryPage`, but a page may hold fewer messages than asked
+    for when the timelines would pass the page's byte budget; ``cursor`` then
+    points at the older rest.
+    """
+
+    messages: tuple[Message, ...]
+    timelines: tuple[RunTimeline, ...]
+    has_more: bool
+    cursor: str | None

@@ -146,6 +146,12 @@ class RunQueries(StoreBase):
             raise NotFound("run", run_id)
         return run
 
+    async def run_for_client_message(self, user_id: str, client_message_id: str) -> Run | None:
+        """The user's run started by the message with this ``client_message_id``, if any."""
+        return await self._fetch_run(
+            runs.c.user_id == user_id, runs.c.client_message_id == client_message_id
+        )
+
     async def count_running(self, user_id: str) -> int:
         """Return how many of the user's runs are ``running``."""
         query = (

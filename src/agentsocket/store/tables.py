@@ -82,3 +82,24 @@ messages = sa.Table(
     # Also the index history pages walk.
     sa.UniqueConstraint("thread_id", "position"),
 )
+
+# A run's timeline: one row per stored event of the run and its sub-runs, in
+# the order they were emitted. Rows are only ever appended (a checkpoint is one
+# multi-row INSERT), so a run cut short keeps a consistent prefix. ``position``
+# counts every event the recorder saw, so positions a cap left out show as gaps.
+run_timeline_items = sa.Table(
+    "run_timeline_items",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(40),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    # Names of the fields of ``data`` cut to a preview; NULL when none was.
+    sa.Column("truncated", sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint("run_id", "position"),
+)

@@ -52,10 +52,12 @@ class TurnQueries(StoreBase):
         client_message_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         title: str | None = None,
+        run_id: str | None = None,
     ) -> StartedRun:
         """Store a user message and start its ``running`` run, in one transaction.
 
         Args:
+            run_id: the new run's id, if the caller chose it (a ``new_id("run_")``).
             thread_id: the user's thread; None creates one titled ``title``.
             client_message_id: the client's id for the message; a repeat for
                 this user returns the first call's run and message unchanged
@@ -83,7 +85,7 @@ class TurnQueries(StoreBase):
                 in_thread = thread_id
                 position = _next_position(conn, user_id, thread_id, now)
             run = Run(
-                id=new_id("run_"),
+                id=run_id or new_id("run_"),
                 thread_id=in_thread,
                 user_id=user_id,
                 agent_name=agent_name,

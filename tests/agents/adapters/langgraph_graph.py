@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool, InjectedToolCallId, tool
@@ -27,7 +28,9 @@ class ScriptedChatModel(BaseChatModel):
 
     ``add``/``nap``/``delete`` in the last user message call that tool;
     ``crash`` raises; ``history`` lists the user messages it was sent.
-    Text is streamed a word at a time.
+    Text is streamed a word at a time. Like a real provider it reports usage
+    (``usage_metadata`` on the last chunk): 10 input tokens per message sent,
+    one output token per chunk.
     """
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
@@ -63,7 +66,7 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         reply = self._reply(messages)
-        for chunk in _chunks(reply):
+        for chunk in _chunks(reply, len(messages)):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -75,7 +78,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        yield from _chunks(self._reply(messages))
+        yield from _chunks(self._reply(messages), len(messages))
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, AIMessage]:
         return self  # the script knows the tools
@@ -85,16 +88,28 @@ class ScriptedChatModel(BaseChatModel):
         return "scripted"
 
 
-def _chunks(reply: AIMessage) -> list[ChatGenerationChunk]:
+def _chunks(reply: AIMessage, messages_sent: int) -> list[ChatGenerationChunk]:
     if reply.tool_calls:
         calls = [
             {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
             for i, c in enumerate(reply.tool_calls)
         ]
-        return [ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=calls))]
-    words = reply.text.split(" ")
-    pieces = [w + " " for w in words[:-1]] + [words[-1]]
-    return [ChatGenerationChunk(message=AIMessageChunk(content=p)) for p in pieces]
+        chunks = [AIMessageChunk(content="", tool_call_chunks=calls)]
+    else:
+        words = reply.text.split(" ")
+        chunks = [AIMessageChunk(content=w + " ") for w in words[:-1]]
+        chunks.append(AIMessageChunk(content=words[-1]))
+    used = UsageMetadata(
+        input_tokens=10 * messages_sent,
+        output_tokens=len(chunks),
+        total_tokens=10 * messages_sent + len(chunks),
+    )
+    chunks[-1] = AIMessageChunk(
+        content=chunks[-1].content,
+        tool_call_chunks=chunks[-1].tool_call_chunks,
+        usage_metadata=used,
+    )
+    return [ChatGenerationChunk(message=chunk) for chunk in chunks]
 
 
 @tool

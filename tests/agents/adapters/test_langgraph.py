@@ -15,10 +15,12 @@ from agentsocket.agents.adapters import adapt
 from agentsocket.agents.adapters.langgraph import LangGraphAgent
 from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
+    AgentCompleted,
     AgentError,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 from tests.agents.adapters.helpers import (
     Thread,
@@ -146,3 +148,12 @@ async def test__framework_raises__agent_error_without_traceback() -> None:
     assert "the model broke" in error.message
     assert "Traceback" not in error.message
     assert outcome.status == "error"
+
+
+async def test__model_usage_metadata__summed_on_agent_completed() -> None:
+    sink, _ = await Thread().ask(_agent(), "please add")
+
+    # Two model calls: the tool call (1 message sent, 1 chunk), then the answer
+    # (3 messages sent, 4 chunks): the scripted model's usage_metadata, summed.
+    completed = sink.of_type(AgentCompleted)[0]
+    assert completed.usage == Usage(input_tokens=40, output_tokens=5, total_tokens=45)

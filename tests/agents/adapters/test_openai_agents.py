@@ -15,12 +15,14 @@ from agentsocket.agents.adapters import adapt
 from agentsocket.agents.adapters.openai_agents import OpenAIAgentsAgent
 from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
+    AgentCompleted,
     AgentError,
     AgentMessage,
     AgentStarted,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 from tests.agents.adapters.helpers import (
     Thread,
@@ -31,7 +33,7 @@ from tests.agents.adapters.helpers import (
 )
 from tests.agents.adapters.openai_agents_agent import CALLS, build_agent
 from tests.agents.helpers import SAFETY
-from tests.agents.standin import StandIn, Stream, serve, text, tool_call
+from tests.agents.standin import StandIn, Stream, serve, text, tool_call, usage
 from tests.agents.standin import finish as done
 
 # One stand-in server for the module (starting uvicorn per test costs more than the tests).
@@ -220,3 +222,30 @@ async def test__stop_mid_tool_of_a_handed_to_agent__both_runs_cancelled(standin:
     ends = [(e.agent_name, e.TYPE) for e in sink.events if e.TYPE == "agent_cancelled"]
     assert ends == [("helper", "agent_cancelled"), ("sdk-calc", "agent_cancelled")]
     await until(lambda: CALLS == ["nap", "nap cancelled"])
+
+
+async def test__usage__summed_over_requests_and_the_resumption_after_an_approval(
+    standin: StandIn,
+) -> None:
+    standin.script(
+        Stream(
+            [*tool_call(0, "call_1", "delete", '{"path": "x"}'), done("tool_calls"), usage(10, 2)]
+        ),
+        Stream([*text("Deleted."), done(), usage(20, 3)]),
+    )
+
+    sink, _ = await Thread().ask_with_approval(_agent(standin), "delete x", approved=True)
+
+    completed = sink.of_type(AgentCompleted)[-1]
+    assert completed.parent_run_id is None
+    assert completed.usage == Usage(input_tokens=30, output_tokens=5, total_tokens=35)
+
+
+async def test__no_usage_reported__null_usage(standin: StandIn) -> None:
+    standin.script(says("Hi."))
+
+    sink, _ = await Thread().ask(_agent(standin), "hello")
+
+    # The SDK counts a request with no usage as zero tokens: that is "not reported".
+    completed = sink.of_type(AgentCompleted)[-1]
+    assert completed.usage is None

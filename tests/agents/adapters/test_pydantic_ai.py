@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip(
@@ -9,18 +11,21 @@ pytest.importorskip(
 )
 
 from pydantic import BaseModel
-from pydantic_ai import Agent
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults
 from pydantic_ai.models.test import TestModel
+from pydantic_ai.run import AgentRunResultEvent
 
 from agentsocket.agents.adapters import adapt
 from agentsocket.agents.adapters.pydantic_ai import PydanticAIAgent
 from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import (
+    AgentCompleted,
     AgentError,
     AgentThinking,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
+    Usage,
 )
 from tests.agents.adapters.helpers import (
     Thread,
@@ -171,3 +176,66 @@ async def test__structured_output__sent_as_json(validated: bool) -> None:
 
     assert outcome.text == '{"total": 5}'
     assert types(sink)[-2:] == ["agent_message", "agent_completed"]
+
+
+async def test__usage__is_the_runs_result_usage() -> None:
+    sink, _ = await Thread().ask(_agent(), "please add")
+
+    # The same prompt run by PydanticAI itself: its FunctionModel counts the tokens.
+    expected = (await _streamed(build_agent(), "please add")).usage
+    completed = sink.of_type(AgentCompleted)[0]
+    assert completed.usage == Usage(
+        input_tokens=expected.input_tokens,
+        output_tokens=expected.output_tokens,
+        total_tokens=expected.total_tokens,
+    )
+    assert expected.total_tokens > 0
+
+
+async def test__usage__after_an_approval__sums_both_parts_of_the_run() -> None:
+    sink, _ = await Thread().ask_with_approval(_agent(), "delete it", approved=True)
+
+    # PydanticAI's own two runs: up to the pause, then resumed with the approval.
+    agent = build_agent()
+    paused = await _streamed(agent, "delete it", output_type=[str, DeferredToolRequests])
+    assert isinstance(paused.output, DeferredToolRequests)
+    approvals = DeferredToolResults()
+    for call in paused.output.approvals:
+        approvals.approvals[call.tool_call_id] = True
+    resumed = await _streamed(
+        agent,
+        None,
+        message_history=paused.all_messages(),
+        deferred_tool_results=approvals,
+        output_type=[str, DeferredToolRequests],
+    )
+    first, second = paused.usage, resumed.usage
+    assert second.total_tokens > 0
+    completed = sink.of_type(AgentCompleted)[0]
+    assert completed.usage == Usage(
+        input_tokens=first.input_tokens + second.input_tokens,
+        output_tokens=first.output_tokens + second.output_tokens,
+        total_tokens=first.total_tokens + second.total_tokens,
+    )
+
+
+async def test__test_model__usage_reported() -> None:
+    agent: Agent[None, str] = Agent(TestModel(call_tools=[], custom_output_text="hi"), name="t")
+    sink, _ = await Thread().ask(PydanticAIAgent(agent), "hello there")
+
+    expected = (await agent.run("hello there")).usage
+    completed = sink.of_type(AgentCompleted)[0]
+    assert completed.usage == Usage(
+        input_tokens=expected.input_tokens,
+        output_tokens=expected.output_tokens,
+        total_tokens=expected.total_tokens,
+    )
+
+
+async def _streamed(agent: Agent[None, Any], prompt: str | None, **options: Any) -> Any:
+    """PydanticAI's own result of a streamed run (FunctionModel here streams only)."""
+    async with agent.run_stream_events(prompt, **options) as events:
+        async for event in events:
+            if isinstance(event, AgentRunResultEvent):
+                return event.result
+    raise AssertionError("the run ended without a result")

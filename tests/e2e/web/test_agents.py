@@ -50,6 +50,8 @@ class Echo:
     name = "echo"
 
     async def run(self, ctx: RunContext, prompt: str) -> None:
+        # As a model would: tokens read (one per character here) and written.
+        ctx.report_usage(len(prompt), 2)
         await ctx.say(f"ECHO: {{prompt.upper()}}")
 
 
@@ -118,6 +120,39 @@ async def test__picker__lists_the_agents_and_the_one_picked_answers(
         await expect(last_turn(page).locator(".agent-name")).to_have_text("echo")
         sent = [f["data"] for f in wire.sent if f["type"] == "user_message"]
         assert [m["agent"] for m in sent] == ["echo", "demo", "echo"]
+
+
+@in_browser
+async def test__usage__shown_per_run_when_its_agent_reports_it(
+    browser: Browser, two_agents: ServerProcess
+) -> None:
+    async with open_page(browser, DESKTOP) as page:
+        wire = record_wire(page)
+        await sign_in(page, two_agents.http, user_name("usage"))
+        await page.get_by_label("Agent", exact=True).select_option("echo")
+        await ask(page, "count these tokens")
+        answer = last_turn(page)
+        await expect(answer).to_have_attribute("data-status", "completed")
+        usage = answer.locator(".activity > summary .usage")
+        await expect(usage).to_have_text("20 tokens (18 in · 2 out)")
+        await expect(usage).to_have_attribute("title", "Tokens this run used: 18 input, 2 output")
+        completed = [f["data"] for f in wire.received if f["type"] == "agent_completed"]
+        assert completed[-1]["usage"] == {
+            "input_tokens": 18,
+            "output_tokens": 2,
+            "total_tokens": 20,
+        }
+        await screenshot(page, "usage-per-run")
+
+        # The next run shows its own; a run whose agent reports none shows nothing.
+        await ask(page, "again")
+        await expect(last_turn(page).locator(".usage")).to_have_text("7 tokens (5 in · 2 out)")
+        await expect(page.locator("#transcript .usage")).to_have_count(2)
+        await page.get_by_label("Agent", exact=True).select_option("demo")
+        await page.get_by_role("button", name="+ New chat").click()
+        await ask(page, "what is 17*23 in hex?")
+        await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+        await expect(last_turn(page).locator(".usage")).to_have_count(0)
 
 
 @in_browser

@@ -239,6 +239,58 @@ async def test_answer_streams_in_with_its_tool_timeline_and_survives_a_reload(
     await screenshot(page, "chat-history-after-reload")
 
 
+def format_duration(ms: float) -> str:
+    """The page's ``formatDuration`` (web/src/dom.ts)."""
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{_js_round(ms)} ms"
+    return f"{ms / 1000:.1f} s"
+
+
+def _js_round(value: float) -> int:
+    return int(value + 0.5)  # Math.round, for the positive values here
+
+
+@in_browser
+async def test_run_timings_show_first_token_tools_and_total(
+    page: Page, dev_server: ServerProcess
+) -> None:
+    wire = record_wire(page)
+    await sign_in(page, dev_server.http, user_name("tim"))
+    await ask(page, "what is 17*23 in hex?")
+    turn = last_turn(page)
+    await expect(turn).to_have_attribute("data-status", "completed")
+    await turn.locator(".activity > summary").click()  # unfold the finished timeline
+    timings = turn.locator(".activity > .timings")
+    await expect(timings).to_be_visible()
+
+    # The same figures, from the frames' server timestamps the page received.
+    frames = wire.received
+    accepted = next(f for f in frames if f["type"] == "message_received")
+    run_id = accepted["data"]["run_id"]
+    root = [f for f in frames if f.get("data", {}).get("run_id") == run_id]
+    first = next(f for f in root if f["type"] == "agent_message_delta")
+    end = next(f for f in root if f["type"] == "agent_completed")
+    tools = [f for f in frames if f["type"] == "tool_completed"]
+    assert [t["data"]["tool_name"] for t in tools] == ["calculate", "convert_base"]
+    since = accepted["timestamp"]
+    first_token = format_duration(max(0.0, first["timestamp"] - since) * 1000)
+    total = format_duration(max(0.0, end["timestamp"] - since) * 1000)
+    tool_ms = format_duration(sum(t["data"]["duration_ms"] for t in tools))
+    await expect(timings.locator(".first-token .value")).to_have_text(first_token)
+    await expect(timings.locator(".tools .value")).to_have_text(f"{tool_ms} (2 calls)")
+    await expect(timings.locator(".total .value")).to_have_text(total)
+    await expect(timings).to_contain_text(re.compile(r"first token.*tools.*total"))
+    # Each tool's own duration is on its line of the timeline.
+    for tool in tools:
+        line = turn.locator(f'.event.tool[data-tool-call-id="{tool["data"]["tool_call_id"]}"]')
+        await expect(line.locator(".duration")).to_have_text(
+            format_duration(tool["data"]["duration_ms"])
+        )
+    await screenshot(page, "chat-run-timings")
+
+
 @in_browser
 async def test_stop_cancels_the_running_run(page: Page, dev_server: ServerProcess) -> None:
     await sign_in(page, dev_server.http, user_name("bob"))

@@ -89,3 +89,45 @@ def test__no_snapshot__noted_and_written_on_release(tmp_path: Path) -> None:
     assert "ag-ui.json" in text
     written = orjson.loads((directory / f"{AG_UI}.json").read_bytes())
     assert written == orjson.loads(orjson.dumps(dialect_schema()))
+
+
+def test__custom_name_new_since_release__compatible_front_ends_pass_custom_on(
+    tmp_path: Path,
+) -> None:
+    def drop_position(document: dict[str, Any]) -> None:
+        named = "#/$defs/CustomEvent_agentsocket.position"
+        document["anyOf"] = [m for m in document["anyOf"] if m["$ref"] != named]
+
+    findings, _ = check_dialects(released(tmp_path, drop_position))
+
+    assert [(f.message, f.rule.value, f.blocking) for f in findings] == [
+        ("CUSTOM agentsocket.position", "new_outbound_message_type", False)
+    ]
+
+
+def test__released_custom_value_field_removed__forward_break_blocks(tmp_path: Path) -> None:
+    def add_required(document: dict[str, Any]) -> None:
+        # The release promised `epoch` and `seq` and a `node` field today's value lacks.
+        value = document["$defs"]["PositionValue"]
+        value["properties"]["node"] = {"type": "string"}
+        value["required"].append("node")
+
+    findings, _ = check_dialects(released(tmp_path, add_required))
+
+    assert [(f.message, f.direction, f.blocking) for f in findings] == [
+        ("CUSTOM agentsocket.position", "server", True)
+    ]
+
+
+def test__client_frame_accepts_less_than_released__backward_break_blocks(
+    tmp_path: Path,
+) -> None:
+    def optional_value(document: dict[str, Any]) -> None:
+        # Released: the stop frame's `value` was optional; today it is required.
+        document["$defs"]["StopFrame"]["required"].remove("value")
+
+    findings, _ = check_dialects(released(tmp_path, optional_value))
+
+    assert [(f.message, f.direction, f.blocking) for f in findings] == [
+        ("StopFrame", "client", True)
+    ]

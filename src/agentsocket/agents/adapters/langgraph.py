@@ -9,6 +9,8 @@ The graph's state must have a ``messages`` list (e.g. ``MessagesState``, or
 - an AI message's tool calls → ``tool_executing`` (with LangGraph's
   ``tool_call_id``), the matching ``ToolMessage`` → ``tool_completed``
   (``error`` when its status is ``"error"``);
+- an AI message's ``usage_metadata`` (summed by LangChain over its chunks) →
+  the run's usage (:meth:`RunContext.report_usage`), once per message;
 - ``interrupt(value)`` → ``tool_approval_required``; the graph resumes with
   ``Command(resume={"approved": bool, "reason": str | None})``, so the node
   reads ``interrupt(...)["approved"]``. ``value`` names the call:
@@ -100,6 +102,7 @@ class _Turn:
         self.ctx = ctx
         self.replies = Replies(ctx)
         self.calls: dict[str, ToolCallReport] = {}
+        self.counted: set[str] = set()  # AI messages whose usage was reported
 
     async def stream(
         self, graph: Pregel[Any, Any, Any, Any], graph_input: Any, config: dict[str, Any]
@@ -138,8 +141,20 @@ class _Turn:
         await self.replies.reason(reasoning)
         await self.replies.write(text, key=message.id)
 
+    def _count(self, message: AIMessage) -> None:
+        """Report the tokens of a model call: the whole message's ``usage_metadata``, once."""
+        used = message.usage_metadata
+        key = message.id or str(id(message))
+        if used is None or key in self.counted:
+            return
+        self.counted.add(key)
+        self.ctx.report_usage(
+            used.get("input_tokens", 0), used.get("output_tokens", 0), used.get("total_tokens")
+        )
+
     async def _message(self, message: BaseMessage) -> None:
         if isinstance(message, AIMessage):
+            self._count(message)
             for call in message.tool_calls:
                 call_id = call.get("id") or ""
                 if call_id in self.calls:

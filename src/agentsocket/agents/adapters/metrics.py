@@ -17,7 +17,7 @@ from typing import TypeVar
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["AdapterMetrics", "register"]
+__all__ = ["AdapterMetrics", "register", "registered"]
 
 C = TypeVar("C", bound=Collector)
 
@@ -31,6 +31,12 @@ def register(collector: C) -> C:
         if not any(known is collector for known in _collectors):
             _collectors.append(collector)
     return collector
+
+
+def registered() -> tuple[Collector, ...]:
+    """The adapter metrics registered so far (those of the adapters imported)."""
+    with _lock:
+        return tuple(_collectors)
 
 
 class AdapterMetrics:

@@ -20,6 +20,10 @@ The agent runs with ``Runner.run_streamed()``; its stream events become ours:
 The thread's earlier turns are the run's input items
 (``{"role": "user"|"assistant", "content": ...}``), the prompt last. Errors of
 the model API become ``upstream_*`` codes, anything else ``agent_failed``.
+The run's usage (``result.context_wrapper.usage``: every model request, the
+resumptions and handed-to agents included) goes on the root run's
+``agent_completed``. The SDK asks for streamed usage only from OpenAI itself;
+for another endpoint set ``ModelSettings(include_usage=True)`` on the agent.
 """
 
 from __future__ import annotations
@@ -97,6 +101,11 @@ class OpenAIAgentsAgent:
                     else:
                         state.reject(item, rejection_message=reason)
                 run_input = state
+            # Cumulative over the resumptions; handed-to agents' requests included.
+            used = result.context_wrapper.usage
+            if used.total_tokens or used.input_tokens or used.output_tokens:
+                # All zero: the model server reported nothing (null, not "0 tokens").
+                ctx.report_usage(used.input_tokens, used.output_tokens, used.total_tokens)
             await turn.finish(result.final_output)
 
 

@@ -16,6 +16,8 @@ The agent runs with ``run_stream_events()``; its events become ours:
 The thread's earlier turns are passed as ``message_history``
 (``ModelRequest``/``UserPromptPart`` and ``ModelResponse``/``TextPart``). An
 output that is not text (a structured ``output_type``) is sent as JSON.
+The run's ``result.usage`` (input and output tokens, each resumption
+after an approval added) is reported as the run's usage.
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class PydanticAIAgent:
                     async for event in events:
                         if isinstance(event, AgentRunResultEvent):
                             output, history = event.result.output, event.result.all_messages()
+                            used = event.result.usage
+                            ctx.report_usage(
+                                used.input_tokens, used.output_tokens, used.total_tokens
+                            )
                         else:
                             await turn.handle(event)
             if not isinstance(output, DeferredToolRequests):

@@ -21,6 +21,7 @@ from agentsocket.protocol.compat.normalize import normalize
 from agentsocket.protocol.compat.report import Finding
 from agentsocket.protocol.compat.rules import Compat
 from agentsocket.protocol.compat.snapshots import SnapshotError, SnapshotStatus, render
+from agentsocket.protocol.versions.change import Direction
 
 __all__ = ["AG_UI", "check_dialects", "dialect_status", "write_dialect_snapshots"]
 
@@ -50,6 +51,13 @@ def _events(document: dict[str, Any]) -> dict[str, Any]:
     return {name: normalize(s, defs) for name, s in event_schemas(document).items()}
 
 
+def _client_frames(document: dict[str, Any]) -> dict[str, Any]:
+    from agentsocket.protocol.ag_ui_schema import client_schemas  # needs the ag-ui extra
+
+    defs = document["$defs"]
+    return {name: normalize(s, defs) for name, s in client_schemas(document).items()}
+
+
 def check_dialects(directory: Path) -> tuple[list[Finding], list[str]]:
     """Findings and notes for the dialects' snapshots in ``directory``.
 
@@ -64,17 +72,39 @@ def check_dialects(directory: Path) -> tuple[list[Finding], list[str]]:
     try:
         released: Any = orjson.loads(path.read_bytes())
         old = _events(released)
+        old_frames = _client_frames(released)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise SnapshotError(path, f"not an AG-UI dialect schema: {exc!r}") from None
-    new = _events(_today())
-    changes = diff_messages(old, new, "server", ignores_unknown_types=False)
-    return [_finding(event, change) for event, change in changes], []
+    today = _today()
+    new = _events(today)
+    changes = diff_messages(_typed(old), _typed(new), "server", ignores_unknown_types=False)
+    # Front ends pass on CUSTOM events of any name: a new name breaks none of them,
+    # but the value of a released name is judged like any event.
+    changes += diff_messages(_named(old), _named(new), "server", ignores_unknown_types=True)
+    findings = [_finding("server", event, change) for event, change in changes]
+    # Client frames (WebSocket): a released client's frames must still be accepted.
+    frames = _client_frames(today)
+    inbound = diff_messages(old_frames, frames, "client", ignores_unknown_types=False)
+    findings += [_finding("client", frame, change) for frame, change in inbound]
+    return findings, []
 
 
-def _finding(event: str, change: Change) -> Finding:
-    blocking = Compat.FORWARD in change.breaks
+def _named(events: dict[str, Any]) -> dict[str, Any]:
+    """The named CUSTOM events (``CUSTOM agentsocket.position``)."""
+    return {key: schema for key, schema in events.items() if key.startswith("CUSTOM ")}
+
+
+def _typed(events: dict[str, Any]) -> dict[str, Any]:
+    """The events by type (``RUN_STARTED``, ``CUSTOM`` of any name)."""
+    return {key: schema for key, schema in events.items() if not key.startswith("CUSTOM ")}
+
+
+def _finding(direction: Direction, event: str, change: Change) -> Finding:
+    # Server events must stay readable by old front ends (forward); client frames of
+    # old front ends must stay accepted (backward).
+    blocking = (Compat.FORWARD if direction == "server" else Compat.BACKWARD) in change.breaks
     return Finding(
-        AG_UI, "server", event, change.path, change.rule, change.detail, change.breaks,
+        AG_UI, direction, event, change.path, change.rule, change.detail, change.breaks,
         blocking, _FIX,
     )  # fmt: skip
 

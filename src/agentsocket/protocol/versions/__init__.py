@@ -94,6 +94,16 @@ VERSIONS: tuple[Version, ...] = (
             "The welcome lists the agents served (`agents`: each one's `name` and "
             "`description`) and `default_agent`, the one a `user_message` without `agent` "
             "gets; v2 and v1 welcomes are unchanged.",
+            "`thread_history` carries `runs`: each run's stored timeline (its events as sent "
+            "live, without text deltas, size-capped with `truncated` naming cut fields), so a "
+            "reload shows what the live view showed; a page may hold fewer messages when "
+            "timelines are large. v2 and v1 history is unchanged.",
+            "`agent_completed` carries the run's token `usage` (`input_tokens`, "
+            "`output_tokens`, `total_tokens`) when its agent reported it; v2 and v1 leave it out.",
+            "`user_message` may set `double_texting` (`reject`, `enqueue`, `interrupt`) for a "
+            "thread whose run is still going; `message_received` says whether the run is "
+            "`queued`, and the `conflict` error of a refused message names the running "
+            "`run_id`. v2 and v1 clients get the gateway's policy and none of these fields.",
         ),
     ),
     Version(

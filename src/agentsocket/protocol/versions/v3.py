@@ -96,6 +96,52 @@ class GiveSystemEventsTheirOwnTypes(VersionChange):
         return {**schema, "properties": props, "title": title_for(name)}
 
 
+#: Fields added to the head after v3's release that v2 frames leave out, per message type.
+_V3_ONLY_FIELDS: dict[str, frozenset[str]] = {
+    "agent_completed": frozenset({"usage"}),
+    "message_received": frozenset({"queued"}),
+    "error": frozenset({"run_id"}),
+}
+#: The same for client messages: v2 clients cannot choose, they get the gateway's setting.
+_V3_ONLY_CLIENT_FIELDS: dict[str, frozenset[str]] = {"user_message": frozenset({"double_texting"})}
+
+
+class AddRunDetails(VersionChange):
+    """Token usage, queued runs and per-message double-texting are v3-only additions."""
+
+    description = (
+        "`agent_completed` carries the run's token `usage`, `message_received` says whether "
+        "the run is `queued` behind the thread's running run, an `error` names the `run_id` "
+        "it is about, and `user_message` may choose its `double_texting` policy; v2 frames "
+        "leave them out and v2 clients get the gateway's policy."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        names = _V3_ONLY_FIELDS.get(frame["type"])
+        if not names:
+            return frame
+        data = {k: v for k, v in frame["data"].items() if k not in names}
+        return {**frame, "data": data}
+
+    def client_up(self, frame: Frame) -> Frame:
+        names = _V3_ONLY_CLIENT_FIELDS.get(frame.get("type", ""))
+        data = frame.get("data")
+        if not names or not isinstance(data, dict):
+            return frame
+        return {**frame, "data": {k: v for k, v in data.items() if k not in names}}
+
+    def client_down(self, frame: Frame) -> Frame:
+        return self.client_up(frame)
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        table = _V3_ONLY_CLIENT_FIELDS if direction == "client" else _V3_ONLY_FIELDS
+        names = table.get(frame_schema_type(schema))
+        if not names:
+            return schema
+        data = drop_props(data_schema(schema), names)
+        return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
 _ERROR_RENAMES = {"code": "error_code", "message": "error_message"}
 _RECOVERY = {
     "invalid_json": "Send one JSON object per text frame.",
@@ -225,6 +271,33 @@ class AddToolApprovals(VersionChange):
         return schema
 
 
+class AddRunTimelines(VersionChange):
+    """Stored run timelines in history are new in v3 (added after its release)."""
+
+    description = (
+        "New: `thread_history` carries `runs`, the stored timeline of each run of the page "
+        "(thinking, tool calls, sub-agent runs, errors, the answer). v2 clients get the "
+        "messages only."
+    )
+
+    def server_down(self, frame: Frame) -> Frame:
+        if frame["type"] != "thread_history" or "runs" not in frame["data"]:
+            return frame
+        data = {k: v for k, v in frame["data"].items() if k != "runs"}
+        return {**frame, "data": data}
+
+    def server_up(self, frame: Frame) -> Frame:
+        if frame["type"] != "thread_history":
+            return frame
+        return {**frame, "data": {**frame["data"], "runs": frame["data"].get("runs", [])}}
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema:
+        if direction == "client" or frame_schema_type(schema) != "thread_history":
+            return schema
+        data = drop_props(data_schema(schema), frozenset({"runs"}))
+        return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
 #: The reference system's inbound names for a chat message.
 USER_MESSAGE_ALIASES = ("chat", "chat_message", "message", "execute_agent", "start_agent")
 
@@ -298,10 +371,13 @@ class AlwaysCarrySeq(VersionChange):
 
 
 CHANGES: tuple[VersionChange, ...] = (
+    # First down (last up): it sees head-shaped frames.
+    AddRunDetails(),
     GiveSystemEventsTheirOwnTypes(),
     ReshapeErrors(),
     RenameTextEvents(),
     AddToolApprovals(),
+    AddRunTimelines(),
     RemoveInboundAliases(),
     AlwaysCarrySeq(),
 )

@@ -213,7 +213,7 @@ function connect(token) {
     });
     next.on("thread_history", (m) => {
         if (m.data.thread_id === currentThread)
-            transcript.showHistory(m.data.messages);
+            transcript.showHistory(m.data.messages, m.data.runs);
     });
     next.on("message_received", (m) => {
         const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
@@ -226,6 +226,8 @@ function connect(token) {
             adoptThread(m.data.thread_id);
         }
         threadList.touch(m.data.thread_id);
+        if (!m.data.duplicate)
+            transcript.acceptedAt(m.data.run_id, m.timestamp);
     });
     next.on("stream_gap", () => {
         // Missed stream entries are gone: read the state again instead.

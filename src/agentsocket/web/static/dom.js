@@ -39,6 +39,12 @@ export function formatDuration(ms) {
         return `${Math.round(ms)} ms`;
     return `${(ms / 1000).toFixed(1)} s`;
 }
+/** A run's token usage, short: "1,234 tokens (1,000 in · 234 out)". */
+export function formatUsage(usage) {
+    const n = (count) => count.toLocaleString("en-US");
+    const total = `${n(usage.total_tokens)} token${usage.total_tokens === 1 ? "" : "s"}`;
+    return `${total} (${n(usage.input_tokens)} in · ${n(usage.output_tokens)} out)`;
+}
 /** A JSON value on one line, shortened past `max` characters. */
 export function formatJson(value, max = 400) {
     const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? "null");

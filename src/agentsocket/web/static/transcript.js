@@ -1,4 +1,4 @@
-import { formatDuration, formatJson, h } from "./dom.js";
+import { formatDuration, formatJson, formatUsage, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
 /** The messages of an agent run, in the order a run emits them. */
 export const AGENT_EVENTS = [
@@ -37,6 +37,10 @@ export class Transcript {
     answerApproval;
     runs = new Map();
     tools = new Map();
+    /** Where new turns go: the transcript, or history being built before it. */
+    target = null;
+    /** When the server accepted the message that started a run (`message_received`). */
+    accepted = new Map();
     constructor(root, answerApproval) {
         this.root = root;
         this.answerApproval = answerApproval;
@@ -44,6 +48,7 @@ export class Transcript {
     clear() {
         this.runs.clear();
         this.tools.clear();
+        this.accepted.clear();
         this.root.replaceChildren();
     }
     showLoading() {
@@ -59,36 +64,105 @@ export class Transcript {
         this.scrollToEnd(true);
         return turn;
     }
-    /** The thread's stored messages, placed before anything that happened live since. */
-    showHistory(messages) {
+    /**
+     * The thread's stored messages, placed before anything that happened live since.
+     *
+     * A run with a stored timeline is replayed through `apply`, the live view's
+     * own path, so it looks exactly as it did live; its answer is in its events.
+     */
+    showHistory(messages, runs = []) {
         this.root.querySelector(".loading")?.remove();
         const live = new Set([...this.root.querySelectorAll("[data-message-id]")].map((e) => e.dataset["messageId"]));
-        const nodes = [];
-        for (const message of messages) {
-            if (live.has(message.message_id))
-                continue;
-            if (message.role === "user") {
-                const turn = userTurn(message.content);
-                turn.dataset["messageId"] = message.message_id;
-                nodes.push(turn);
-            }
-            else if (message.run_id === null || !this.runs.has(message.run_id)) {
-                const bubble = h("div", { class: "bubble assistant markdown" });
-                showMarkdown(bubble, message.content);
-                nodes.push(h("article", {
-                    class: "turn assistant",
-                    data: { status: "completed" },
-                    attrs: { "aria-label": "Answer" },
-                }, bubble));
+        const stored = new Map(runs.filter((r) => !this.runs.has(r.run_id)).map((r) => [r.run_id, r]));
+        const nodes = document.createDocumentFragment();
+        this.target = nodes;
+        try {
+            for (const message of messages) {
+                if (live.has(message.message_id))
+                    continue;
+                const timeline = message.run_id === null ? undefined : stored.get(message.run_id);
+                if (message.role === "user") {
+                    const turn = userTurn(message.content);
+                    turn.dataset["messageId"] = message.message_id;
+                    nodes.append(turn);
+                    if (timeline !== undefined)
+                        this.replay(timeline);
+                }
+                else if (message.run_id !== null &&
+                    (timeline !== undefined || this.runs.has(message.run_id))) {
+                    // Its run shows the answer: replayed from its stored timeline, or live.
+                    if (timeline !== undefined && !this.runs.has(message.run_id))
+                        this.replay(timeline);
+                }
+                else {
+                    const bubble = h("div", { class: "bubble assistant markdown" });
+                    showMarkdown(bubble, message.content);
+                    nodes.append(h("article", {
+                        class: "turn assistant",
+                        data: { status: "completed" },
+                        attrs: { "aria-label": "Answer" },
+                    }, bubble));
+                }
             }
         }
-        this.root.prepend(...nodes);
+        finally {
+            this.target = null;
+        }
+        this.root.prepend(nodes);
         this.scrollToEnd(true);
+    }
+    /** Show a stored run timeline: its events through `apply`, then how it ended if they do not say. */
+    replay(timeline) {
+        for (const stored of timeline.events) {
+            // The server stores each live event's data unchanged, so it is that event's data.
+            this.apply({ type: stored.type, data: stored.data });
+            if (stored.truncated.length > 0)
+                this.markTruncated(stored.data, stored.truncated);
+        }
+        const view = this.runs.get(timeline.run_id);
+        if (view === undefined)
+            return;
+        if (timeline.omitted > 0) {
+            const count = timeline.omitted;
+            this.step(view, h("li", { class: "event omitted" }, tag("omitted"), h("span", { text: `${count} more step${count === 1 ? "" : "s"} not stored` })));
+        }
+        if (!timeline.complete && timeline.status !== "running") {
+            // Its process was lost before the end was stored; the run's status says how it ended.
+            this.finish(view, timeline.status, timeline.status === "cancelled" ? "Stopped" : "Interrupted");
+        }
+    }
+    /** Tag a tool call whose stored arguments or result the server cut to a preview. */
+    markTruncated(data, fields) {
+        const callId = data["tool_call_id"];
+        const item = typeof callId === "string" ? this.tools.get(callId) : undefined;
+        if (item === undefined)
+            return;
+        item.dataset["truncated"] = fields.join(" ");
+        item
+            .querySelector(".event-head")
+            ?.append(h("span", { class: "tag tag-truncated", text: `cut: ${fields.join(", ")}` }));
+        // The preview is the start of the value's JSON, shown as such rather than as a string.
+        const result = data["result"];
+        if (fields.includes("result") && typeof result === "string") {
+            setText(item, ".kv.result .value", result);
+        }
+        const args = data["arguments"];
+        if (fields.includes("arguments") && typeof args === "object" && args !== null) {
+            const preview = args["truncated"];
+            if (typeof preview === "string")
+                setText(item, ".kv.arguments .value", preview);
+        }
+    }
+    /** The server accepted the message of run `runId` at `timestamp` (`message_received`). */
+    acceptedAt(runId, timestamp) {
+        this.accepted.set(runId, timestamp);
     }
     /** Apply one event of a run of this thread. */
     apply(event) {
         const d = event.data;
-        const view = this.runs.get(d.run_id) ?? this.startRun(d.run_id, d.agent_name, d.parent_run_id);
+        const view = this.runs.get(d.run_id) ??
+            this.startRun(d.run_id, d.agent_name, d.parent_run_id, event.timestamp);
+        const timings = view.timings;
         switch (event.type) {
             case "agent_started":
                 break;
@@ -114,6 +188,9 @@ export class Transcript {
                 item.dataset["status"] = status;
                 setText(item, ".tool-status", { success: "done", error: "failed", denied: "denied" }[status]);
                 setText(item, ".duration", formatDuration(duration_ms));
+                timings.toolMs += duration_ms;
+                timings.toolCalls += 1;
+                showTimings(timings);
                 item.querySelector(".approval")?.remove();
                 item.append(status === "success"
                     ? keyValue("result", formatJson(result), "result")
@@ -123,6 +200,10 @@ export class Transcript {
             case "agent_message_delta":
                 if (view.text === null)
                     break;
+                if (timings.firstToken === null) {
+                    timings.firstToken = event.timestamp;
+                    showTimings(timings);
+                }
                 view.streamed += event.data.content;
                 showMarkdown(view.text, view.streamed);
                 view.text.classList.add("streaming");
@@ -138,14 +219,29 @@ export class Transcript {
                 view.text.classList.remove("streaming");
                 view.text.removeAttribute("aria-busy");
                 break;
-            case "agent_completed":
+            case "agent_completed": {
+                this.end(view, event.timestamp);
                 this.finish(view, "completed", `Done in ${formatDuration(event.data.duration_ms)}`);
+                const { usage } = event.data;
+                if (usage !== undefined && usage !== null) {
+                    // Beside the run's status: the turn's summary, or a sub-run's own head.
+                    view.status.after(h("span", {
+                        class: "usage",
+                        text: formatUsage(usage),
+                        attrs: {
+                            title: `Tokens this run used: ${usage.input_tokens} input, ${usage.output_tokens} output`,
+                        },
+                    }));
+                }
                 break;
+            }
             case "agent_error":
+                this.end(view, event.timestamp);
                 this.finish(view, "error", "Failed");
                 this.step(view, h("li", { class: "event error" }, tag("error"), h("span", { text: `${event.data.code}: ${event.data.message}` })));
                 break;
             case "agent_cancelled":
+                this.end(view, event.timestamp);
                 this.finish(view, "cancelled", cancelledLabel(event.data.reason));
                 break;
             default: {
@@ -155,7 +251,7 @@ export class Transcript {
         }
         this.scrollToEnd(false);
     }
-    startRun(runId, agentName, parentRunId) {
+    startRun(runId, agentName, parentRunId, timestamp) {
         const parent = parentRunId === null ? undefined : this.runs.get(parentRunId);
         const status = h("span", { class: "run-status", text: "Working…" });
         const timeline = h("ol", { class: "timeline" });
@@ -163,7 +259,14 @@ export class Transcript {
         if (parent !== undefined) {
             const item = h("li", { class: "event subrun", data: { runId, status: "running" } }, h("div", { class: "event-head" }, tag("agent"), h("strong", { text: agentName }), status), timeline);
             this.step(parent, item);
-            view = { turn: parent.turn, timeline, status, text: null, streamed: "" };
+            view = {
+                turn: parent.turn,
+                timings: parent.timings,
+                timeline,
+                status,
+                text: null,
+                streamed: "",
+            };
         }
         else {
             // Earlier finished turns fold their timelines; the new one is followed live.
@@ -171,15 +274,23 @@ export class Transcript {
                 details.open = false;
             }
             const bubble = h("div", { class: "bubble assistant markdown" });
-            const activity = h("details", { class: "activity", attrs: { open: "" } }, h("summary", {}, h("span", { class: "agent-name", text: agentName }), status, h("span", { class: "steps" })), timeline);
+            const timings = {
+                element: h("p", { class: "timings" }),
+                start: this.accepted.get(runId) ?? timestamp,
+                firstToken: null,
+                toolMs: 0,
+                toolCalls: 0,
+                end: null,
+            };
+            const activity = h("details", { class: "activity", attrs: { open: "" } }, h("summary", {}, h("span", { class: "agent-name", text: agentName }), status, h("span", { class: "steps" })), timeline, timings.element);
             const turn = h("article", {
                 class: "turn assistant",
                 data: { runId, status: "running" },
                 attrs: { "aria-label": `Answer from ${agentName}` },
             }, activity, bubble);
             this.root.querySelector(".loading")?.remove();
-            this.root.append(turn);
-            view = { turn, timeline, status, text: bubble, streamed: "" };
+            (this.target ?? this.root).append(turn);
+            view = { turn, timings, timeline, status, text: bubble, streamed: "" };
         }
         this.runs.set(runId, view);
         return view;
@@ -215,6 +326,13 @@ export class Transcript {
         const box = h("div", { class: "approval", attrs: { role: "group", "aria-label": "Approval" } }, h("strong", { text: "Run this tool?" }), h("button", { class: "primary approve", text: "Approve", onClick: answer(true) }), h("button", { class: "deny", text: "Deny", onClick: answer(false) }), note);
         return box;
     }
+    /** A root run ended at `timestamp`: its total is known. */
+    end(view, timestamp) {
+        if (view.text === null)
+            return; // a sub-run: its parent's end counts
+        view.timings.end = timestamp;
+        showTimings(view.timings);
+    }
     finish(view, status, label) {
         view.status.textContent = label;
         view.text?.classList.remove("streaming");
@@ -228,7 +346,8 @@ export class Transcript {
         if (activity instanceof HTMLDetailsElement) {
             if (status !== "error")
                 activity.open = false;
-            if (view.timeline.childElementCount === 0)
+            const nothing = view.timeline.childElementCount === 0 && view.timings.end === null;
+            if (nothing)
                 activity.classList.add("no-steps");
         }
         if (status === "completed")
@@ -247,6 +366,24 @@ export class Transcript {
         if (force || nearBottom)
             root.scrollTop = root.scrollHeight;
     }
+}
+/** Show a run's timings as far as they are known: first token, tools, total. */
+function showTimings(timings) {
+    const parts = [];
+    const since = (at) => formatDuration(Math.max(0, (at - timings.start) * 1000));
+    if (timings.firstToken !== null) {
+        parts.push(timing("first-token", "first token", since(timings.firstToken)));
+    }
+    if (timings.toolCalls > 0) {
+        const calls = `${timings.toolCalls} call${timings.toolCalls === 1 ? "" : "s"}`;
+        parts.push(timing("tools", "tools", `${formatDuration(timings.toolMs)} (${calls})`));
+    }
+    if (timings.end !== null)
+        parts.push(timing("total", "total", since(timings.end)));
+    timings.element.replaceChildren(...parts);
+}
+function timing(kind, label, value) {
+    return h("span", { class: `timing ${kind}` }, h("span", { class: "label", text: label }), h("span", { class: "value", text: value }));
 }
 function userTurn(content) {
     return h("article", { class: "turn user", attrs: { "aria-label": "You" } }, h("div", { class: "bubble user", text: content }));
