@@ -1,10 +1,10 @@
 """``MemoryBroker``: the stream log and fan-out inside one process (the embedded default).
 
 Memory model (docs/delivery.md, "Memory of the in-memory log"): a stream
-keeps, per entry, its payload (compressed, see :mod:`._compact`) and its
-publish time in two parallel deques; seqs are not stored, they follow from
-the newest seq. Each entry is charged its stored size plus
-:data:`ENTRY_OVERHEAD`, and the whole node's log stays within ``max_bytes``:
+keeps its payloads (the newest as they are, older ones deflated in blocks,
+see :mod:`._payload_log`) and their publish times; seqs are not stored, they
+follow from the newest seq. Each entry is charged what it holds (see
+:mod:`._payload_log`), and the whole node's log stays within ``max_bytes``:
 past it, the oldest entries of the least recently active streams go first,
 exactly as if they had aged out (a client resuming from them gets
 ``stream_gap``).
@@ -12,7 +12,6 @@ exactly as if they had aged out (a client resuming from them gets
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from agentsocket.delivery._compact import pack, unpack
+from agentsocket.delivery._payload_log import ENTRY_OVERHEAD, PayloadLog
 from agentsocket.delivery.errors import BrokerNotRunning
 from agentsocket.delivery.subscription import LogRead, Subscription
 from agentsocket.delivery.types import Entry, Position
@@ -30,45 +29,37 @@ from agentsocket.delivery.types import Entry, Position
 _SWEEP_BATCH = 16
 #: Default bound of one node's whole log, in bytes (stored payloads plus overhead).
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-#: Bytes charged per entry beyond its stored payload: the bytes object's header
-#: (33), its publish time (a float, 24) and two deque slots (16), rounded up.
-ENTRY_OVERHEAD = 80
-
-
-def _same(payload: bytes) -> bytes:
-    return payload
+__all__ = ["DEFAULT_MAX_BYTES", "ENTRY_OVERHEAD", "MemoryBroker"]
 
 
 class _Stream:
-    __slots__ = ("active_at", "epoch", "last_seq", "nbytes", "payloads", "subscribers", "times")
+    __slots__ = ("active_at", "epoch", "last_seq", "payloads", "subscribers", "times")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, compress: bool) -> None:
         self.epoch = uuid.uuid4().hex[:16]
         self.last_seq = 0
         # Last publish (or creation); see MemoryBroker._sweep for the other update.
         self.active_at = now
         # Stored payloads and their publish times, oldest first; the newest is last_seq.
-        self.payloads: deque[bytes] = deque()
+        self.payloads = PayloadLog(compress)
         self.times: deque[float] = deque()
-        self.nbytes = 0
         self.subscribers: set[Subscription] = set()
 
     @property
     def first_seq(self) -> int:
         return self.last_seq - len(self.payloads) + 1
 
-    def append(self, stored: bytes, now: float) -> int:
-        self.payloads.append(stored)
+    @property
+    def nbytes(self) -> int:
+        return self.payloads.nbytes
+
+    def append(self, payload: bytes, now: float) -> int:
         self.times.append(now)
-        size = len(stored) + ENTRY_OVERHEAD
-        self.nbytes += size
-        return size
+        return self.payloads.append(payload)
 
     def drop_oldest(self) -> int:
         self.times.popleft()
-        size = len(self.payloads.popleft()) + ENTRY_OVERHEAD
-        self.nbytes -= size
-        return size
+        return self.payloads.drop_oldest()
 
 
 class MemoryBroker:
@@ -77,10 +68,11 @@ class MemoryBroker:
     Args:
         max_entries: entries kept per user stream; older ones are dropped.
         max_bytes: bytes the whole log of this node may hold (payloads as
-            stored plus :data:`ENTRY_OVERHEAD` each); past it the oldest
-            entries of the least recently active streams are dropped.
-        compress: store payloads deflated (about a third of their size, for
-            ~7 µs per publish and ~2 µs per entry read back from the log).
+            stored plus their overhead); past it the oldest entries of the
+            least recently active streams are dropped.
+        compress: deflate payloads in blocks of 16 as they arrive (1.5 µs
+            per publish all told; a catch-up unpacks whole blocks); without it
+            payloads are kept as they are.
         max_age_seconds: entries older than this are dropped; ``None`` keeps
             them until ``max_entries`` pushes them out.
         buffer_size: live entries a subscription holds before it stops
@@ -115,8 +107,7 @@ class MemoryBroker:
             raise ValueError("max_age_seconds must be > 0 or None")
         self._max_entries = max_entries
         self._max_bytes = max_bytes
-        self._pack: Callable[[bytes], bytes] = pack if compress else _same
-        self._unpack: Callable[[bytes], bytes] = unpack if compress else _same
+        self._compress = compress
         self._bytes = 0
         self._max_age = max_age_seconds
         self._buffer_size = buffer_size
@@ -173,7 +164,7 @@ class MemoryBroker:
         entry = Entry(stream.last_seq, payload)
         if len(stream.payloads) >= self._max_entries:
             self._bytes -= stream.drop_oldest()
-        self._bytes += stream.append(self._pack(payload), now)
+        self._bytes += stream.append(payload, now)
         stream.active_at = now
         self._streams.move_to_end(user_id)
         self._trim(stream, now)
@@ -211,10 +202,9 @@ class MemoryBroker:
         # Bounded by what is held: a resume from seq 10**23 must not reach islice as is.
         start = min(held, max(0, after_seq + 1 - first_seq))
         if start < held and limit > 0:
-            window = itertools.islice(stream.payloads, start, min(held, start + limit))
+            window = stream.payloads.read(start, min(held, start + limit))
             entries = [
-                Entry(first_seq + start + offset, self._unpack(stored))
-                for offset, stored in enumerate(window)
+                Entry(first_seq + start + offset, payload) for offset, payload in enumerate(window)
             ]
         return LogRead(stream.epoch, stream.last_seq, entries)
 
@@ -236,7 +226,7 @@ class MemoryBroker:
             self._forget(user_id)
             stream = None
         if stream is None:
-            stream = self._streams[user_id] = _Stream(now)
+            stream = self._streams[user_id] = _Stream(now, self._compress)
         return stream
 
     def _forget(self, user_id: str) -> None:

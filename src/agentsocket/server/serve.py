@@ -14,6 +14,7 @@ from uvicorn.config import STARTUP_FAILURE
 from agentsocket import tracing
 from agentsocket.server.admission import AdmissionProtocol, admission_protocol
 from agentsocket.server.app import create_app
+from agentsocket.server.coalesce import CoalescingWebSocketProtocol
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.listener import Listener, bind
 from agentsocket.server.logs import configure, quiet_peer_errors
@@ -86,7 +87,8 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol, joining the writes of a busy connection.
+        ws=CoalescingWebSocketProtocol,
         # A deadline for the request head and a cap below the file limit (server/admission.py).
         http=admission_protocol(settings.handshake_timeout, settings.max_connections),
         # Transport heartbeats: uvicorn pings, and closes (1011) a peer that does not pong.

@@ -1,4 +1,4 @@
-"""What the query mixins share: the engine, the clock, and id minting."""
+"""What the query mixins share: the engine, its transactions, the clock, and id minting."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agentsocket.store.transactions import Transactions
 
 Clock = Callable[[], float]
 """Returns the current time in epoch seconds, like :func:`time.time`."""
@@ -17,6 +19,7 @@ class StoreBase:
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
+        self._transactions = Transactions(engine)
 
 
 def new_id(prefix: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Plain URLs get the async driver, so one setting works for every tool.
@@ -29,18 +29,41 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     parsed = parsed.set(drivername=_ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
     sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite: wait up to 30 s for another connection's write lock (default 5 s),
-    # so processes migrating or writing at once queue up instead of failing.
-    connect_args = {"timeout": 30.0} if sqlite else {}
+    path = sqlite_file(parsed)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     # A pre-ping finds connections a database server dropped. A SQLite connection
     # is a file handle that nothing drops, and the ping is a round trip through
     # the driver's thread on every checkout (~40% of an empty transaction's CPU).
-    engine = create_async_engine(parsed, pool_pre_ping=not sqlite, connect_args=connect_args)
+    engine = create_async_engine(
+        parsed,
+        pool_pre_ping=not sqlite,
+        connect_args=sqlite_connect_args() if sqlite else {},
+    )
     if sqlite:
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        watch_sqlite(engine.sync_engine)
     return engine
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The database file of a SQLite ``url``; None for another database or an in-memory one."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return database
+
+
+def sqlite_connect_args() -> dict[str, Any]:
+    # Wait up to 30 s for another connection's write lock (default 5 s), so
+    # processes and threads migrating or writing at once queue up instead of failing.
+    return {"timeout": 30.0}
+
+
+def watch_sqlite(engine: Engine) -> None:
+    """Give every new SQLite connection of ``engine`` the store's settings."""
+    event.listen(engine, "connect", _configure_sqlite)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -48,4 +48,5 @@ class Store(TimelineQueries, ThreadQueries, RunQueries, TurnQueries):
 
     async def close(self) -> None:
         """Close every pooled connection; the store is unusable afterwards."""
+        await self._transactions.close()
         await self._engine.dispose()

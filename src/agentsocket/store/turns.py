@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agentsocket.store.base import StoreBase, new_id
 from agentsocket.store.errors import NotFound
@@ -74,34 +74,35 @@ class TurnQueries(StoreBase):
         if title is not None:
             title = check_title(title)
         now = self._clock()
+
+        def start(conn: Connection) -> tuple[Run, Message, Thread | None]:
+            thread: Thread | None = None
+            if thread_id is None:
+                thread = Thread(new_id("thr_"), user_id, title, created_at=now, updated_at=now)
+                conn.execute(_INSERT_THREAD, {**asdict(thread), "last_position": 1})
+                in_thread, position = thread.id, 1
+            else:
+                in_thread = thread_id
+                position = _next_position(conn, user_id, thread_id, now)
+            run = Run(
+                id=run_id or new_id("run_"),
+                thread_id=in_thread,
+                user_id=user_id,
+                agent_name=agent_name,
+                status="running",
+                started_at=now,
+                ended_at=None,
+                error_code=None,
+                error_message=None,
+                client_message_id=client_message_id,
+            )
+            conn.execute(_INSERT_RUN, asdict(run))
+            message = _message(user_id, in_thread, "user", content, run.id, metadata, position, now)
+            conn.execute(_INSERT_MESSAGE, asdict(message))
+            return run, message, thread
+
         try:
-            async with self._engine.begin() as conn:
-                thread: Thread | None = None
-                if thread_id is None:
-                    thread = Thread(new_id("thr_"), user_id, title, created_at=now, updated_at=now)
-                    await conn.execute(
-                        threads.insert().values({**asdict(thread), "last_position": 1})
-                    )
-                    thread_id, position = thread.id, 1
-                else:
-                    position = await _next_position(conn, user_id, thread_id, now)
-                run = Run(
-                    id=run_id or new_id("run_"),
-                    thread_id=thread_id,
-                    user_id=user_id,
-                    agent_name=agent_name,
-                    status="running",
-                    started_at=now,
-                    ended_at=None,
-                    error_code=None,
-                    error_message=None,
-                    client_message_id=client_message_id,
-                )
-                await conn.execute(runs.insert().values(asdict(run)))
-                message = _message(
-                    user_id, thread_id, "user", content, run.id, metadata, position, now
-                )
-                await conn.execute(messages.insert().values(asdict(message)))
+            run, message, thread = await self._transactions.run(start)
         except IntegrityError:
             # The unique (user_id, client_message_id) arbitrates between racing
             # callers; everything this call wrote was rolled back.
@@ -132,29 +133,28 @@ class TurnQueries(StoreBase):
         """
         checked_status = check_end_status(status)
         now = self._clock()
-        query = (
-            runs.update()
-            .where(runs.c.id == run_id, runs.c.status == "running")
-            .values(
-                status=checked_status,
-                ended_at=now,
-                error_code=error_code,
-                error_message=error_message,
-            )
-            .returning(runs.c.user_id, runs.c.thread_id)
-        )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(query)).first()
+        ending = {
+            "b_run_id": run_id,
+            "b_status": checked_status,
+            "b_ended_at": now,
+            "b_error_code": error_code,
+            "b_error_message": error_message,
+        }
+
+        def end(conn: Connection) -> bool:
+            row = conn.execute(_END_RUN, ending).first()
             if row is None:
                 return False
             if answer:
                 user_id, thread_id = row
-                position = await _next_position(conn, user_id, thread_id, now)
+                position = _next_position(conn, user_id, thread_id, now)
                 message = _message(
                     user_id, thread_id, "assistant", answer, run_id, None, position, now
                 )
-                await conn.execute(messages.insert().values(asdict(message)))
-        return True
+                conn.execute(_INSERT_MESSAGE, asdict(message))
+            return True
+
+        return await self._transactions.run(end)
 
     async def _first_run(
         self, user_id: str, client_message_id: str
@@ -177,16 +177,35 @@ class TurnQueries(StoreBase):
         return run, None if message_row is None else Message(**message_row._mapping)
 
 
-async def _next_position(conn: AsyncConnection, user_id: str, thread_id: str, now: float) -> int:
+# Built once, with bound parameters: SQLAlchemy compiles each a single time.
+_INSERT_THREAD = threads.insert()
+_INSERT_RUN = runs.insert()
+_INSERT_MESSAGE = messages.insert()
+_BUMP_THREAD = (
+    threads.update()
+    .where(threads.c.id == sa.bindparam("b_thread_id"))
+    .where(threads.c.user_id == sa.bindparam("b_user_id"))
+    .values(updated_at=sa.bindparam("b_now"), last_position=threads.c.last_position + 1)
+    .returning(threads.c.last_position)
+)
+_END_RUN = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("b_run_id"), runs.c.status == "running")
+    .values(
+        status=sa.bindparam("b_status"),
+        ended_at=sa.bindparam("b_ended_at"),
+        error_code=sa.bindparam("b_error_code"),
+        error_message=sa.bindparam("b_error_message"),
+    )
+    .returning(runs.c.user_id, runs.c.thread_id)
+)
+
+
+def _next_position(conn: Connection, user_id: str, thread_id: str, now: float) -> int:
     # Updating the thread first locks it, so concurrent appends get consecutive
     # positions; on SQLite it also opens the write transaction.
-    bump = (
-        threads.update()
-        .where(threads.c.id == thread_id, threads.c.user_id == user_id)
-        .values(updated_at=now, last_position=threads.c.last_position + 1)
-        .returning(threads.c.last_position)
-    )
-    position = (await conn.execute(bump)).scalar()
+    bump = {"b_thread_id": thread_id, "b_user_id": user_id, "b_now": now}
+    position = conn.execute(_BUMP_THREAD, bump).scalar()
     if position is None:
         raise NotFound("thread", thread_id)
     return int(position)

@@ -1,0 +1,274 @@
+"""uvicorn's WebSocket protocol, joining the writes of consecutive loop iterations.
+
+Under ASGI every ``websocket.send`` becomes its own ``transport.write``: one
+syscall per frame, each waking the peer. A streaming agent yields to the loop
+after every event, so each of its frames left in its own iteration and its
+own write.
+
+:class:`CoalescingTransport` sits between uvicorn's websockets-sansio protocol
+and the socket's transport:
+
+- a write on a quiet connection goes out at once, so a reply, a pong or the
+  first frame of a stream waits for nothing;
+- writes in the loop iterations that follow are held and joined into one
+  write after :data:`FLUSH_TICKS` iterations, at once when
+  :data:`FLUSH_BYTES` are held, and before the connection closes;
+- a connection with no write for a whole iteration is quiet again;
+- after the peer sent anything, the next write (likely its answer) and
+  everything held before it leave at once: a request and its answer are a
+  round trip that holding would only lengthen.
+
+Everything the protocol writes (data, pings, pongs, the close frame) takes the
+same path, so the order on the wire is the order of the writes. Backpressure
+is the socket transport's, as before: held bytes reach it within a few
+iterations, past its high-water mark it pauses the protocol and ``send``
+waits; at most :data:`FLUSH_BYTES` wait here beyond that.
+
+One callback per loop iteration (:class:`_Ticker`) ticks every busy
+connection of the loop, so a thousand busy connections cost one handle per
+iteration, not a thousand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from typing import Any, cast
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+log = logging.getLogger("agentsocket.coalesce")
+
+#: Loop iterations a held write waits at most for more to join it.
+FLUSH_TICKS = 4
+#: Held bytes that are written at once, whatever the iteration.
+FLUSH_BYTES = 64 * 1024
+
+
+class _Ticker:
+    """Ticks the busy transports of one loop, once per loop iteration."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._busy: dict[CoalescingTransport, None] = {}  # insertion-ordered set
+        self._handle: asyncio.Handle | None = None
+
+    def add(self, transport: CoalescingTransport) -> None:
+        self._busy[transport] = None
+        if self._handle is None:
+            self._handle = self._loop.call_soon(self._tick)
+
+    def discard(self, transport: CoalescingTransport) -> None:
+        self._busy.pop(transport, None)
+
+    def _tick(self) -> None:
+        busy = self._busy
+        for transport in list(busy):
+            try:
+                still_busy = transport._tick()
+            except Exception:  # one broken connection must not stall the others
+                log.exception("coalesced write failed; dropping the connection")
+                still_busy = False
+                transport._fail()
+            if not still_busy:
+                busy.pop(transport, None)
+        self._handle = self._loop.call_soon(self._tick) if busy else None
+
+
+_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Ticker] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ticker(loop: asyncio.AbstractEventLoop) -> _Ticker:
+    ticker = _tickers.get(loop)
+    if ticker is None:
+        ticker = _tickers[loop] = _Ticker(loop)
+    return ticker
+
+
+class CoalescingTransport(asyncio.Transport):
+    """A transport that joins the writes of a busy connection (see the module docstring).
+
+    Args:
+        transport: the socket's transport, which does the I/O.
+        loop: the loop the transport belongs to.
+    """
+
+    __slots__ = (
+        "_age",
+        "_answering",
+        "_busy",
+        "_held",
+        "_held_bytes",
+        "_ticker",
+        "_transport",
+        "_wrote",
+    )
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._ticker = _ticker(loop)
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._age = 0  # iterations the oldest held write has waited
+        self._wrote = False  # written to the socket's transport since the last tick
+        self._busy = False  # ticked each iteration; False: the next write goes out at once
+        self._answering = False  # the peer spoke since the last write: write the next at once
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes written here that the socket's transport has not been given yet."""
+        return self._held_bytes
+
+    # --- writing ------------------------------------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._busy:
+            if self._transport.is_closing():
+                return
+            self._busy = True
+            self._ticker.add(self)
+            self._write(bytes(data))
+            return
+        self._held.append(bytes(data))
+        self._held_bytes += len(data)
+        if self._answering or self._held_bytes >= FLUSH_BYTES:
+            self._answering = False
+            self.flush()
+
+    def peer_spoke(self) -> None:
+        """The peer sent something: the next write (likely an answer) leaves at once.
+
+        A request and its answer are one round trip, which holding the answer
+        would only lengthen; a stream the peer did not ask for frame by frame
+        is what holding is for.
+        """
+        if self._busy:
+            self._answering = True
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        """Give everything held to the socket's transport now."""
+        if not self._held:
+            return
+        held = self._held
+        data = held[0] if len(held) == 1 else b"".join(held)
+        self._held = []
+        self._held_bytes = 0
+        self._age = 0
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        self._wrote = True
+        self._transport.write(data)
+
+    def _tick(self) -> bool:
+        """One loop iteration went by; False once the connection is quiet."""
+        if self._held:
+            self._age += 1
+            if self._age >= FLUSH_TICKS:
+                self.flush()
+            return True
+        if self._wrote:
+            self._wrote = False
+            return True
+        self._busy = False  # a whole iteration without a write
+        self._answering = False
+        return False
+
+    def _drop(self) -> None:
+        self._held = []
+        self._held_bytes = 0
+        self._busy = False
+        self._answering = False
+        self._ticker.discard(self)
+
+    def _fail(self) -> None:
+        self._drop()
+        with contextlib.suppress(Exception):
+            self._transport.abort()
+
+    # --- closing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write what is held, then close the socket's transport (after its own buffer)."""
+        self.flush()
+        self._drop()
+        self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once, with whatever the socket's transport could not send."""
+        self.flush()  # what the socket takes now leaves, as without holding
+        self._drop()
+        self._transport.abort()
+
+    def connection_lost(self) -> None:
+        """The socket is gone: nothing held can be written."""
+        self._drop()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    # --- the rest is the socket transport's ---------------------------------------------
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        return self._held_bytes + self._transport.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+
+class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol writing through a :class:`CoalescingTransport`.
+
+    Give it to uvicorn as ``Config(ws=CoalescingWebSocketProtocol)``.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.peer_spoke()
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.connection_lost()
+        super().connection_lost(exc)

@@ -1,0 +1,210 @@
+"""Coalesced writes, over a real socket pair: at once when quiet, joined when busy, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agentsocket.server.coalesce import FLUSH_BYTES, FLUSH_TICKS, CoalescingTransport
+
+
+class Peer:
+    """The far end of the pair: what has arrived so far, read without waiting."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        sock.setblocking(False)
+        self.got = b""
+        self.eof = False
+
+    def read(self) -> bytes:
+        """Everything that arrived since the last read."""
+        new = b""
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                break
+            except ConnectionResetError:
+                self.eof = True
+                break
+            if not chunk:
+                self.eof = True
+                break
+            new += chunk
+        self.got += new
+        return new
+
+    async def until_eof(self) -> bytes:
+        for _ in range(200):
+            self.read()
+            if self.eof:
+                return self.got
+            await asyncio.sleep(0.005)
+        raise AssertionError("the connection never closed")
+
+
+@contextlib.asynccontextmanager
+async def pair() -> AsyncIterator[tuple[CoalescingTransport, Peer]]:
+    ours, theirs = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+    coalescing = CoalescingTransport(transport, loop)
+    try:
+        yield coalescing, Peer(theirs)
+    finally:
+        transport.abort()
+        theirs.close()
+
+
+async def iterations(n: int) -> None:
+    """Let ``n`` loop iterations go by (the ticker runs once in each)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test__quiet_connection__write_leaves_in_the_callers_call() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"reply")
+        assert peer.read() == b"reply"
+
+
+async def test__writes_of_the_next_iterations__held_then_joined_in_order() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        assert peer.read() == b"a"
+        await iterations(1)
+        transport.write(b"b")
+        await iterations(1)
+        transport.write(b"c")
+        assert peer.read() == b""
+        assert transport.held_bytes == 2
+        await iterations(FLUSH_TICKS)
+        assert peer.read() == b"bc"
+        assert transport.held_bytes == 0
+        assert peer.got == b"abc"
+
+
+async def test__writes_in_the_same_iteration__joined() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"first")
+        for i in range(50):
+            transport.write(b"%d," % i)
+        assert peer.read() == b"first"
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"".join(b"%d," % i for i in range(50))
+
+
+async def test__peer_spoke__next_write_leaves_at_once_after_the_held_ones() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        assert peer.read() == b"a"
+        await iterations(1)
+        transport.write(b"b")
+        transport.peer_spoke()  # a request came in: its answer is not held
+        transport.write(b"answer")
+        assert peer.read() == b"banswer"
+        transport.write(b"c")  # the stream goes on: held again
+        assert peer.read() == b""
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"c"
+        assert peer.got == b"abanswerc"
+
+
+async def test__peer_spoke_then_quiet__a_later_stream_is_held_again() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        transport.peer_spoke()  # answered by nothing: the connection goes quiet
+        await iterations(3)
+        transport.write(b"b")  # quiet: at once
+        await iterations(1)
+        transport.write(b"c")  # a stream again: held
+        assert peer.read() == b"ab"
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"c"
+
+
+async def test__flush_bytes_held__written_without_waiting_for_the_ticks() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        big = b"x" * (FLUSH_BYTES // 2)
+        transport.write(big)
+        assert peer.read() == b"a"
+        transport.write(big)
+        await asyncio.sleep(0.01)  # the socket transport's own buffer drains
+        assert peer.read() == big + big
+        assert transport.held_bytes == 0
+
+
+async def test__a_whole_quiet_iteration__next_write_leaves_at_once() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        await iterations(3)  # one to see the write, one without any: quiet
+        transport.write(b"b")
+        assert peer.read() == b"ab"
+
+
+async def test__close__held_writes_leave_before_the_end_of_stream() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"data")
+        await iterations(1)
+        transport.write(b"close-frame")
+        transport.close()
+        assert transport.is_closing()
+        assert await peer.until_eof() == b"dataclose-frame"
+        transport.write(b"late")  # after close: ignored, as by any transport
+        assert transport.held_bytes == 0
+
+
+async def test__abort__drops_the_connection_and_stops_writing() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"data")
+        await iterations(1)
+        transport.write(b"more")
+        transport.abort()
+        assert transport.is_closing()
+        transport.write(b"late")
+        got = await peer.until_eof()
+        assert b"late" not in got
+        assert got.startswith(b"data")
+
+
+async def test__connection_lost__held_writes_dropped() -> None:
+    async with pair() as (transport, peer):
+        transport.write(b"data")
+        await iterations(1)
+        transport.write(b"held")
+        transport.connection_lost()
+        assert transport.held_bytes == 0
+        await iterations(FLUSH_TICKS + 1)
+        assert peer.read() == b"data"
+
+
+async def test__one_connection_failing_to_write__others_still_flushed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with pair() as (broken, broken_peer), pair() as (healthy, healthy_peer):
+        for transport in (broken, healthy):
+            transport.write(b"first")
+            await iterations(1)
+            transport.write(b"held")
+        # The socket transport refuses every write after write_eof: the next flush raises.
+        broken._transport.write_eof()
+        with caplog.at_level(logging.ERROR, logger="agentsocket.coalesce"):
+            await iterations(FLUSH_TICKS + 1)
+        assert healthy_peer.read() == b"firstheld"
+        assert "coalesced write failed" in caplog.text
+        assert broken.held_bytes == 0
+        assert broken.is_closing()
+        assert b"held" not in await broken_peer.until_eof()
+
+
+def test__docs_state_the_flush_limits() -> None:
+    gateway = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text()
+    assert f"after\n{FLUSH_TICKS} iterations or {FLUSH_BYTES // 1024} KiB" in gateway
