@@ -2,7 +2,8 @@
 
 A gateway node publishes a command; every worker parses it and obeys it if
 it runs that run. Bad input (not JSON, unknown ``op``, a field missing or of
-the wrong type) raises :class:`BadCommand`, which a worker logs and skips::
+the wrong type) raises :class:`BadCommand`, which a worker logs and skips;
+fields it does not know are ignored (a newer gateway's)::
 
     payload = encode_command(Cancel(run_id="run_1", user_id="alice"))
     match parse_command(payload):
@@ -18,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 
 class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+    # Fields a newer gateway adds are ignored, so workers can be upgraded after the
+    # gateways (as for run requests); what a worker reads is still strictly typed.
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
 
     run_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
