@@ -74,7 +74,21 @@ async def test__close__stops_the_sqlite_thread(tmp_path: Path, alice: str) -> No
     assert _sqlite_threads() == before
 
 
-async def test__caller_cancelled_while_the_body_runs__rolled_back(store: Store, alice: str) -> None:
+async def test__caller_cancelled_while_the_body_runs__rolled_back(
+    tmp_path: Path, alice: str
+) -> None:
+    # SQLite only: there the body runs in the store's own thread, which a cancelled
+    # caller cannot stop; on PostgreSQL's async connection cancellation is SQLAlchemy's own.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}"
+    store = await Store.open(url, clock=FakeClock())
+    try:
+        await _rolled_back_when_cancelled(store, alice)
+    finally:
+        await store.close()
+
+
+async def _rolled_back_when_cancelled(store: Store, alice: str) -> None:
+    assert store._transactions.one_call
     thread = await store.create_thread(alice, "kept")
     entered, release = threading.Event(), threading.Event()
 
@@ -83,8 +97,6 @@ async def test__caller_cancelled_while_the_body_runs__rolled_back(store: Store, 
         entered.set()
         release.wait(10)  # in the SQLite thread: the caller is cancelled meanwhile
 
-    if not store._transactions.one_call:
-        pytest.skip("on the async connection, cancellation is SQLAlchemy's own")
     task = asyncio.create_task(store._transactions.run(rename_slowly))
     assert await asyncio.to_thread(entered.wait, 10)
     task.cancel()
