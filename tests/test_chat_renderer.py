@@ -47,3 +47,37 @@ def test__root_answer__sent_whole_without_deltas__is_shown() -> None:
         s.AgentCompleted(**ROOT, duration_ms=5.0),
     )
     assert f"demo: {ANSWER}" in out
+
+
+def test__a_question_from_another_device__shown_and_its_own_questions_not_twice() -> None:
+    out = io.StringIO()
+    renderer = Renderer(Console(file=out, width=200, color_system=None))
+    renderer.sent.add("cm-mine")
+    asked = {"thread_id": "thr_1", "agent_name": "demo"}
+    for seq, message in enumerate(
+        [
+            s.UserMessageAccepted(
+                **asked,
+                message_id="msg_1",
+                run_id="run_1",
+                content="typed here",
+                client_message_id="cm-mine",
+            ),
+            s.UserMessageAccepted(
+                **asked,
+                message_id="msg_2",
+                run_id="run_2",
+                content="asked on the phone",
+                client_message_id="cm-phone",
+            ),
+            s.UserMessageAccepted(
+                **asked, message_id="msg_3", run_id="run_3", content="from a client without ids"
+            ),
+        ],
+        1,
+    ):
+        renderer.show(ServerEnvelope(message, 0.0, "node-a", None, seq))
+    shown = out.getvalue()
+    assert "typed here" not in shown
+    assert "you (elsewhere): asked on the phone" in shown
+    assert "you (elsewhere): from a client without ids" in shown

@@ -18,6 +18,7 @@ import contextlib
 import json
 import sys
 import threading
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,6 +107,9 @@ class Renderer:
     asking: asyncio.Event = field(default_factory=asyncio.Event)
     depth: dict[str, int] = field(default_factory=dict)
     approvals: deque[s.ToolApprovalRequired] = field(default_factory=deque)
+    #: ``client_message_id`` of every message this terminal sent: its own questions are
+    #: on screen already, those from another tab or device are shown when they arrive.
+    sent: set[str] = field(default_factory=set)
     _finished: dict[str, asyncio.Event] = field(default_factory=dict)
     _streaming: str | None = None  # message_id of the answer being streamed
     _streamed: set[str] = field(default_factory=set)
@@ -123,6 +127,9 @@ class Renderer:
         message = envelope.message
         if isinstance(message, s.AgentEvent):
             self._event(message)
+        elif isinstance(message, s.UserMessageAccepted):
+            if message.client_message_id not in self.sent:
+                self._line(Text(f"you (elsewhere): {message.content}", "bold"))
         elif isinstance(message, s.StreamGap):
             self._line(
                 Text(
@@ -304,7 +311,14 @@ class ChatSession:
                 self.console.print(Text(f"refused: {refused}", "red"))
 
     async def ask(self, content: str, lines: asyncio.Queue[str | None]) -> None:
-        received = await self.conn.send_message(content, thread_id=self.thread_id, agent=self.agent)
+        client_message_id = uuid.uuid4().hex
+        self.renderer.sent.add(client_message_id)  # before sending: the echo may come first
+        received = await self.conn.send_message(
+            content,
+            thread_id=self.thread_id,
+            agent=self.agent,
+            client_message_id=client_message_id,
+        )
         if received.thread_id != self.thread_id:
             self.thread_id = received.thread_id
             self.console.print(Text(f"(thread {received.thread_id})", "dim"))
