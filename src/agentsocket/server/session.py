@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from agentsocket.delivery import BrokerUnavailable, Entry, Gap, Position, Subscription
@@ -171,6 +171,11 @@ class Session:
                 counter = counted[kind] = metrics.child(frames_in, kind)
             counter.inc()
 
+        ag_ui_receive: Callable[..., Coroutine[Any, Any, None]] | None = None
+        if connection.agui is not None:
+            # Imported here, once per connection: the dialect needs the optional ag-ui extra.
+            from agentsocket.server.ag_ui_ws import receive as ag_ui_receive
+
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -179,10 +184,7 @@ class Session:
             frame = message.get("text")
             if frame is None:
                 frame = message.get("bytes") or b""
-            if connection.agui is not None:
-                # Imported here: the dialect needs the optional ag-ui extra.
-                from agentsocket.server.ag_ui_ws import receive as ag_ui_receive
-
+            if ag_ui_receive is not None:
                 count("ag-ui")
                 await ag_ui_receive(self.gateway, connection, frame, self._request)
                 continue
