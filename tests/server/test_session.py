@@ -10,6 +10,7 @@ import pytest
 
 from agentsocket.protocol import CloseCode
 from agentsocket.protocol import server_messages as s
+from agentsocket.server.connection import Connection
 from agentsocket.server.gateway import Gateway
 from tests.server.sockets import Client, gateway, settle
 
@@ -66,20 +67,22 @@ async def test__burst_to_100_connections__one_encode_per_entry_and_version(
 
 
 async def test__delivery_failure__closes_only_that_connection_with_1011_and_resume_recovers(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, "agentsocket")
     async with gateway(tmp_path) as gw:
         failing, other = await connected(gw, "u"), await connected(gw, "u")
-        real_push, pushed = failing.connection.push, []
+        real_push, pushed = Connection.push, []
 
-        def push(text: str) -> None:
-            pushed.append(text)
-            if len(pushed) == 3:
-                raise RuntimeError("injected delivery failure")
-            real_push(text)
+        def push(self: Connection, text: str) -> None:
+            if self is failing.connection:  # the other connection is untouched
+                pushed.append(text)
+                if len(pushed) == 3:
+                    raise RuntimeError("injected delivery failure")
+            real_push(self, text)
 
-        failing.connection.push = push  # type: ignore[method-assign]
+        # On the class: a connection is slotted, its methods cannot be replaced one by one.
+        monkeypatch.setattr(Connection, "push", push)
         seqs = []
         for i in range(10):
             seqs.append(await gw.publish("u", delta(i)))
