@@ -117,6 +117,7 @@ class Metrics:
         r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._frames_in: dict[str, Any] = {}
 
     def watch_outbound(self, queues: Callable[[], Iterable[int]]) -> None:
         """Read the outbound queue gauges from ``queues()`` (each connection's queued frames)
@@ -131,6 +132,13 @@ class Metrics:
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
+
+    def frame_in(self, kind: str) -> None:
+        """Count one inbound frame of ``kind`` (the child is looked up once per node)."""
+        counter = self._frames_in.get(kind)
+        if counter is None:
+            counter = self._frames_in[kind] = self.frames_in.labels(kind)
+        counter.inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -56,6 +56,7 @@ class Session:
         "_catch_up",
         "_children",
         "_ending",
+        "_expires_at",
         "_expiry",
         "_failed",
         "_open",
@@ -64,7 +65,6 @@ class Session:
         "connection",
         "core",
         "gateway",
-        "principal",
         "user",
         "user_id",
     )
@@ -74,8 +74,9 @@ class Session:
         self.user: UserState = gateway.registry.user(principal.user_id)
         self.connection = connection
         self.core = connection.core
-        self.principal = principal
         self.user_id = principal.user_id
+        # Only what the session needs of the principal: the token's claims are not held.
+        self._expires_at = principal.expires_at
         self._subscription: Subscription | None = None
         self._catch_up: asyncio.Task[None] | None = None
         self._children: set[asyncio.Task[None]] | None = None  # made with the first
@@ -122,9 +123,9 @@ class Session:
             # Subscribed before reading, so a `resume` never races the first subscription.
             await self._subscribe(resume_from or position)
             await gateway.runs.connected(self.user_id)  # ends of runs lost in a crash
-            if self.principal.expires_at is not None:
+            if self._expires_at is not None:
                 # A timer, not a task: an idle connection keeps no coroutine for it.
-                delay = max(0.0, self.principal.expires_at - time.time())
+                delay = max(0.0, self._expires_at - time.time())
                 self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
             await self._read()
         except asyncio.CancelledError:
@@ -171,8 +172,11 @@ class Session:
             self._end()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        if self._children is not None:
-            self._children.discard(task)
+        children = self._children
+        if children is not None:
+            children.discard(task)
+            if not children:
+                self._children = None  # an idle connection keeps no set
         if task.cancelled():
             return
         failure = task.exception()
@@ -228,16 +232,7 @@ class Session:
     async def _read(self) -> None:
         connection, core = self.connection, self.core
         receive, server_id = connection.websocket.receive, connection.server_id
-        frames_in, metrics = self.gateway.metrics.frames_in, self.gateway.metrics
-        # This connection's counters, looked up once rather than per frame.
-        counted: dict[str, Any] = {}
-
-        def count(kind: str) -> None:
-            counter = counted.get(kind)
-            if counter is None:
-                counter = counted[kind] = metrics.child(frames_in, kind)
-            counter.inc()
-
+        count = self.gateway.metrics.frame_in
         ag_ui_receive: Callable[..., Coroutine[Any, Any, None]] | None = None
         if connection.agui is not None:
             # Imported here, once per connection: the dialect needs the optional ag-ui extra.

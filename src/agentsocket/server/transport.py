@@ -18,7 +18,7 @@ to the server.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -33,14 +33,16 @@ class TransportAccess:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine of its own: the app's awaitable is handed on, so a
+        # WebSocket's life keeps no frame of this layer (one per idle connection).
         if scope["type"] == "websocket":
             scope[SEND_KEY] = send
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             abort = getattr(transport, "abort", None)
             if callable(abort):
                 scope[ABORT_KEY] = abort
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 def raw_send(websocket: WebSocket) -> Send:
