@@ -38,7 +38,6 @@ import weakref
 from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
 
 log = logging.getLogger("agentsocket.coalesce")
 
@@ -264,12 +263,13 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         super().connection_made(transport)
         self.transport = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
 
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        # uvicorn keeps the parsed handshake request for the connection's life but
-        # reads it only here (the scope has its headers): 1 to 3 KB per connection,
-        # credentials included.
-        del self.request
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after the handshake response is written. It
+        # keeps the parsed request and the response for the connection's life but
+        # never reads them again (the scope has the request's headers): 2 to 4 KB per
+        # idle connection, the client's credentials among them.
+        del self.request, self.response
+        super().start_keepalive()
 
     def data_received(self, data: bytes) -> None:
         if isinstance(self.transport, CoalescingTransport):
