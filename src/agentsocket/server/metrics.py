@@ -3,14 +3,16 @@
 Each app gets its own :class:`Metrics` (and registry) so several apps can
 live in one process (tests, a FastAPI host) without clashing.
 
-Nothing on the per-frame path looks up a labelled child or observes a
-histogram: frames are counted per connection and added to the counters in
-one step when it closes (:meth:`Metrics.add_frames_out`), and the children
-used per request are looked up once and cached (:meth:`Metrics.child`).
+Nothing on the per-frame path looks up a labelled child, takes a counter's
+lock or observes a histogram: outbound frames are counted per connection and
+added to the counter in one step when it closes, inbound ones in a plain
+count per type added at each scrape (:meth:`Metrics.frame_in`), and the
+children used per request are looked up once and cached (:meth:`Metrics.child`).
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -117,7 +119,9 @@ class Metrics:
         r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._frames_in: dict[str, Any] = {}
+        # Inbound frames by type since the last scrape: a plain count per frame, no lock
+        # (the loop's thread is the only writer); render() adds them to frames_in.
+        self._frames_in: collections.Counter[str] = collections.Counter()
 
     def watch_outbound(self, queues: Callable[[], Iterable[int]]) -> None:
         """Read the outbound queue gauges from ``queues()`` (each connection's queued frames)
@@ -134,12 +138,12 @@ class Metrics:
         return found
 
     def frame_in(self, kind: str) -> None:
-        """Count one inbound frame of ``kind`` (the child is looked up once per node)."""
-        counter = self._frames_in.get(kind)
-        if counter is None:
-            counter = self._frames_in[kind] = self.frames_in.labels(kind)
-        counter.inc()
+        """Count one inbound frame of ``kind`` (in ``frames_in`` from the next scrape)."""
+        self._frames_in[kind] += 1
 
     def render(self) -> bytes:
         """The text exposition format."""
+        counted, self._frames_in = self._frames_in, collections.Counter()
+        for kind, frames in counted.items():
+            self.child(self.frames_in, kind).inc(frames)
         return generate_latest(self.registry)

@@ -44,6 +44,7 @@ from agentsocket.server.gateway import Gateway
 from agentsocket.server.logs import ContextLogger
 from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
+from agentsocket.server.transport import raw_receive
 
 #: Catch-up frames sent before letting other tasks run.
 _FAIR_SHARE = 100
@@ -231,7 +232,7 @@ class Session:
 
     async def _read(self) -> None:
         connection, core = self.connection, self.core
-        receive, server_id = connection.websocket.receive, connection.server_id
+        receive, server_id = raw_receive(connection.websocket), connection.server_id
         count = self.gateway.metrics.frame_in
         ag_ui_receive: Callable[..., Coroutine[Any, Any, None]] | None = None
         if connection.agui is not None:

@@ -4,8 +4,9 @@
 middleware passes WebSocket sends through untouched). For each WebSocket it
 puts into the scope
 
-* ``agentsocket.send``: the server's own ``send`` callable, so a data frame
-  skips the framework's wrappers (they only re-check state the gateway tracks);
+* ``agentsocket.send`` and ``agentsocket.receive``: the server's own ``send``
+  and ``receive`` callables, so a data frame skips the framework's wrappers
+  (they only re-check state the gateway tracks);
 * ``agentsocket.abort``: drops the TCP connection at once, when the server
   exposes its transport (uvicorn's protocols do, as ``.transport``).
 
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 SEND_KEY = "agentsocket.send"
+RECEIVE_KEY = "agentsocket.receive"
 ABORT_KEY = "agentsocket.abort"
 
 
@@ -37,18 +39,30 @@ class TransportAccess:
         # Not a coroutine of its own: the app's awaitable is handed on, so a
         # WebSocket's life keeps no frame of this layer (one per idle connection).
         if scope["type"] == "websocket":
-            scope[SEND_KEY] = send
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            abort = getattr(transport, "abort", None)
-            if callable(abort):
-                scope[ABORT_KEY] = abort
+            expose_transport(scope, receive, send)
         return self.app(scope, receive, send)
+
+
+def expose_transport(scope: Scope, receive: Receive, send: Send) -> None:
+    """Put the server's send, receive and (if it has one) abort into a WebSocket's scope."""
+    scope[SEND_KEY] = send
+    scope[RECEIVE_KEY] = receive
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    if callable(abort):
+        scope[ABORT_KEY] = abort
 
 
 def raw_send(websocket: WebSocket) -> Send:
     """The server's own send for ``websocket`` (the framework's when not wrapped)."""
     send: Send | None = websocket.scope.get(SEND_KEY)
     return send if send is not None else websocket.send
+
+
+def raw_receive(websocket: WebSocket) -> Receive:
+    """The server's own receive for ``websocket`` (the framework's when not wrapped)."""
+    receive: Receive | None = websocket.scope.get(RECEIVE_KEY)
+    return receive if receive is not None else websocket.receive
 
 
 def abort_of(websocket: WebSocket) -> Callable[[], None] | None:
