@@ -218,8 +218,8 @@ def test__docs_state_the_flush_limits() -> None:
     assert f"after\n{FLUSH_TICKS} iterations or {FLUSH_BYTES // 1024} KiB" in gateway
 
 
-async def test__protocol__handshake_request_and_response_not_kept_and_frames_still_flow() -> None:
-    """The protocol drops uvicorn's handshake request and response once the handshake is done."""
+async def test__protocol__handshake_not_kept__text_written_directly_only_when_send_would() -> None:
+    """The handshake's request and response are dropped; ``write_text`` writes like ``send``."""
     kept: list[bool] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -229,9 +229,14 @@ async def test__protocol__handshake_request_and_response_not_kept_and_frames_sti
         protocol = send.__self__
         await send({"type": "websocket.accept"})
         kept.append(hasattr(protocol, "request") or hasattr(protocol, "response"))
+        assert protocol.write_text("direct")  # written in the call, no send
+        protocol.writable.clear()  # the transport pushes back: send must wait instead
+        assert not protocol.write_text("held")
+        protocol.writable.set()
         message = await receive()
         await send({"type": "websocket.send", "text": "echo " + message["text"]})
         await receive()  # the client's close
+        assert not protocol.write_text("after close")
 
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, ws=CoalescingWebSocketProtocol, lifespan="off"
@@ -246,6 +251,7 @@ async def test__protocol__handshake_request_and_response_not_kept_and_frames_sti
     try:
         async with connect(f"ws://127.0.0.1:{port}/") as client:
             await client.send("hi")
+            assert await asyncio.wait_for(client.recv(), 5) == "direct"
             assert await asyncio.wait_for(client.recv(), 5) == "echo hi"
         assert kept == [False]
     finally:

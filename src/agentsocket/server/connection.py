@@ -47,7 +47,7 @@ from agentsocket.protocol import (
 from agentsocket.server.core import Close, ConnectionCore, State
 from agentsocket.server.logs import ContextLogger
 from agentsocket.server.metrics import Metrics
-from agentsocket.server.transport import abort_of, raw_send
+from agentsocket.server.transport import abort_of, raw_send, write_text_of
 
 log = logging.getLogger("agentsocket.connection")
 
@@ -96,6 +96,7 @@ class Connection:
         "_start_writer",
         "_validate",
         "_wake_writer",
+        "_write_text",
         "_writing",
         "agui",
         "core",
@@ -128,6 +129,7 @@ class Connection:
         self.server_id = server_id
         self.frames_sent = 0
         self._send = raw_send(websocket)
+        self._write_text = write_text_of(websocket)  # one call per frame, when the server has it
         # Frames behind a held write, oldest first; made when the transport pushes back.
         self._queue: deque[str] | None = None
         self._queue_size = queue_size
@@ -207,6 +209,10 @@ class Connection:
                 self.close(CloseCode.SLOW_CONSUMER, "outbound queue full", flush=False)
                 return
             queue.append(text)
+            return
+        write_text = self._write_text
+        if write_text is not None and write_text(text):
+            self.frames_sent += 1
             return
         try:
             held = _drive(self._send({"type": "websocket.send", "text": text}))
