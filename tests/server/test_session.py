@@ -12,6 +12,7 @@ from agentsocket.protocol import CloseCode
 from agentsocket.protocol import server_messages as s
 from agentsocket.server.connection import Connection
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.session import Session
 from tests.server.sockets import Client, gateway, settle
 
 pytestmark = pytest.mark.timeout(60)
@@ -167,3 +168,33 @@ async def test__user_rate_limit__survives_a_reconnect(tmp_path: Path) -> None:
         assert answer["data"]["code"] == "rate_limited"
         second.socket.leave()
         await second.ended()
+
+
+def tasks(session: Session) -> int:
+    """The session's tasks besides its own (the reader)."""
+    return len(session._children or ())
+
+
+async def test__idle_connection__no_task_but_its_own__writer_and_catch_up_end_when_done(
+    tmp_path: Path,
+) -> None:
+    async with gateway(tmp_path) as gw:
+        seqs = [await gw.publish("u", delta(i)) for i in range(5)]
+        client = Client(gw, "u").start(resume=(None, 0))  # a backlog of 5: the catch-up pages it
+        await settle()
+        assert client.socket.seqs() == seqs
+        session, connection = client.session, client.connection
+        assert tasks(session) == 0  # the catch-up ended; no writer was needed
+        assert connection._queue is None
+        client.socket.gate.clear()  # the peer stops reading: writes are held back
+        seqs += [await gw.publish("u", delta(i)) for i in range(5, 8)]
+        assert tasks(session) == 1  # a writer, for the held write
+        client.socket.gate.set()
+        await settle()
+        assert client.socket.seqs() == seqs
+        assert tasks(session) == 0  # drained: the writer ended
+        assert connection._queue is None
+        seqs.append(await gw.publish("u", delta(8)))
+        assert client.socket.seqs() == seqs  # live again, written in the publisher's call
+        client.socket.leave()
+        await client.ended()
