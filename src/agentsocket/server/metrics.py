@@ -6,7 +6,7 @@ live in one process (tests, a FastAPI host) without clashing.
 Nothing on the per-frame path looks up a labelled child, takes a counter's
 lock or observes a histogram: outbound frames are counted per connection and
 added to the counter in one step when it closes, inbound ones in a plain
-count per type added at each scrape (:meth:`Metrics.frame_in`), and the
+count per type added at each scrape (:attr:`Metrics.inbound`), and the
 children used per request are looked up once and cached (:meth:`Metrics.child`).
 """
 
@@ -119,9 +119,10 @@ class Metrics:
         r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
-        # Inbound frames by type since the last scrape: a plain count per frame, no lock
-        # (the loop's thread is the only writer); render() adds them to frames_in.
-        self._frames_in: collections.Counter[str] = collections.Counter()
+        #: Inbound frames by type since the last scrape: the session adds 1 per frame
+        #: (a plain count, no lock: the loop's thread is the only writer) and render()
+        #: moves the counts into ``frames_in``.
+        self.inbound: collections.Counter[str] = collections.Counter()
 
     def watch_outbound(self, queues: Callable[[], Iterable[int]]) -> None:
         """Read the outbound queue gauges from ``queues()`` (each connection's queued frames)
@@ -137,13 +138,10 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
-    def frame_in(self, kind: str) -> None:
-        """Count one inbound frame of ``kind`` (in ``frames_in`` from the next scrape)."""
-        self._frames_in[kind] += 1
-
     def render(self) -> bytes:
         """The text exposition format."""
-        counted, self._frames_in = self._frames_in, collections.Counter()
-        for kind, frames in counted.items():
+        inbound = self.inbound  # cleared in place: sessions hold it
+        for kind, frames in inbound.items():
             self.child(self.frames_in, kind).inc(frames)
+        inbound.clear()
         return generate_latest(self.registry)

@@ -233,7 +233,7 @@ class Session:
     async def _read(self) -> None:
         connection, core = self.connection, self.core
         receive, server_id = raw_receive(connection.websocket), connection.server_id
-        count = self.gateway.metrics.frame_in
+        inbound = self.gateway.metrics.inbound  # frames by type, counted at the next scrape
         ag_ui_receive: Callable[..., Coroutine[Any, Any, None]] | None = None
         if connection.agui is not None:
             # Imported here, once per connection: the dialect needs the optional ag-ui extra.
@@ -248,19 +248,19 @@ class Session:
             if frame is None:
                 frame = message.get("bytes") or b""
             if ag_ui_receive is not None:
-                count("ag-ui")
+                inbound["ag-ui"] += 1
                 await ag_ui_receive(self.gateway, connection, frame, self._request)
                 continue
             for action in core.receive_frame(frame):
                 if type(action) is AnswerPing:
-                    count("ping")
+                    inbound["ping"] += 1
                     pong = pong_frame(time.time(), action.ping, server_id)
                     connection.reply_frame(pong.decode(), "pong")
                 elif isinstance(action, Dispatch):
-                    count(action.envelope.type)
+                    inbound[action.envelope.type] += 1
                     await self._handle(action.envelope)
                 elif isinstance(action, Reply):
-                    count("refused")
+                    inbound["refused"] += 1
                     self._count_error(action)
                     self.connection.reply(action.message, action.correlation_id)
                 elif isinstance(action, Close):
