@@ -45,13 +45,15 @@ from agentsocket.protocol.server_messages import (
     AgentCompleted,
     AgentError,
     AgentEvent,
+    AgentQuestion,
+    InterruptResolved,
     ToolApprovalRequired,
-    ToolCompleted,
 )
 from agentsocket.runs import (
     Approve,
     BadCommand,
     Cancel,
+    Resolve,
     build_agent_set,
     history_search,
     lost_run_outcome,
@@ -61,6 +63,7 @@ from agentsocket.runs import (
     thread_history,
 )
 from agentsocket.runs.double_texting import RedisThreadLine, next_stored
+from agentsocket.runs.interrupts import StoredPauses, replay_of
 from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
 from agentsocket.runs.timeline import TimelineRecorder
@@ -119,6 +122,7 @@ class Worker:
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
+            approval_default=settings.approval_default == "approve",
             cancel_grace=settings.agent_cancel_grace,
             on_finish=self._finished,
             on_ended=self._ended,
@@ -211,9 +215,20 @@ class Worker:
             return
         log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
+        replay = None
+        if request.resume:  # a paused run whose process died: replay up to its last pause
+            replay = replay_of(await self.store.run_interrupts(request.run_id))
         sink = self.observer.watch(request, _RunSink(self, request))
         self.runner.start(
-            request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
+            request.user_id,
+            request.thread_id,
+            agent,
+            request.prompt,
+            request.run_id,
+            sink,
+            pauses=StoredPauses(self.store, request),
+            replay=replay,
+            answerable=request.answerable,
         )
         if await self.queue.cancel_requested(request.run_id):
             self.runner.cancel(request.run_id)
@@ -410,6 +425,13 @@ class Worker:
                     command.reason,
                     user_id=command.user_id,
                 )
+            case Resolve():
+                self.runner.resolve(
+                    command.run_id,
+                    command.interrupt_id,
+                    command.resolution(),
+                    user_id=command.user_id,
+                )
 
 
 def worker_metrics() -> tuple[CollectorRegistry, RunMetrics, Gauge]:
@@ -454,11 +476,14 @@ class _RunSink:
         # Recorded before it is announced, so gateways can tell a pending
         # approval from an unknown one (answered with not_found).
         queue = self._worker.queue
-        if isinstance(event, ToolApprovalRequired):
+        if isinstance(event, ToolApprovalRequired | AgentQuestion):
+            interrupt_id = (
+                event.tool_call_id if isinstance(event, ToolApprovalRequired) else event.question_id
+            )
             ttl = event.timeout_seconds + self._worker.settings.worker_ttl
-            await queue.approval_opened(event.run_id, event.tool_call_id, self._user_id, ttl)
-        elif isinstance(event, ToolCompleted):
-            await queue.approval_closed(event.run_id, event.tool_call_id)
+            await queue.approval_opened(event.run_id, interrupt_id, self._user_id, ttl)
+        elif isinstance(event, InterruptResolved):
+            await queue.approval_closed(event.run_id, event.interrupt_id)
 
 
 def run_worker(settings: Settings, agents: Iterable[object] = ()) -> None:

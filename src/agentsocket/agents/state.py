@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import ChatTurn, HistoryLoader, Turn
+from agentsocket.agents.pauses import MemoryPauses, PauseBook, Replay, Waits
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -58,35 +59,14 @@ class Stop:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The user's answer to a ``tool_approval_required``."""
+    """The user's answer to a ``tool_approval_required``.
+
+    ``arguments`` are the arguments the user edited the call to, if they did.
+    """
 
     approved: bool
     reason: str | None = None
-
-
-class Approvals:
-    """Pending tool approvals of all runs, keyed by (run_id, tool_call_id)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[tuple[str, str], tuple[str, asyncio.Future[Decision]]] = {}
-
-    def open(self, user_id: str, run_id: str, tool_call_id: str) -> asyncio.Future[Decision]:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._pending[run_id, tool_call_id] = (user_id, future)
-        return future
-
-    def close(self, run_id: str, tool_call_id: str) -> None:
-        self._pending.pop((run_id, tool_call_id), None)
-
-    def resolve(
-        self, run_id: str, tool_call_id: str, decision: Decision, user_id: str | None = None
-    ) -> bool:
-        """Answer a pending approval; False if none is pending (or it is another user's)."""
-        entry = self._pending.get((run_id, tool_call_id))
-        if entry is None or (user_id is not None and entry[0] != user_id) or entry[1].done():
-            return False
-        entry[1].set_result(decision)
-        return True
+    arguments: dict[str, Any] | None = None
 
 
 class _Text(Protocol):
@@ -130,18 +110,30 @@ class RunTree:
         sink: EventSink,
         root: RunNode,
         tools: Mapping[str, Tool],
-        approvals: Approvals,
+        waits: Waits,
         approval_timeout: float,
+        approval_default: bool = False,
         history: HistoryLoader | None = None,
+        pauses: PauseBook | None = None,
+        replay: Replay | None = None,
+        answerable: bool = True,
     ) -> None:
         self.user_id = user_id
         self.thread_id = thread_id
         self.sink = sink
         self.root = root
         self.tools = tools
-        self.approvals = approvals
+        self.waits = waits
         self.approval_timeout = approval_timeout
+        self.approval_default = approval_default
         self.history = history
+        self.pauses: PauseBook = pauses or MemoryPauses()
+        #: Set while a continued run re-does what it had done before its last pause.
+        self.replay = replay if replay is not None and replay.resolved else None
+        #: False for a run whose client cannot answer (v1, v2): defaults apply at once.
+        self.answerable = answerable
+        self.pause_count = 0  # pauses asked so far (a pause's ordinal)
+        self.sub_run_ids: list[str] = []  # sub-runs opened so far, in order
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
         self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
         self.stop: Stop | None = None
@@ -159,6 +151,19 @@ class RunTree:
             "agent_name": node.agent_name,
             "parent_run_id": node.parent_run_id,
         }
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay is not None
+
+    def new_sub_run_id(self) -> str:
+        """A sub-run's id: the one it had before, while replaying."""
+        if self.replay is not None and self.replay.sub_run_ids:
+            run_id = self.replay.sub_run_ids.popleft()
+        else:
+            run_id = new_id("run_")
+        self.sub_run_ids.append(run_id)
+        return run_id
 
     def request_stop(self, stop: Stop) -> None:
         """Stop the tree (first request wins): close the gate, cancel the agent's task."""
@@ -181,6 +186,8 @@ class RunTree:
             return False
         if node.finished:
             raise RuntimeError(f"run {node.run_id} has ended; it cannot emit {event.TYPE}")
+        if self.replay is not None:
+            return True  # sent before the process went away
         self._emitting += 1
         try:
             await self.sink.emit(event)
@@ -195,7 +202,9 @@ class RunTree:
     async def announce(self, node: RunNode) -> bool:
         """Emit ``agent_started`` for ``node``: the root's always, a sub-run's through the gate."""
         event = AgentStarted(**self.fields(node))
-        if node is self.root:
+        if self.replay is not None:
+            pass  # sent before the process went away
+        elif node is self.root:
             await self.sink.emit(event)
         elif not await self.emit(node, event):
             return False

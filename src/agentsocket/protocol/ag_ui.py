@@ -667,6 +667,17 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         s.UserMessageAccepted.TYPE,
         "not converted: the `POST` carries the user's message itself",
     ),
+    Unmapped(
+        "message",
+        s.AgentQuestion.TYPE,
+        "not converted: AG-UI clients answer approvals only (`question_answer` needs the "
+        "agentsocket protocol)",
+    ),
+    Unmapped(
+        "message",
+        s.InterruptResolved.TYPE,
+        "not converted: the run's continuation (or `TOOL_CALL_RESULT`) shows the outcome",
+    ),
     Unmapped("message", s.ThreadList.TYPE, _REPLY),
     Unmapped("message", s.ThreadHistory.TYPE, _REPLY),
     Unmapped(
@@ -675,6 +686,17 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         "not sent for the run itself (AG-UI's `RUN_STARTED` has no agent name)",
     ),
     Unmapped("field", "tool_completed.duration_ms", "not sent"),
+    Unmapped("field", "tool_approval_required.expires_at", "not sent"),
+    Unmapped(
+        "field",
+        "tool_approval_required.on_expiry",
+        "not sent; a call nobody answered is denied or approved as it says",
+    ),
+    Unmapped(
+        "field",
+        "tool_approval_required.arguments_schema",
+        "not sent: AG-UI approvals cannot edit arguments",
+    ),
     Unmapped(
         "field",
         "tool_approval_required.timeout_seconds",

@@ -38,6 +38,7 @@ from agentsocket.protocol.ag_ui_input import (
     read_input,
     user_message,
 )
+from agentsocket.runs.interrupts import AnswerRefused
 from agentsocket.server.ag_ui_stream import EventId, sse_response
 from agentsocket.server.auth import AuthenticationFailed
 from agentsocket.server.context import Request as HandlerRequest
@@ -189,12 +190,21 @@ async def _answer_interrupts(gateway: Gateway, user_id: str, request: AnswerInte
     try:
         for answer in request.answers:
             run, call_id = answer.run_id, answer.tool_call_id
-            if not await gateway.runs.executor.approve(
-                user_id, run, call_id, answer.approved, answer.reason
-            ):
-                raise RefusalError(
-                    404, ErrorCode.NOT_FOUND, f"no pending interrupt {run}:{call_id}"
+            try:
+                await gateway.runs.interrupts.answer(
+                    user_id,
+                    "ag-ui-http",
+                    run,
+                    call_id,
+                    "approval",
+                    approved=answer.approved,
+                    reason=answer.reason,
                 )
+            except AnswerRefused as exc:
+                status = 404 if exc.code is ErrorCode.NOT_FOUND else 409
+                if exc.code is ErrorCode.VALIDATION_FAILED:
+                    status = 422
+                raise RefusalError(status, exc.code, f"{exc.message}: {run}:{call_id}") from None
     except BaseException:
         await subscription.close()
         raise

@@ -40,6 +40,7 @@ from agentsocket.runs.double_texting import (
     ThreadLine,
     next_stored,
 )
+from agentsocket.runs.interrupts import AnswerRefused, Interrupts, StoredPauses
 from agentsocket.runs.lease import NodeLease, gateway_owner
 from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import lost_run_error
@@ -117,7 +118,11 @@ class RunService:
                 observer=RunObserver(gateway.metrics.run, self.agents),
                 on_ended=self._ended,
                 on_lost_ended=self._lost_ended,
+                approval_default=settings.approval_default == "approve",
+                pauses=lambda run: StoredPauses(self.gateway.get_store(), run),
             )
+        #: Answers to approvals and questions, and runs continued after a crash.
+        self.interrupts = Interrupts(self.gateway.get_store, self.executor, settings.server_id)
         #: Runs to start once the end of the run (the key) is out.
         self._following: dict[str, RunRequest] = {}
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
@@ -127,7 +132,10 @@ class RunService:
         settings = self.gateway.settings
         if settings.runs == "local" and settings.broker == "memory" and not self._started:
             await self._end_orphans()
+            # Alone, this node was the one running them: continue what was answered meanwhile.
+            await self.interrupts.recover()
         await self.executor.start()
+        self.interrupts.start()
         self._started = True
 
     async def connected(self, user_id: str) -> None:
@@ -159,6 +167,7 @@ class RunService:
         the agents (their optional ``aclose()``); once."""
         if self._started:
             self._started = False
+            await self.interrupts.close()
             await self.executor.close()
         if not self._closed:
             self._closed = True
@@ -230,7 +239,13 @@ class RunService:
             # leaves no trace, and a waiting one is stored before its turn can come
             # (the node that starts it waits for its row: next_stored).
             line_request = RunRequest(
-                run_id, user, message.thread_id, agent, message.content, accepted_at
+                run_id,
+                user,
+                message.thread_id,
+                agent,
+                message.content,
+                accepted_at,
+                answerable=request.answerable,
             )
             claimed = await self.line.admit(line_request, policy, depth)
             if claimed.kind in ("busy", "full"):
@@ -259,7 +274,15 @@ class RunService:
         run = started.run
         span.set("agentsocket.run_id", run.id)
         span.set("agentsocket.thread_id", run.thread_id)
-        launch = RunRequest(run.id, user, run.thread_id, agent, message.content, accepted_at)
+        launch = RunRequest(
+            run.id,
+            user,
+            run.thread_id,
+            agent,
+            message.content,
+            accepted_at,
+            answerable=request.answerable,
+        )
         admission = claimed
         if started.created and admission is None:
             # A new thread: nobody else knows it yet, so this always starts.
@@ -431,12 +454,34 @@ class RunService:
         await self._end_unrun(waiting, "user_request")
 
     async def approve(self, request: Request, message: c.ToolApproval) -> None:
-        """Answer a pending tool approval of this user's run."""
-        resolved = await self.executor.approve(
-            request.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
-        )
-        if not resolved:
-            request.error(ErrorCode.NOT_FOUND, "no such pending approval")
+        """Answer a pending tool approval of this user's run, once, from any node."""
+        try:
+            await self.interrupts.answer(
+                request.user_id,
+                request.connection_id,
+                message.run_id,
+                message.tool_call_id,
+                "approval",
+                approved=message.approved,
+                reason=message.reason,
+                arguments=message.arguments,
+            )
+        except AnswerRefused as exc:
+            _refuse(request, exc)
+
+    async def answer(self, request: Request, message: c.QuestionAnswer) -> None:
+        """Answer a pending question of this user's run, once, from any node."""
+        try:
+            await self.interrupts.answer(
+                request.user_id,
+                request.connection_id,
+                message.run_id,
+                message.question_id,
+                "question",
+                answer=message.answer,
+            )
+        except AnswerRefused as exc:
+            _refuse(request, exc)
 
     async def _finished(self, outcome: RunOutcome) -> None:
         self.gateway.metrics.runs.labels(outcome.status).inc()
@@ -464,6 +509,13 @@ class RunService:
 
     async def _search(self, user_id: str, query: str) -> list[str]:
         return await history_search(self.gateway.get_store())(user_id, query)
+
+
+def _refuse(request: Request, refused: AnswerRefused) -> None:
+    issues = tuple(
+        FieldIssue(f"{request.data_path}.{path}", reason) for path, reason in refused.issues
+    )
+    request.error(refused.code, refused.message, issues=issues)
 
 
 def _title(content: str) -> str:

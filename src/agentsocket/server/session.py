@@ -30,6 +30,7 @@ from agentsocket.protocol import ClientEnvelope, CloseCode, ErrorCode, ProtocolE
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.fastping import pong_frame
+from agentsocket.protocol.versions import expresses
 from agentsocket.server.auth import Principal
 from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
 from agentsocket.server.context import Request
@@ -53,6 +54,7 @@ class Session:
         self.core = connection.core
         self.principal = principal
         self.user_id = principal.user_id
+        self._answerable = expresses(connection.version, "agent_question")
         self.log = connection.log
         self._subscription: Subscription | None = None
         self._catch_up: asyncio.Task[None] | None = None
@@ -234,6 +236,7 @@ class Session:
             reply=reply,
             error=self._error,
             log=self.log.logger,  # the request's own context is added if it logs
+            answerable=self._answerable,
         )
 
     def _error(self, error: ProtocolError, retry_after: float | None) -> None:

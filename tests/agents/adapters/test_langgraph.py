@@ -113,7 +113,12 @@ async def test__interrupt__approval_decides_whether_the_tool_acts(approved: bool
         "delete",
         {"path": "x"},
     )
-    assert types(sink)[1:4] == ["tool_executing", "tool_approval_required", "tool_completed"]
+    assert types(sink)[1:5] == [
+        "tool_executing",
+        "tool_approval_required",
+        "interrupt_resolved",
+        "tool_completed",
+    ]
     assert (["delete"] if approved else []) == CALLS
     completed = sink.of_type(ToolCompleted)[0]
     assert completed.tool_call_id == "tc_delete"

@@ -136,9 +136,10 @@ async def test__approved__tool_runs_after_the_approval(standin: StandIn) -> None
 
     assert CALLS == ["delete"]
     kinds = types(sink)
-    assert kinds[:4] == [
+    assert kinds[:5] == [
         "agent_started",
         "tool_approval_required",
+        "interrupt_resolved",
         "tool_executing",
         "tool_completed",
     ]

@@ -192,7 +192,11 @@ EDITS: list[Edit] = [
                 '    TYPE: ClassVar[str] = "mark_read"\n    thread_id: Identifier\n\n\n'
                 "CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {",
             ),
-            (C, "        ToolApproval,\n    )", "        ToolApproval,\n        MarkRead,\n    )"),
+            (
+                C,
+                "        QuestionAnswer,\n    )",
+                "        QuestionAnswer,\n        MarkRead,\n    )",
+            ),
         ),
         seen="new_inbound_message_type",
     ),
