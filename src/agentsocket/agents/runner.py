@@ -32,7 +32,7 @@ from typing import Literal
 
 from agentsocket import tracing
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.agents.pauses import Pause, PauseBook, Replay, Resolution, Waits
+from agentsocket.agents.pauses import MemoryPauses, Pause, PauseBook, Replay, Resolution, Waits
 from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.state import RunNode, RunTree, Stop
@@ -289,10 +289,17 @@ class Runner:
         return sum(1 for tree, _ in self._active.values() if tree.user_id == user_id)
 
     async def shutdown(self, reason: str = "shutdown") -> None:
-        """Cancel every running run with ``reason`` and wait until all have ended."""
+        """Cancel every running run with ``reason`` and wait until all have ended.
+
+        A run waiting for a person is suspended instead: it does not end, and
+        another process continues it from its stored pauses.
+        """
         handles = [handle for _, handle in self._active.values()]
         for tree, _ in self._active.values():
-            tree.request_stop(Stop("cancelled", reason))
+            if tree.waiting and not isinstance(tree.pauses, MemoryPauses):
+                tree.request_stop(Stop("suspended", reason))
+            else:
+                tree.request_stop(Stop("cancelled", reason))
         await asyncio.gather(*(handle.wait() for handle in handles))
 
     # --- the run itself -------------------------------------------------------
@@ -336,6 +343,10 @@ class Runner:
         tree.closed = True
         event = tree.ending(root, error)
         outcome = self._outcome(tree, event)
+        if tree.suspended:
+            del self._active[root.run_id]
+            logger.info("run %s suspended while waiting for a person", root.run_id)
+            return outcome
         try:
             if self._on_finish is not None:
                 try:

@@ -533,12 +533,15 @@ class RunContext:
         try:
             await tree.pauses.open(pause)
             await self._emit(request(pause))
+            tree.waiting += 1
             try:
                 resolution = await asyncio.wait_for(
                     asyncio.shield(waiting), max(0.0, pause.expires_at - time.time())
                 )
             except TimeoutError:
                 resolution = await tree.pauses.expire(pause)
+            finally:
+                tree.waiting -= 1
         finally:
             tree.waits.close(self.run_id, interrupt_id)
         await self._resolved(pause, resolution, seconds)

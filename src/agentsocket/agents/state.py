@@ -51,9 +51,14 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """Why a run is being stopped: cancelled (with a reason) or timed out."""
+    """Why a run is being stopped: cancelled (with a reason), timed out, or suspended.
 
-    kind: Literal["cancelled", "timeout"]
+    A run is suspended when its process shuts down while it waits for a person:
+    it does not end (no terminal event, nothing stored), so it is continued
+    from its stored pauses once answered (:mod:`agentsocket.agents.pauses`).
+    """
+
+    kind: Literal["cancelled", "timeout", "suspended"]
     reason: str
 
 
@@ -133,6 +138,7 @@ class RunTree:
         #: False for a run whose client cannot answer (v1, v2): defaults apply at once.
         self.answerable = answerable
         self.pause_count = 0  # pauses asked so far (a pause's ordinal)
+        self.waiting = 0  # pauses being waited for right now
         self.sub_run_ids: list[str] = []  # sub-runs opened so far, in order
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
         self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
@@ -155,6 +161,10 @@ class RunTree:
     @property
     def replaying(self) -> bool:
         return self.replay is not None
+
+    @property
+    def suspended(self) -> bool:
+        return self.stop is not None and self.stop.kind == "suspended"
 
     def new_sub_run_id(self) -> str:
         """A sub-run's id: the one it had before, while replaying."""
@@ -213,7 +223,7 @@ class RunTree:
 
     async def finish(self, node: RunNode, event: AgentEvent) -> None:
         """Emit ``node``'s terminal event, bypassing the gate, at most once."""
-        if node.finished or not node.announced:
+        if node.finished or not node.announced or self.suspended:
             return
         if node is not self.root and self.root.finished:
             return

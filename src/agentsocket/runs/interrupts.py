@@ -131,7 +131,7 @@ class Holder(Protocol):
     """What :class:`Interrupts` needs of an executor."""
 
     async def wake(
-        self, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
         """Hand the resolution to the process whose run waits for it; False if none does."""
         ...
@@ -264,6 +264,20 @@ class Interrupts:
             except Exception:
                 log.exception("could not continue a paused run", extra={"run_id": run_id})
 
+    async def lost(self, run_id: str) -> bool:
+        """For a run whose process died: False if it never paused (it is ended as lost).
+
+        Otherwise it goes on: continued now if its last pause was resolved,
+        else when that pause is answered or expires.
+        """
+        records = await self._store().run_interrupts(run_id)
+        if not records:
+            return False
+        if records[-1].status != "pending":
+            log.info("continuing a paused run", extra={"run_id": run_id, "pauses": len(records)})
+            await self._holder.resume(request_of(records[-1]), replay_of(records))
+        return True
+
     async def continue_run(self, run_id: str) -> bool:
         """Run the agent of a paused run again, if its last pause is resolved."""
         records = await self._store().run_interrupts(run_id)
@@ -275,7 +289,7 @@ class Interrupts:
 
     async def _apply(self, record: Interrupt, resolution: Resolution) -> None:
         if await self._holder.wake(
-            record.user_id, record.node_run_id, record.interrupt_id, resolution
+            record.user_id, record.run_id, record.node_run_id, record.interrupt_id, resolution
         ):
             return
         # Nobody waits for it: the process that asked is gone.

@@ -98,6 +98,7 @@ class RunService:
                 self._lost,
                 queue_timeout=settings.run_queue_timeout,
                 on_lost_ended=self._lost_ended,
+                on_lost_paused=self._lost_paused,
             )
         else:
             lease = None
@@ -120,6 +121,7 @@ class RunService:
                 on_lost_ended=self._lost_ended,
                 approval_default=settings.approval_default == "approve",
                 pauses=lambda run: StoredPauses(self.gateway.get_store(), run),
+                on_lost_paused=self._lost_paused,
             )
         #: Answers to approvals and questions, and runs continued after a crash.
         self.interrupts = Interrupts(self.gateway.get_store, self.executor, settings.server_id)
@@ -496,6 +498,9 @@ class RunService:
         following = await self._free(info.thread_id, info.run_id)
         if following is not None:
             self._following[info.run_id] = following
+
+    async def _lost_paused(self, info: RunInfo) -> bool:
+        return await self.interrupts.lost(info.run_id)
 
     async def _lost_ended(self, info: RunInfo) -> None:
         # After the lost run's end is out, so the next run's events follow it.
