@@ -189,3 +189,32 @@ def _fields(pause: Pause) -> dict[str, Any]:
 
 def _messages(sink: ListSink) -> list[str]:
     return [e.content for e in sink.of_type(AgentMessage)]
+
+
+async def test__waiting_for_a_person__does_not_count_towards_the_run_timeout() -> None:
+    runner, sink = Runner(timeout=0.3), ListSink()
+    _start(runner, sink, pauses=Book())
+    question = await wait_for_event(sink, AgentQuestion)
+    await asyncio.sleep(0.5)  # longer than the whole run may take: the clock is stopped
+
+    answer = Resolution("answered", answer={"rating": 2})
+    assert runner.resolve(question.run_id, question.question_id, answer, user_id="u1")
+    async with asyncio.timeout(SAFETY):
+        outcome = await runner.wait("run_a")
+    assert outcome.status == "completed"
+    assert "rated 2 (answered)" in _messages(sink)
+
+
+async def test__answer__only_the_runs_user__only_once() -> None:
+    runner, sink = Runner(), ListSink()
+    _start(runner, sink, pauses=Book())
+    question = await wait_for_event(sink, AgentQuestion)
+    answer = Resolution("answered", answer={"rating": 1})
+
+    assert runner.pending(question.run_id, question.question_id, "mallory") is None
+    assert not runner.resolve(question.run_id, question.question_id, answer, user_id="mallory")
+    assert runner.pending(question.run_id, question.question_id, "u1") is not None
+    assert runner.resolve(question.run_id, question.question_id, answer, user_id="u1")
+    assert not runner.resolve(question.run_id, question.question_id, answer, user_id="u1")
+    async with asyncio.timeout(SAFETY):
+        await runner.wait("run_a")

@@ -102,3 +102,17 @@ async def test__thread_deleted__its_pauses_go_with_it(store: Store, alice: str) 
     assert await store.run_interrupts(pause.run_id) == []
     with pytest.raises(NotFound):
         await store.resolve_interrupt(pause, "answered", {"resolution": "answered"})
+
+
+async def test__claim_continuation__only_once_resolved__exactly_one_caller(
+    store: Store, alice: str
+) -> None:
+    pause = await _pause(store, alice)
+    assert not await store.claim_continuation(pause)  # pending: nothing to continue yet
+    answered = await store.resolve_interrupt(pause, "answered", {"resolution": "answered"})
+
+    claims = await asyncio.gather(*(store.claim_continuation(answered) for _ in range(6)))
+
+    assert claims.count(True) == 1
+    (stored,) = await store.run_interrupts(pause.run_id)
+    assert stored.continued_at is not None

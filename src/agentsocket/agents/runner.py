@@ -35,7 +35,7 @@ from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.pauses import MemoryPauses, Pause, PauseBook, Replay, Resolution, Waits
 from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
-from agentsocket.agents.state import RunNode, RunTree, Stop
+from agentsocket.agents.state import Deadline, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.server_messages import AgentCancelled, AgentError, AgentEvent
 
@@ -111,7 +111,8 @@ class Runner:
 
     Args:
         tools: tools every agent may call by name, besides its own ``tools``.
-        timeout: seconds a run may take before it ends with ``timeout``; None for no limit.
+        timeout: seconds a run may take before it ends with ``timeout``; None for no
+            limit. Time spent waiting for a person (approvals, questions) does not count.
         approval_timeout: seconds to wait for a tool approval or a question's answer
             before the default applies.
         approval_default: approve (True) or deny (False) a tool call nobody answered in time.
@@ -204,10 +205,9 @@ class Runner:
         self._active[run_id] = (tree, handle)
         limit = self._timeout if timeout is None else timeout
         if limit is not None:
-            timer = asyncio.get_running_loop().call_later(
-                limit, tree.request_stop, Stop("timeout", f"the run took longer than {limit:g} s")
-            )
-            task.add_done_callback(lambda _: timer.cancel())
+            stop = Stop("timeout", f"the run took longer than {limit:g} s")
+            deadline = tree.deadline = Deadline(limit, lambda: tree.request_stop(stop))
+            task.add_done_callback(lambda _: deadline.cancel())
         return handle
 
     def cancel(

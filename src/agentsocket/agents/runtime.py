@@ -533,7 +533,7 @@ class RunContext:
         try:
             await tree.pauses.open(pause)
             await self._emit(request(pause))
-            tree.waiting += 1
+            tree.waiting_started()
             try:
                 resolution = await asyncio.wait_for(
                     asyncio.shield(waiting), max(0.0, pause.expires_at - time.time())
@@ -541,7 +541,7 @@ class RunContext:
             except TimeoutError:
                 resolution = await tree.pauses.expire(pause)
             finally:
-                tree.waiting -= 1
+                tree.waiting_ended()
         finally:
             tree.waits.close(self.run_id, interrupt_id)
         await self._resolved(pause, resolution, seconds)

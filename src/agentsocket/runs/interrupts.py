@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from agentsocket.agents.answers import schema_errors
 from agentsocket.agents.pauses import Pause, PauseKind, Replay, Resolution
@@ -250,42 +250,58 @@ class Interrupts:
         )
         await self._apply(record, resolution)
 
-    async def recover(self) -> None:
+    async def recover(self) -> list[str]:
         """Continue the paused runs whose pause was resolved while no process held them.
 
-        For a single node at start, before it takes requests: every paused
-        run then lost its process. Runs still waiting stay paused, to be
-        continued when answered or expired.
+        For a single node at start, before it takes requests: every paused run
+        then lost its process. Runs still waiting stay paused, to be continued
+        when answered or expired.
+
+        Returns:
+            The runs that cannot go on: continued once already after their
+            last pause, and lost again before pausing anew (end them as lost).
         """
-        store = self._store()
-        for run_id in await store.paused_runs():
+        lost = []
+        for run_id in await self._store().paused_runs():
             try:
-                await self.continue_run(run_id)
+                if await self.goes_on(run_id) == "lost":
+                    lost.append(run_id)
             except Exception:
                 log.exception("could not continue a paused run", extra={"run_id": run_id})
+        return lost
 
     async def lost(self, run_id: str) -> bool:
-        """For a run whose process died: False if it never paused (it is ended as lost).
+        """For a run whose process died: False if it is lost (never paused, or
+        continued once already after its last pause); the caller ends it.
 
         Otherwise it goes on: continued now if its last pause was resolved,
         else when that pause is answered or expires.
         """
-        records = await self._store().run_interrupts(run_id)
-        if not records:
-            return False
-        if records[-1].status != "pending":
-            log.info("continuing a paused run", extra={"run_id": run_id, "pauses": len(records)})
-            await self._holder.resume(request_of(records[-1]), replay_of(records))
-        return True
+        return await self.goes_on(run_id) != "lost"
 
-    async def continue_run(self, run_id: str) -> bool:
-        """Run the agent of a paused run again, if its last pause is resolved."""
-        records = await self._store().run_interrupts(run_id)
-        if not records or records[-1].status == "pending":
-            return False
+    async def goes_on(self, run_id: str) -> Literal["continued", "waiting", "lost", "taken"]:
+        """Continue a run with no live process, if its last pause is resolved.
+
+        Of every node calling this for the same resolution, exactly one
+        continues the run (a claim in the store); the others get ``taken``.
+
+        Returns:
+            ``continued`` (by this call), ``waiting`` (its last pause is still
+            pending), ``lost`` (it never paused, or it was continued after its
+            last pause already and lost again) or ``taken``.
+        """
+        store = self._store()
+        records = await store.run_interrupts(run_id)
+        if not records:
+            return "lost"
+        last = records[-1]
+        if last.status == "pending":
+            return "waiting"
+        if last.continued_at is not None or not await store.claim_continuation(last):
+            return "lost" if last.continued_at is not None else "taken"
         log.info("continuing a paused run", extra={"run_id": run_id, "pauses": len(records)})
-        await self._holder.resume(request_of(records[-1]), replay_of(records))
-        return True
+        await self._holder.resume(request_of(last), replay_of(records))
+        return "continued"
 
     async def _apply(self, record: Interrupt, resolution: Resolution) -> None:
         if await self._holder.wake(
@@ -293,7 +309,7 @@ class Interrupts:
         ):
             return
         # Nobody waits for it: the process that asked is gone.
-        await self.continue_run(record.run_id)
+        await self.goes_on(record.run_id)
 
     async def _sweeping(self) -> None:
         while True:
@@ -314,7 +330,7 @@ class Interrupts:
                 await store.resolve_interrupt(record, "expired", asdict(default))
             except (AlreadyResolved, NotFound):
                 continue  # another node was first
-            await self.continue_run(record.run_id)
+            await self.goes_on(record.run_id)
 
 
 def _approval(

@@ -135,7 +135,7 @@ class RunService:
         if settings.runs == "local" and settings.broker == "memory" and not self._started:
             await self._end_orphans()
             # Alone, this node was the one running them: continue what was answered meanwhile.
-            await self.interrupts.recover()
+            await self._end_lost(await self.interrupts.recover())
         await self.executor.start()
         self.interrupts.start()
         self._started = True
@@ -163,6 +163,16 @@ class RunService:
             self._orphans.setdefault(run.user_id, []).append(event)
         if ended:
             log.warning("ended runs a previous process left running", extra={"runs": len(ended)})
+
+    async def _end_lost(self, run_ids: list[str]) -> None:
+        """End paused runs that cannot go on, as a crash ends any run (``gateway_lost``)."""
+        store = self.gateway.get_store()
+        code = AgentErrorCode.GATEWAY_LOST
+        for run_id in run_ids:
+            run = await store.finish_run(run_id, "error", code.value, "gateway lost")
+            self.gateway.metrics.runs.labels("error").inc()
+            event = lost_run_error(run.id, run.thread_id, run.agent_name, code)
+            self._orphans.setdefault(run.user_id, []).append(event)
 
     async def shutdown(self) -> None:
         """Stop the executor (local runs end with agent_cancelled ``shutdown``), then close
