@@ -301,3 +301,71 @@ async def _store(tmp_path: Path) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+@pytest.mark.e2e
+async def test__gateway_restarted_gracefully__the_question_waits__answered_after(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM ends other runs with ``agent_cancelled`` but suspends a waiting one."""
+    alice = StreamClient("alice")
+    try:
+        with run_server(tmp_path) as first:
+            await alice.connect(first)
+            run_id, question = await ask(alice, SURVEY_PROMPT, "agent_question")
+            await alice.close()
+            first.stop()  # SIGTERM: a graceful shutdown
+
+        with run_server(tmp_path) as second:
+            await alice.connect(second)
+            await alice.send(
+                "question_answer",
+                run_id=run_id,
+                question_id=question["question_id"],
+                answer={"rating": 5},
+            )
+            end = await alice.wait_terminal(run_id)
+            assert tag(end) == "agent_completed", end
+            assert not [f for f in alice.frames if of_run(run_id, "agent_cancelled")(f)]
+    finally:
+        await alice.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test__node_killed_while_its_run_waits__runs_local_on_redis__the_other_node_goes_on(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    env = {"AGENTSOCKET_RUNS": "local", "AGENTSOCKET_NODE_TTL": "2"}
+    async with cluster(tmp_path, redis_url, postgres_url, workers=0, env=env) as nodes:
+        node_a, node_b = nodes.gateways
+        laptop, phone = StreamClient("alice"), StreamClient("alice")
+        try:
+            await laptop.connect(node_a)
+            await phone.connect(node_b)
+            run_id, question = await ask(laptop, SURVEY_PROMPT, "agent_question")
+            node_a.process.kill()
+            node_a.process.wait()
+            # The node's lease lapses (2 s) and node B's reaper takes its runs over.
+            for _ in range(100):
+                if await nodes.redis.hlen(f"{nodes.prefix}:active") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            async with nodes.store() as store:
+                run = await store.get_run("alice", run_id)
+            assert run.status == "running"  # not ended as lost: it waits for its answer
+
+            await phone.send(
+                "question_answer",
+                run_id=run_id,
+                question_id=question["question_id"],
+                answer={"rating": 3},
+            )
+            end = await phone.wait_terminal(run_id, timeout=30)
+            assert tag(end) == "agent_completed", end
+            ends = [e for e in await nodes.log_entries("alice") if e.data.get("run_id") == run_id]
+            assert [e.type for e in ends if e.type in TERMINAL] == ["agent_completed"]
+        finally:
+            await laptop.close()
+            await phone.close()
