@@ -65,8 +65,11 @@ async def test__approval_pending_when_the_gateway_is_killed__answered_after_rest
                 run = await store.get_run("alice", run_id)
             assert (pause.status, run.status) == ("pending", "running")
 
-            # Answered from another connection (a phone), with edited arguments.
+            # Answered from another connection (a phone), with edited arguments. The
+            # request died with the first process's stream: it is sent again.
             await phone.connect(second)
+            again = await phone.wait_for(of_run(run_id, "tool_approval_required"))
+            assert body(again) == request
             await phone.send(
                 "tool_approval",
                 correlation_id="yes",
@@ -90,7 +93,7 @@ async def test__approval_pending_when_the_gateway_is_killed__answered_after_rest
             assert text == "Approved, so I announce: EDITED ON THE PHONE"
             # What came before the pause was not sent again.
             assert [tag(f) for f in run_frames].count("agent_started") == 0
-            assert [tag(f) for f in run_frames].count("tool_approval_required") == 0
+            assert [tag(f) for f in run_frames].count("tool_approval_required") == 1
 
             # A second answer, from a second connection: a typed error, nothing changes.
             await laptop.connect(second)

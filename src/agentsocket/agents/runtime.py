@@ -21,7 +21,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -528,11 +528,16 @@ class RunContext:
             )
             await self._resolved(pause, resolution, seconds)
             return pause, resolution
+        announcement = request(pause)
+        pause = replace(
+            pause,
+            announcement={"type": announcement.TYPE, "data": announcement.model_dump(mode="json")},
+        )
         # Open before announcing, so an answer that comes back at once is not missed.
         waiting = tree.waits.open(self.user_id, pause)
         try:
             await tree.pauses.open(pause)
-            await self._emit(request(pause))
+            await self._emit(announcement)
             tree.waiting_started()
             try:
                 resolution = await asyncio.wait_for(

@@ -25,6 +25,7 @@ from agentsocket.agents.pauses import Pause, PauseKind, Replay, Resolution
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunRequest
 from agentsocket.protocol import ErrorCode
+from agentsocket.protocol.server_messages import SERVER_MESSAGES, AgentEvent
 from agentsocket.store import AlreadyResolved, Interrupt, NotFound, Store
 
 log = logging.getLogger("agentsocket.runs")
@@ -43,6 +44,7 @@ def interrupt_record(pause: Pause, request: RunRequest, created_at: float) -> In
         "prompt": pause.prompt,
         "answer_schema": pause.answer_schema,
         "sub_run_ids": list(pause.sub_run_ids),
+        "announcement": None if pause.announcement is None else dict(pause.announcement),
     }
     fields = asdict(request)
     return Interrupt(
@@ -82,6 +84,7 @@ def pause_of(record: Interrupt) -> Pause:
         prompt=asked.get("prompt"),
         answer_schema=asked.get("answer_schema"),
         sub_run_ids=tuple(asked.get("sub_run_ids", ())),
+        announcement=asked.get("announcement"),
     )
 
 
@@ -269,6 +272,25 @@ class Interrupts:
             except Exception:
                 log.exception("could not continue a paused run", extra={"run_id": run_id})
         return lost
+
+    async def waiting(self) -> list[tuple[str, AgentEvent]]:
+        """The requests of the pauses still waiting, per user, as they were sent.
+
+        For a single node at start: its clients lost them with its stream.
+        """
+        found = []
+        store = self._store()
+        for run_id in await store.paused_runs():
+            records = await store.run_interrupts(run_id)
+            if not records or records[-1].status != "pending":
+                continue
+            announcement = records[-1].request.get("announcement")
+            if not isinstance(announcement, dict):
+                continue
+            message = SERVER_MESSAGES[announcement["type"]].model_validate(announcement["data"])
+            if isinstance(message, AgentEvent):
+                found.append((records[-1].user_id, message))
+        return found
 
     async def lost(self, run_id: str) -> bool:
         """For a run whose process died: False if it is lost (never paused, or

@@ -128,7 +128,7 @@ class RunService:
         #: Runs to start once the end of the run (the key) is out.
         self._following: dict[str, RunRequest] = {}
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
-        self._orphans: dict[str, list[s.AgentError]] = {}
+        self._orphans: dict[str, list[s.AgentEvent]] = {}
 
     async def start(self) -> None:
         settings = self.gateway.settings
@@ -136,6 +136,9 @@ class RunService:
             await self._end_orphans()
             # Alone, this node was the one running them: continue what was answered meanwhile.
             await self._end_lost(await self.interrupts.recover())
+            # Their requests were in the stream that died: send them again.
+            for user_id, request in await self.interrupts.waiting():
+                self._orphans.setdefault(user_id, []).append(request)
         await self.executor.start()
         self.interrupts.start()
         self._started = True
@@ -144,8 +147,9 @@ class RunService:
         """A connection of the user is subscribed: tell it about runs lost in a crash.
 
         With the memory broker the stream died with the process, so a resuming
-        client's old position only gets ``stream_gap``; these ends go out as
-        live entries after it, once, to every connection of the user.
+        client's old position only gets ``stream_gap``; these ends, and the
+        requests of runs still waiting for the user, go out as live entries
+        after it, once, to every connection of the user.
         """
         for event in self._orphans.pop(user_id, ()):
             await self.gateway.publish(user_id, event)
