@@ -372,3 +372,48 @@ async def test__node_killed_while_its_run_waits__runs_local_on_redis__the_other_
         finally:
             await laptop.close()
             await phone.close()
+
+
+@pytest.mark.e2e
+async def test__stopped_while_waiting__live_or_after_a_crash__then_answers_are_refused(
+    tmp_path: Path,
+) -> None:
+    alice = StreamClient("alice")
+    try:
+        with run_server(tmp_path) as first:
+            await alice.connect(first)
+            live_run, live_q = await ask(alice, SURVEY_PROMPT, "agent_question")
+            await alice.send("stop_agent", run_id=live_run)
+            assert tag(await alice.wait_terminal(live_run)) == "agent_cancelled"
+            await alice.send(
+                "question_answer",
+                correlation_id="late",
+                run_id=live_run,
+                question_id=live_q["question_id"],
+                answer={"rating": 1},
+            )
+            refused = await alice.wait_for(reply("error", "late"))
+            assert body(refused)["code"] == "conflict"
+
+            dormant_run, dormant_q = await ask(alice, SURVEY_PROMPT, "agent_question")
+            first.process.kill()
+            first.process.wait()
+            await alice.close()
+
+        with run_server(tmp_path) as second:
+            await alice.connect(second)
+            await alice.send("stop_agent", run_id=dormant_run)
+            end = await alice.wait_terminal(dormant_run)
+            assert tag(end) == "agent_cancelled"
+            await alice.send(
+                "question_answer",
+                correlation_id="after",
+                run_id=dormant_run,
+                question_id=dormant_q["question_id"],
+                answer={"rating": 1},
+            )
+            refused = await alice.wait_for(reply("error", "after"))
+            assert body(refused)["code"] == "conflict"
+            assert not [f for f in alice.frames if of_run(dormant_run, "agent_completed")(f)]
+    finally:
+        await alice.close()

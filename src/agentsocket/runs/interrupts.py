@@ -226,6 +226,8 @@ class Interrupts:
             resolution = _answer(record, answer, connection_id)
         if record.status != "pending":
             raise AnswerRefused(ErrorCode.CONFLICT, f"this {kind} was already {record.status}")
+        if not await self._running(record):
+            raise AnswerRefused(ErrorCode.CONFLICT, f"the run of this {kind} has ended")
         try:
             record = await store.resolve_interrupt(
                 record,
@@ -299,9 +301,16 @@ class Interrupts:
         Otherwise it goes on: continued now if its last pause was resolved,
         else when that pause is answered or expires.
         """
-        return await self.goes_on(run_id) != "lost"
+        return await self.goes_on(run_id) not in ("lost", "ended")
 
-    async def goes_on(self, run_id: str) -> Literal["continued", "waiting", "lost", "taken"]:
+    async def dormant(self, run_id: str) -> bool:
+        """True if the run has paused and no live process holds it (it waits for an answer)."""
+        records = await self._store().run_interrupts(run_id)
+        return bool(records) and not await self._holder.holds(run_id)
+
+    async def goes_on(
+        self, run_id: str
+    ) -> Literal["continued", "waiting", "lost", "taken", "ended"]:
         """Continue a run with no live process, if its last pause is resolved.
 
         Of every node calling this for the same resolution, exactly one
@@ -310,13 +319,16 @@ class Interrupts:
         Returns:
             ``continued`` (by this call), ``waiting`` (its last pause is still
             pending), ``lost`` (it never paused, or it was continued after its
-            last pause already and lost again) or ``taken``.
+            last pause already and lost again), ``taken`` (another node
+            continues it) or ``ended`` (the run ended meanwhile, e.g. stopped).
         """
         store = self._store()
         records = await store.run_interrupts(run_id)
         if not records:
             return "lost"
         last = records[-1]
+        if not await self._running(last):
+            return "ended"
         if last.status == "pending":
             return "waiting"
         if last.continued_at is not None or not await store.claim_continuation(last):
@@ -324,6 +336,13 @@ class Interrupts:
         log.info("continuing a paused run", extra={"run_id": run_id, "pauses": len(records)})
         await self._holder.resume(request_of(last), replay_of(records))
         return "continued"
+
+    async def _running(self, record: Interrupt) -> bool:
+        try:
+            run = await self._store().get_run(record.user_id, record.run_id)
+        except NotFound:
+            return False
+        return run.status == "running"
 
     async def _apply(self, record: Interrupt, resolution: Resolution) -> None:
         if await self._holder.wake(

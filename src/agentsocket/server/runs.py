@@ -464,6 +464,9 @@ class RunService:
         waiting = None
         if run is not None and run.status == "running":
             waiting = await self.line.withdraw(run.thread_id, run.id)
+            if waiting is None and await self.interrupts.dormant(run.id):
+                # Paused, and no process holds it since its own died: end it here.
+                waiting = RunRequest(run.id, user, run.thread_id, run.agent_name, "")
         if waiting is None or waiting.user_id != user:
             request.error(ErrorCode.NOT_FOUND, "no such running run")
             return
