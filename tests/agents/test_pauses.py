@@ -218,3 +218,24 @@ async def test__answer__only_the_runs_user__only_once() -> None:
     assert not runner.resolve(question.run_id, question.question_id, answer, user_id="u1")
     async with asyncio.timeout(SAFETY):
         await runner.wait("run_a")
+
+
+async def test__replay_that_ends_before_its_last_pause__resume_diverged() -> None:
+    first, sink, book = Runner(), ListSink(), Book()
+    _start(first, sink, pauses=book)
+    await wait_for_event(sink, AgentQuestion)
+    await first.shutdown()
+    (pause,) = book.opened
+
+    async def asks_nothing(ctx: RunContext, prompt: str) -> None:
+        await ctx.say("no question this time")
+
+    second, after = Runner(), ListSink()
+    replay = Replay.of([(pause, Resolution("answered", answer={"rating": 1}))])
+    agent = FuncAgent("agent", asks_nothing)
+    second.start("u1", "t1", agent, "prompt", "run_a", after, replay=replay)
+    async with asyncio.timeout(SAFETY):
+        outcome = await second.wait("run_a")
+
+    assert (outcome.status, outcome.error_code) == ("error", "resume_diverged")
+    assert [type(e).__name__ for e in after.events] == ["AgentError"]

@@ -31,12 +31,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from agentsocket import tracing
+from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import HistoryLoader
 from agentsocket.agents.pauses import MemoryPauses, Pause, PauseBook, Replay, Resolution, Waits
-from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
+from agentsocket.agents.runtime import DIVERGED, Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.state import Deadline, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
+from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import AgentCancelled, AgentError, AgentEvent
 
 logger = logging.getLogger("agentsocket.agents")
@@ -330,6 +332,9 @@ class Runner:
                     name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
+                if error is None and tree.replay is not None:
+                    # It ended without reaching the pause it had waited at.
+                    error = AgentFailure(AgentErrorCode.RESUME_DIVERGED, DIVERGED, retryable=True)
         except asyncio.CancelledError:
             # This task itself was cancelled (e.g. the loop is shutting down):
             # stop the agent and still end the run properly.

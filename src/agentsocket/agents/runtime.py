@@ -62,6 +62,9 @@ DEFAULT_CHUNK = 24
 #: Characters of a tool name kept in a span (a name a model made up may be any length).
 _MAX_TRACED_NAME = 64
 
+#: Why a run continued after a restart fails when its agent does not do what it did before.
+DIVERGED = "the agent, run again after a restart, did not ask what it had asked before"
+
 #: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
 _ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
@@ -556,7 +559,8 @@ class RunContext:
         """The stored resolution of a pause asked again while replaying."""
         tree = self._tree
         replay = tree.replay
-        assert replay is not None
+        if replay is None or pause.ordinal > replay.last_ordinal:
+            raise RuntimeError("not replaying this pause")
         stored, resolution = replay.resolved[pause.ordinal]
         same = (stored.kind, stored.tool_name, stored.prompt, stored.node_run_id) == (
             pause.kind,
@@ -567,7 +571,7 @@ class RunContext:
         if not same:
             raise AgentFailure(
                 AgentErrorCode.RESUME_DIVERGED,
-                "the agent, run again after a restart, did not ask what it had asked before",
+                DIVERGED,
                 retryable=True,
             )
         if pause.ordinal == replay.last_ordinal:
