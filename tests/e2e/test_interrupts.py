@@ -417,3 +417,47 @@ async def test__stopped_while_waiting__live_or_after_a_crash__then_answers_are_r
             assert not [f for f in alice.frames if of_run(dormant_run, "agent_completed")(f)]
     finally:
         await alice.close()
+
+
+@pytest.mark.e2e
+async def test__after_a_restart__a_paused_run_keeps_its_thread__enqueue_waits__interrupt_ends_it(
+    tmp_path: Path,
+) -> None:
+    alice = StreamClient("alice")
+    try:
+        with run_server(tmp_path) as first:
+            await alice.connect(first)
+            await alice.send("user_message", content=SURVEY_PROMPT)
+            ack = await alice.wait_for(lambda f: tag(f) == "message_received")
+            run_id, thread_id = str(body(ack)["run_id"]), str(body(ack)["thread_id"])
+            await alice.wait_for(of_run(run_id, "agent_question"))
+            first.process.kill()
+            first.process.wait()
+            await alice.close()
+
+        with run_server(tmp_path) as second:
+            await alice.connect(second)
+            start = len(alice.frames)
+            await alice.send(
+                "user_message", correlation_id="next", content="what is 2+2?", thread_id=thread_id
+            )
+            queued = await alice.wait_for(reply("message_received", "next"), start=start)
+            assert body(queued)["queued"] is True  # behind the paused run, as before the crash
+            next_run = str(body(queued)["run_id"])
+
+            await alice.send(
+                "user_message",
+                correlation_id="now",
+                content="what is 3+3?",
+                thread_id=thread_id,
+                double_texting="interrupt",
+            )
+            now = await alice.wait_for(reply("message_received", "now"), start=start)
+            end = await alice.wait_terminal(run_id)
+            assert (tag(end), body(end)["reason"]) == ("agent_cancelled", "interrupted")
+            superseded = await alice.wait_terminal(next_run)
+            assert tag(superseded) == "agent_cancelled"
+            done = await alice.wait_terminal(str(body(now)["run_id"]))
+            assert tag(done) == "agent_completed"
+    finally:
+        await alice.close()

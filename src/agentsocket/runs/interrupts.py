@@ -275,6 +275,16 @@ class Interrupts:
                 log.exception("could not continue a paused run", extra={"run_id": run_id})
         return lost
 
+    async def paused(self) -> list[RunRequest]:
+        """The runs still running that have paused, as the requests that continue them."""
+        store = self._store()
+        found = []
+        for run_id in await store.paused_runs():
+            records = await store.run_interrupts(run_id)
+            if records:
+                found.append(request_of(records[-1]))
+        return found
+
     async def waiting(self) -> list[tuple[str, AgentEvent]]:
         """The requests of the pauses still waiting, per user, as they were sent.
 

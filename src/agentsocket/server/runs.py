@@ -134,6 +134,10 @@ class RunService:
         settings = self.gateway.settings
         if settings.runs == "local" and settings.broker == "memory" and not self._started:
             await self._end_orphans()
+            # A paused run still has its thread: later messages follow it.
+            depth = settings.double_texting_queue_depth
+            for paused in await self.interrupts.paused():
+                await self.line.admit(paused, "enqueue", depth)
             # Alone, this node was the one running them: continue what was answered meanwhile.
             await self._end_lost(await self.interrupts.recover())
             # Their requests were in the stream that died: send them again.
@@ -331,7 +335,7 @@ class RunService:
         if queued:
             request.log.info("run queued behind the thread's run", extra=log_extra)
             if admission.interrupt is not None:
-                await self.executor.cancel(user, admission.interrupt, "interrupted")
+                await self._cancel(user, admission.interrupt, "interrupted")
             for superseded in admission.superseded:
                 await self._end_unrun(superseded, "interrupted")
             return False
@@ -455,7 +459,7 @@ class RunService:
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user, running or waiting; ``agent_cancelled`` is the answer."""
         user = request.user_id
-        if await self.executor.cancel(user, message.run_id):
+        if await self._cancel(user, message.run_id, "user_request"):
             return
         try:
             run = await self.gateway.get_store().get_run(user, message.run_id)
@@ -464,13 +468,25 @@ class RunService:
         waiting = None
         if run is not None and run.status == "running":
             waiting = await self.line.withdraw(run.thread_id, run.id)
-            if waiting is None and await self.interrupts.dormant(run.id):
-                # Paused, and no process holds it since its own died: end it here.
-                waiting = RunRequest(run.id, user, run.thread_id, run.agent_name, "")
         if waiting is None or waiting.user_id != user:
             request.error(ErrorCode.NOT_FOUND, "no such running run")
             return
         await self._end_unrun(waiting, "user_request")
+
+    async def _cancel(self, user: str, run_id: str, reason: str) -> bool:
+        """Stop one of the user's runs wherever it runs, or a paused one nobody holds."""
+        if await self.executor.cancel(user, run_id, reason):
+            return True
+        try:
+            run = await self.gateway.get_store().get_run(user, run_id)
+        except NotFound:
+            return False
+        if run.status != "running" or not await self.interrupts.dormant(run.id):
+            return False
+        # Paused, and no process holds it since its own died: it ends here.
+        await self._end_unrun(RunRequest(run.id, user, run.thread_id, run.agent_name, ""), reason)
+        await self._hand_on(run.thread_id, run.id)
+        return True
 
     async def approve(self, request: Request, message: c.ToolApproval) -> None:
         """Answer a pending tool approval of this user's run, once, from any node."""
