@@ -20,7 +20,8 @@ What a "token" is: agents report no token usage, so one ``agent_message_delta``
 of the run (not of its sub-runs) counts as one token. A streaming LLM agent
 sends one delta per chunk, about one model token; the demo agent one per
 ``chunk`` characters. ``agentsocket_run_output_characters`` counts characters
-besides, for a rate that does not depend on the chunking.
+besides, for a rate that does not depend on the chunking. Both are added in
+batches of :data:`TOKEN_BATCH` and at the run's end, as each addition takes a lock.
 
 Times measured from "accepted" (``RunRequest.accepted_at``: the gateway took
 the ``user_message``) to an event being published into the user's stream
@@ -56,6 +57,10 @@ from agentsocket.protocol.server_messages import (
 )
 
 __all__ = ["OTHER", "RunMetrics", "RunObserver", "declared_tools"]
+
+#: Tokens a run counts before adding them to the token and character counters (and
+#: at its end): a scrape sees a running run's output at most this many tokens late.
+TOKEN_BATCH = 32
 
 #: The label value of anything not from a fixed, configured set.
 OTHER = "other"
@@ -246,6 +251,8 @@ class _ObservedSink:
         self._characters = metrics.characters.labels(agent)
         self._started: float | None = None  # monotonic, at agent_started
         self._token_count = 0
+        self._unreported = 0  # tokens counted here, not yet added to the counters
+        self._unreported_chars = 0
         self._first_token: float | None = None  # monotonic
         self._last_token = 0.0
         #: Approvals and questions not resolved yet: their id -> monotonic time asked.
@@ -283,8 +290,17 @@ class _ObservedSink:
             self._first_token = now
             self._since_accepted(self._metrics.first_token)
         self._last_token = now
-        self._tokens.inc()
-        self._characters.inc(len(event.content))
+        # The counters take a lock per call: add to them in batches, not per token.
+        self._unreported += 1
+        self._unreported_chars += len(event.content)
+        if self._unreported >= TOKEN_BATCH:
+            self._report_tokens()
+
+    def _report_tokens(self) -> None:
+        if self._unreported:
+            self._tokens.inc(self._unreported)
+            self._characters.inc(self._unreported_chars)
+            self._unreported = self._unreported_chars = 0
 
     def _tool_completed(self, event: ToolCompleted) -> None:
         self._decided(event.tool_call_id, "denied")
@@ -293,6 +309,7 @@ class _ObservedSink:
     def _ended(self, event: AgentEvent) -> None:
         metrics, agent = self._metrics, self._agent
         now = time.monotonic()
+        self._report_tokens()
         for asked in self._approvals.values():
             metrics.approvals_pending.dec()
             metrics.approval_wait.labels("ended").observe(now - asked)
