@@ -182,6 +182,8 @@ class RunQueries(StoreBase):
             return list((await conn.execute(query)).scalars())
 
     async def _fetch_run(self, *where: sa.ColumnElement[bool]) -> Run | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(runs).where(*where))).first()
+        query = sa.select(runs).where(*where)
+        # Asked for every message that carries a client_message_id: one hand-off to
+        # SQLite's thread instead of a round trip per driver call.
+        row = await self._transactions.run(lambda conn: conn.execute(query).first())
         return None if row is None else Run(**row._mapping)
