@@ -24,6 +24,7 @@ import pytest
 
 from tests.e2e.harness import ServerProcess, run_server
 from tests.e2e.web.pages import (
+    PHONE,
     ROOT,
     SCREENSHOTS,
     Browser,
@@ -39,6 +40,7 @@ from tests.e2e.web.pages import (
     sign_in,
     user_name,
 )
+from tests.e2e.web.test_page import assert_no_horizontal_scroll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 in_browser = pytest.mark.asyncio(loop_scope="module")
@@ -237,3 +239,27 @@ async def test__question_nobody_answers__expires_and_says_so(
     await expect(last_turn(page).locator(".bubble.assistant")).to_have_text(
         "No answer came, so no rating."
     )
+
+
+@in_browser
+async def test__question_and_arguments_editor__on_a_phone__fit_without_sideways_scroll(
+    browser: Browser, dev_server: ServerProcess
+) -> None:
+    async with open_page(browser, PHONE) as page:
+        await sign_in(page, dev_server.http, user_name("phone"))
+        await ask(page, SURVEY)
+        form = last_turn(page).get_by_role("form", name="How would you rate this demo?")
+        await form.get_by_role("button", name="Send answer").click()  # its field error too
+        await expect(form.locator(".field-error").first).to_be_visible()
+        await assert_no_horizontal_scroll(page)
+        await screenshot(page, "question-390px")
+        await form.get_by_label("Rating (1-5)").fill("5")
+        await form.get_by_role("button", name="Send answer").click()
+        await expect(last_turn(page)).to_have_attribute("data-status", "completed")
+
+        await ask(page, "please approve this announcement")
+        approval = last_turn(page).locator(".approval")
+        await approval.get_by_text("Edit arguments").click()
+        await expect(approval.get_by_label("Arguments (JSON)")).to_be_visible()
+        await assert_no_horizontal_scroll(page)
+        await screenshot(page, "approval-arguments-390px")
