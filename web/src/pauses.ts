@@ -170,6 +170,11 @@ export class Pauses {
     return box;
   }
 
+  /** Whether pause `interruptId` is shown and waits: a request sent again is shown once. */
+  has(interruptId: string): boolean {
+    return this.open.has(interruptId);
+  }
+
   /** Replace the pause `event` resolved with what happened; false if it is not shown here. */
   resolve(event: Resolved): boolean {
     const pause = this.open.get(event.data.interrupt_id);

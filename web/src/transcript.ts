@@ -293,10 +293,12 @@ export class Transcript {
         );
         item.dataset["status"] = "approval";
         setText(item, ".tool-status", "awaiting approval");
-        item.append(this.pauses.approval(event));
+        // A gateway that restarted sends the requests still waiting again: shown once.
+        if (!this.pauses.has(event.data.tool_call_id)) item.append(this.pauses.approval(event));
         break;
       }
       case "agent_question":
+        if (this.pauses.has(event.data.question_id)) break; // sent again, as above
         this.step(
           view,
           h(

@@ -109,6 +109,10 @@ export class Pauses {
         });
         return box;
     }
+    /** Whether pause `interruptId` is shown and waits: a request sent again is shown once. */
+    has(interruptId) {
+        return this.open.has(interruptId);
+    }
     /** Replace the pause `event` resolved with what happened; false if it is not shown here. */
     resolve(event) {
         const pause = this.open.get(event.data.interrupt_id);

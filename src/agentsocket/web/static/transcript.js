@@ -202,10 +202,14 @@ export class Transcript {
                 const item = this.tool(view, event.data.tool_call_id, event.data.tool_name, event.data.arguments);
                 item.dataset["status"] = "approval";
                 setText(item, ".tool-status", "awaiting approval");
-                item.append(this.pauses.approval(event));
+                // A gateway that restarted sends the requests still waiting again: shown once.
+                if (!this.pauses.has(event.data.tool_call_id))
+                    item.append(this.pauses.approval(event));
                 break;
             }
             case "agent_question":
+                if (this.pauses.has(event.data.question_id))
+                    break; // sent again, as above
                 this.step(view, h("li", { class: "event question", data: { questionId: event.data.question_id } }, tag("question"), this.pauses.question(event)));
                 break;
             case "interrupt_resolved":
