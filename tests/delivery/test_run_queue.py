@@ -237,7 +237,8 @@ NO = Resolution("answered", approved=False, reason="no", answered_by="conn-1")
 async def test_wake_reaches_only_a_pause_a_worker_waits_for(
     redis_url: str, prefix: str, redis_admin: Redis
 ) -> None:
-    """Unknown run or call, or another user's: False (not_found); a pending one: a typed command."""
+    """Unknown run or call, another user's, or a run no longer held: False; a pause a live
+    worker waits at: a typed command."""
 
     async def publish(user_id: str, message: ServerMessage) -> int:
         return 0
@@ -251,14 +252,20 @@ async def test_wake_reaches_only_a_pause_a_worker_waits_for(
         async with redis_admin.pubsub() as pubsub:
             await pubsub.subscribe(node.queue.channel)
             await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
-            assert not await node.wake("alice", "run-1", "call-1", YES)
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
+            await node.queue.submit(RunRequest("run-1", "alice", "thread-1", "demo", "hi"))
+            assert await node.queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS)
             await node.queue.approval_opened("run-1", "call-1", "alice", ttl_seconds=60)
-            assert not await node.wake("bob", "run-1", "call-1", YES)
-            assert not await node.wake("alice", "run-1", "call-2", YES)
-            assert await node.wake("alice", "run-1", "call-1", NO)
+            assert not await node.wake("bob", "run-1", "run-1", "call-1", YES)
+            assert not await node.wake("alice", "run-1", "run-1", "call-2", YES)
+            assert await node.wake("alice", "run-1", "run-1", "call-1", NO)
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
             await node.queue.approval_closed("run-1", "call-1")
-            assert not await node.wake("alice", "run-1", "call-1", YES)
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
+            # A run no longer held (reaped while paused): its process is gone, whatever lingers.
+            await node.queue.approval_opened("run-1", "call-1", "alice", ttl_seconds=60)
+            await node.queue.finished("run-1", "alice")
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
     finally:
         await node.close()
     assert message is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -37,6 +37,8 @@ class Pause:
             the answer applied on expiry, or None to expire unanswered.
         sub_run_ids: the sub-runs the root had opened so far, in order, so a
             continuation gives its sub-runs the same ids.
+        announcement: the request as sent (``type`` and ``data``), to send it
+            again to clients that lost it with the process that asked.
     """
 
     run_id: str
@@ -52,6 +54,7 @@ class Pause:
     prompt: str | None = None
     answer_schema: dict[str, Any] | None = None
     sub_run_ids: tuple[str, ...] = ()
+    announcement: Mapping[str, Any] | None = None
 
     def resolved_by_default(self, resolution: ResolutionKind) -> Resolution:
         """The resolution that applies the default (on expiry, or when nobody can answer)."""

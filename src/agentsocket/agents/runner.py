@@ -31,12 +31,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from agentsocket import tracing
+from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.agents.pauses import Pause, PauseBook, Replay, Resolution, Waits
-from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
+from agentsocket.agents.pauses import MemoryPauses, Pause, PauseBook, Replay, Resolution, Waits
+from agentsocket.agents.runtime import DIVERGED, Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
-from agentsocket.agents.state import RunNode, RunTree, Stop
+from agentsocket.agents.state import Deadline, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
+from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import AgentCancelled, AgentError, AgentEvent
 
 logger = logging.getLogger("agentsocket.agents")
@@ -111,7 +113,8 @@ class Runner:
 
     Args:
         tools: tools every agent may call by name, besides its own ``tools``.
-        timeout: seconds a run may take before it ends with ``timeout``; None for no limit.
+        timeout: seconds a run may take before it ends with ``timeout``; None for no
+            limit. Time spent waiting for a person (approvals, questions) does not count.
         approval_timeout: seconds to wait for a tool approval or a question's answer
             before the default applies.
         approval_default: approve (True) or deny (False) a tool call nobody answered in time.
@@ -204,10 +207,9 @@ class Runner:
         self._active[run_id] = (tree, handle)
         limit = self._timeout if timeout is None else timeout
         if limit is not None:
-            timer = asyncio.get_running_loop().call_later(
-                limit, tree.request_stop, Stop("timeout", f"the run took longer than {limit:g} s")
-            )
-            task.add_done_callback(lambda _: timer.cancel())
+            stop = Stop("timeout", f"the run took longer than {limit:g} s")
+            deadline = tree.deadline = Deadline(limit, lambda: tree.request_stop(stop))
+            task.add_done_callback(lambda _: deadline.cancel())
         return handle
 
     def cancel(
@@ -289,10 +291,17 @@ class Runner:
         return sum(1 for tree, _ in self._active.values() if tree.user_id == user_id)
 
     async def shutdown(self, reason: str = "shutdown") -> None:
-        """Cancel every running run with ``reason`` and wait until all have ended."""
+        """Cancel every running run with ``reason`` and wait until all have ended.
+
+        A run waiting for a person is suspended instead: it does not end, and
+        another process continues it from its stored pauses.
+        """
         handles = [handle for _, handle in self._active.values()]
         for tree, _ in self._active.values():
-            tree.request_stop(Stop("cancelled", reason))
+            if tree.waiting and not isinstance(tree.pauses, MemoryPauses):
+                tree.request_stop(Stop("suspended", reason))
+            else:
+                tree.request_stop(Stop("cancelled", reason))
         await asyncio.gather(*(handle.wait() for handle in handles))
 
     # --- the run itself -------------------------------------------------------
@@ -323,6 +332,9 @@ class Runner:
                     name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
+                if error is None and tree.replay is not None:
+                    # It ended without reaching the pause it had waited at.
+                    error = AgentFailure(AgentErrorCode.RESUME_DIVERGED, DIVERGED, retryable=True)
         except asyncio.CancelledError:
             # This task itself was cancelled (e.g. the loop is shutting down):
             # stop the agent and still end the run properly.
@@ -336,6 +348,10 @@ class Runner:
         tree.closed = True
         event = tree.ending(root, error)
         outcome = self._outcome(tree, event)
+        if tree.suspended:
+            del self._active[root.run_id]
+            logger.info("run %s suspended while waiting for a person", root.run_id)
+            return outcome
         try:
             if self._on_finish is not None:
                 try:

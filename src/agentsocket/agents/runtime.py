@@ -21,7 +21,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -61,6 +61,9 @@ DEFAULT_CHUNK = 24
 
 #: Characters of a tool name kept in a span (a name a model made up may be any length).
 _MAX_TRACED_NAME = 64
+
+#: Why a run continued after a restart fails when its agent does not do what it did before.
+DIVERGED = "the agent, run again after a restart, did not ask what it had asked before"
 
 #: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
 _ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -528,17 +531,25 @@ class RunContext:
             )
             await self._resolved(pause, resolution, seconds)
             return pause, resolution
+        announcement = request(pause)
+        pause = replace(
+            pause,
+            announcement={"type": announcement.TYPE, "data": announcement.model_dump(mode="json")},
+        )
         # Open before announcing, so an answer that comes back at once is not missed.
         waiting = tree.waits.open(self.user_id, pause)
         try:
             await tree.pauses.open(pause)
-            await self._emit(request(pause))
+            await self._emit(announcement)
+            tree.waiting_started()
             try:
                 resolution = await asyncio.wait_for(
                     asyncio.shield(waiting), max(0.0, pause.expires_at - time.time())
                 )
             except TimeoutError:
                 resolution = await tree.pauses.expire(pause)
+            finally:
+                tree.waiting_ended()
         finally:
             tree.waits.close(self.run_id, interrupt_id)
         await self._resolved(pause, resolution, seconds)
@@ -548,7 +559,8 @@ class RunContext:
         """The stored resolution of a pause asked again while replaying."""
         tree = self._tree
         replay = tree.replay
-        assert replay is not None
+        if replay is None or pause.ordinal > replay.last_ordinal:
+            raise RuntimeError("not replaying this pause")
         stored, resolution = replay.resolved[pause.ordinal]
         same = (stored.kind, stored.tool_name, stored.prompt, stored.node_run_id) == (
             pause.kind,
@@ -559,7 +571,7 @@ class RunContext:
         if not same:
             raise AgentFailure(
                 AgentErrorCode.RESUME_DIVERGED,
-                "the agent, run again after a restart, did not ask what it had asked before",
+                DIVERGED,
                 retryable=True,
             )
         if pause.ordinal == replay.last_ordinal:

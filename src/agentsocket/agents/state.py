@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -51,9 +51,14 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """Why a run is being stopped: cancelled (with a reason) or timed out."""
+    """Why a run is being stopped: cancelled (with a reason), timed out, or suspended.
 
-    kind: Literal["cancelled", "timeout"]
+    A run is suspended when its process shuts down while it waits for a person:
+    it does not end (no terminal event, nothing stored), so it is continued
+    from its stored pauses once answered (:mod:`agentsocket.agents.pauses`).
+    """
+
+    kind: Literal["cancelled", "timeout", "suspended"]
     reason: str
 
 
@@ -67,6 +72,38 @@ class Decision:
     approved: bool
     reason: str | None = None
     arguments: dict[str, Any] | None = None
+
+
+class Deadline:
+    """A run's timeout, whose clock stops while the run waits for a person."""
+
+    def __init__(self, seconds: float, expire: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._left = seconds
+        self._expire = expire
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(seconds, expire)
+
+    def hold(self) -> None:
+        """Stop the clock (the run waits for a person)."""
+        if self._timer is not None:
+            self._left = max(0.0, self._timer.when() - self._loop.time())
+            self._timer.cancel()
+            self._timer = None
+
+    def release(self) -> None:
+        """Start the clock again with the time that was left."""
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._left, self._expire)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._expire = _nothing
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Text(Protocol):
@@ -133,6 +170,8 @@ class RunTree:
         #: False for a run whose client cannot answer (v1, v2): defaults apply at once.
         self.answerable = answerable
         self.pause_count = 0  # pauses asked so far (a pause's ordinal)
+        self.waiting = 0  # pauses being waited for right now
+        self.deadline: Deadline | None = None  # the run's timeout, if it has one
         self.sub_run_ids: list[str] = []  # sub-runs opened so far, in order
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
         self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
@@ -155,6 +194,20 @@ class RunTree:
     @property
     def replaying(self) -> bool:
         return self.replay is not None
+
+    def waiting_started(self) -> None:
+        self.waiting += 1
+        if self.waiting == 1 and self.deadline is not None:
+            self.deadline.hold()
+
+    def waiting_ended(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0 and self.deadline is not None:
+            self.deadline.release()
+
+    @property
+    def suspended(self) -> bool:
+        return self.stop is not None and self.stop.kind == "suspended"
 
     def new_sub_run_id(self) -> str:
         """A sub-run's id: the one it had before, while replaying."""
@@ -213,7 +266,7 @@ class RunTree:
 
     async def finish(self, node: RunNode, event: AgentEvent) -> None:
         """Emit ``node``'s terminal event, bypassing the gate, at most once."""
-        if node.finished or not node.announced:
+        if node.finished or not node.announced or self.suspended:
             return
         if node is not self.root and self.root.finished:
             return

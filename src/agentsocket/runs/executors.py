@@ -71,9 +71,10 @@ class Executor(Protocol):
         ...
 
     async def wake(
-        self, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
-        """Hand a resolved pause to the process whose run waits for it; False if none does."""
+        """Hand a resolved pause of ``run_id`` (the root run or a sub-run of it) to the
+        process whose run waits for it; False if none does."""
         ...
 
     async def holds(self, run_id: str) -> bool:
@@ -109,6 +110,8 @@ class LocalExecutor:
         observer: records the run metrics (:mod:`agentsocket.runs.metrics`).
         on_ended: called once a run's end is out (see :class:`Runner`).
         on_lost_ended: called once a reaped run's end is out.
+        on_lost_paused: takes over a reaped run that had paused for a person
+            (:meth:`Interrupts.lost <agentsocket.runs.interrupts.Interrupts.lost>`).
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class LocalExecutor:
         on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
         approval_default: bool = False,
         pauses: PauseBooks | None = None,
+        on_lost_paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
     ) -> None:
         self._agents = agents
         self._pauses = pauses
@@ -146,7 +150,12 @@ class LocalExecutor:
                 raise TypeError("a LocalExecutor with a lease needs on_lost")
             lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
             self._reaper = Reaper(
-                lease.queue, publish, on_lost, interval=reap_interval, after_end=on_lost_ended
+                lease.queue,
+                publish,
+                on_lost,
+                interval=reap_interval,
+                after_end=on_lost_ended,
+                paused=on_lost_paused,
             )
         self.runner = Runner(
             timeout=timeout,
@@ -238,14 +247,15 @@ class LocalExecutor:
         await self.launch(request, replay=replay)
 
     async def wake(
-        self, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
         if self.runner.resolve(run_id, interrupt_id, resolution, user_id=user_id):
             return True
         if self._lease is None:
             return False
         # Another node's run: the node holding it obeys the control channel.
-        return await _wake_elsewhere(self._lease.queue, user_id, run_id, interrupt_id, resolution)
+        queue = self._lease.queue
+        return await _wake_elsewhere(queue, user_id, root_run_id, run_id, interrupt_id, resolution)
 
     async def holds(self, run_id: str) -> bool:
         if self.runner.get(run_id) is not None:
@@ -341,6 +351,7 @@ class QueueExecutor:
         reap_interval: float = 1.0,
         queue_timeout: float = 30.0,
         on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
+        on_lost_paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
@@ -351,6 +362,7 @@ class QueueExecutor:
             interval=reap_interval,
             queue_timeout=queue_timeout,
             after_end=on_lost_ended,
+            paused=on_lost_paused,
         )
 
     async def start(self) -> None:
@@ -390,9 +402,10 @@ class QueueExecutor:
         return True
 
     async def wake(
-        self, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
-        return await _wake_elsewhere(self.queue, user_id, run_id, interrupt_id, resolution)
+        queue = self.queue
+        return await _wake_elsewhere(queue, user_id, root_run_id, run_id, interrupt_id, resolution)
 
     async def holds(self, run_id: str) -> bool:
         info = await self.queue.info(run_id)
@@ -404,11 +417,20 @@ class QueueExecutor:
 
 
 async def _wake_elsewhere(
-    queue: RunQueue, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+    queue: RunQueue,
+    user_id: str,
+    root_run_id: str,
+    run_id: str,
+    interrupt_id: str,
+    resolution: Resolution,
 ) -> bool:
     """Send a resolution to the process waiting for it; False if none is known to wait."""
-    # The process records each pause it waits at (sub-runs' too) while it lives.
+    # The process records each pause it waits at (sub-runs' too) while it lives; a run
+    # reaped since is no longer held, though its record may linger.
     if await queue.approval_owner(run_id, interrupt_id) != user_id:
+        return False
+    info = await queue.info(root_run_id)
+    if info is None or info.state != "running":
         return False
     command = Resolve.of(user_id, run_id, interrupt_id, resolution)
     await queue.command(encode_command(command))

@@ -18,13 +18,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from agentsocket.agents.answers import schema_errors
 from agentsocket.agents.pauses import Pause, PauseKind, Replay, Resolution
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunRequest
 from agentsocket.protocol import ErrorCode
+from agentsocket.protocol.server_messages import SERVER_MESSAGES, AgentEvent
 from agentsocket.store import AlreadyResolved, Interrupt, NotFound, Store
 
 log = logging.getLogger("agentsocket.runs")
@@ -43,6 +44,7 @@ def interrupt_record(pause: Pause, request: RunRequest, created_at: float) -> In
         "prompt": pause.prompt,
         "answer_schema": pause.answer_schema,
         "sub_run_ids": list(pause.sub_run_ids),
+        "announcement": None if pause.announcement is None else dict(pause.announcement),
     }
     fields = asdict(request)
     return Interrupt(
@@ -82,6 +84,7 @@ def pause_of(record: Interrupt) -> Pause:
         prompt=asked.get("prompt"),
         answer_schema=asked.get("answer_schema"),
         sub_run_ids=tuple(asked.get("sub_run_ids", ())),
+        announcement=asked.get("announcement"),
     )
 
 
@@ -131,7 +134,7 @@ class Holder(Protocol):
     """What :class:`Interrupts` needs of an executor."""
 
     async def wake(
-        self, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
         """Hand the resolution to the process whose run waits for it; False if none does."""
         ...
@@ -223,6 +226,8 @@ class Interrupts:
             resolution = _answer(record, answer, connection_id)
         if record.status != "pending":
             raise AnswerRefused(ErrorCode.CONFLICT, f"this {kind} was already {record.status}")
+        if not await self._running(record):
+            raise AnswerRefused(ErrorCode.CONFLICT, f"the run of this {kind} has ended")
         try:
             record = await store.resolve_interrupt(
                 record,
@@ -250,36 +255,112 @@ class Interrupts:
         )
         await self._apply(record, resolution)
 
-    async def recover(self) -> None:
+    async def recover(self) -> list[str]:
         """Continue the paused runs whose pause was resolved while no process held them.
 
-        For a single node at start, before it takes requests: every paused
-        run then lost its process. Runs still waiting stay paused, to be
-        continued when answered or expired.
+        For a single node at start, before it takes requests: every paused run
+        then lost its process. Runs still waiting stay paused, to be continued
+        when answered or expired.
+
+        Returns:
+            The runs that cannot go on: continued once already after their
+            last pause, and lost again before pausing anew (end them as lost).
         """
-        store = self._store()
-        for run_id in await store.paused_runs():
+        lost = []
+        for run_id in await self._store().paused_runs():
             try:
-                await self.continue_run(run_id)
+                if await self.goes_on(run_id) == "lost":
+                    lost.append(run_id)
             except Exception:
                 log.exception("could not continue a paused run", extra={"run_id": run_id})
+        return lost
 
-    async def continue_run(self, run_id: str) -> bool:
-        """Run the agent of a paused run again, if its last pause is resolved."""
+    async def paused(self) -> list[RunRequest]:
+        """The runs still running that have paused, as the requests that continue them."""
+        store = self._store()
+        found = []
+        for run_id in await store.paused_runs():
+            records = await store.run_interrupts(run_id)
+            if records:
+                found.append(request_of(records[-1]))
+        return found
+
+    async def waiting(self) -> list[tuple[str, AgentEvent]]:
+        """The requests of the pauses still waiting, per user, as they were sent.
+
+        For a single node at start: its clients lost them with its stream.
+        """
+        found = []
+        store = self._store()
+        for run_id in await store.paused_runs():
+            records = await store.run_interrupts(run_id)
+            if not records or records[-1].status != "pending":
+                continue
+            announcement = records[-1].request.get("announcement")
+            if not isinstance(announcement, dict):
+                continue
+            message = SERVER_MESSAGES[announcement["type"]].model_validate(announcement["data"])
+            if isinstance(message, AgentEvent):
+                found.append((records[-1].user_id, message))
+        return found
+
+    async def lost(self, run_id: str) -> bool:
+        """For a run whose process died: False if it is lost (never paused, or
+        continued once already after its last pause); the caller ends it.
+
+        Otherwise it goes on: continued now if its last pause was resolved,
+        else when that pause is answered or expires.
+        """
+        return await self.goes_on(run_id) not in ("lost", "ended")
+
+    async def dormant(self, run_id: str) -> bool:
+        """True if the run has paused and no live process holds it (it waits for an answer)."""
         records = await self._store().run_interrupts(run_id)
-        if not records or records[-1].status == "pending":
-            return False
+        return bool(records) and not await self._holder.holds(run_id)
+
+    async def goes_on(
+        self, run_id: str
+    ) -> Literal["continued", "waiting", "lost", "taken", "ended"]:
+        """Continue a run with no live process, if its last pause is resolved.
+
+        Of every node calling this for the same resolution, exactly one
+        continues the run (a claim in the store); the others get ``taken``.
+
+        Returns:
+            ``continued`` (by this call), ``waiting`` (its last pause is still
+            pending), ``lost`` (it never paused, or it was continued after its
+            last pause already and lost again), ``taken`` (another node
+            continues it) or ``ended`` (the run ended meanwhile, e.g. stopped).
+        """
+        store = self._store()
+        records = await store.run_interrupts(run_id)
+        if not records:
+            return "lost"
+        last = records[-1]
+        if not await self._running(last):
+            return "ended"
+        if last.status == "pending":
+            return "waiting"
+        if last.continued_at is not None or not await store.claim_continuation(last):
+            return "lost" if last.continued_at is not None else "taken"
         log.info("continuing a paused run", extra={"run_id": run_id, "pauses": len(records)})
-        await self._holder.resume(request_of(records[-1]), replay_of(records))
-        return True
+        await self._holder.resume(request_of(last), replay_of(records))
+        return "continued"
+
+    async def _running(self, record: Interrupt) -> bool:
+        try:
+            run = await self._store().get_run(record.user_id, record.run_id)
+        except NotFound:
+            return False
+        return run.status == "running"
 
     async def _apply(self, record: Interrupt, resolution: Resolution) -> None:
         if await self._holder.wake(
-            record.user_id, record.node_run_id, record.interrupt_id, resolution
+            record.user_id, record.run_id, record.node_run_id, record.interrupt_id, resolution
         ):
             return
         # Nobody waits for it: the process that asked is gone.
-        await self.continue_run(record.run_id)
+        await self.goes_on(record.run_id)
 
     async def _sweeping(self) -> None:
         while True:
@@ -300,7 +381,7 @@ class Interrupts:
                 await store.resolve_interrupt(record, "expired", asdict(default))
             except (AlreadyResolved, NotFound):
                 continue  # another node was first
-            await self.continue_run(record.run_id)
+            await self.goes_on(record.run_id)
 
 
 def _approval(

@@ -47,7 +47,9 @@ from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
     AgentMessageDelta,
+    AgentQuestion,
     AgentStarted,
+    InterruptResolved,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
@@ -142,13 +144,14 @@ class RunMetrics:
         )
         self.approvals_pending = Gauge(
             "agentsocket_approvals_pending",
-            "Tool calls waiting for the user's tool_approval in this process.",
+            "Tool approvals and agent questions waiting for the user in this process.",
             registry=r,
         )
         self.approval_wait = Histogram(
             "agentsocket_approval_wait_seconds",
-            "From tool_approval_required to the decision: approved, denied (or timed out), "
-            "or ended (the run ended first).",
+            "From tool_approval_required or agent_question to its resolution: approved, "
+            "denied (or expired), answered or expired (a question), or ended (the run ended "
+            "first).",
             ["decision"],
             buckets=APPROVAL_BUCKETS,
             registry=r,
@@ -245,7 +248,7 @@ class _ObservedSink:
         self._token_count = 0
         self._first_token: float | None = None  # monotonic
         self._last_token = 0.0
-        #: Approvals asked and not decided yet: tool_call_id -> monotonic time asked.
+        #: Approvals and questions not resolved yet: their id -> monotonic time asked.
         self._approvals: dict[str, float] = {}
 
     async def emit(self, event: AgentEvent) -> None:
@@ -260,10 +263,11 @@ class _ObservedSink:
             elif kind is ToolExecuting:
                 self._decided(cast(ToolExecuting, event).tool_call_id, "approved")
             elif kind is ToolApprovalRequired:
-                call_id = cast(ToolApprovalRequired, event).tool_call_id
-                if call_id not in self._approvals:
-                    self._approvals[call_id] = time.monotonic()
-                    self._metrics.approvals_pending.inc()
+                self._asked(cast(ToolApprovalRequired, event).tool_call_id)
+            elif kind is AgentQuestion:
+                self._asked(cast(AgentQuestion, event).question_id)
+            elif kind is InterruptResolved:
+                self._resolved(cast(InterruptResolved, event))
             elif kind is AgentStarted and event.run_id == self._run_id:
                 self._started = time.monotonic()
                 self._metrics.in_progress.labels(self._agent).inc()
@@ -305,6 +309,18 @@ class _ObservedSink:
             elapsed = self._last_token - self._first_token
             if elapsed > 0:
                 metrics.token_rate.labels(agent).observe((self._token_count - 1) / elapsed)
+
+    def _asked(self, interrupt_id: str) -> None:
+        if interrupt_id not in self._approvals:
+            self._approvals[interrupt_id] = time.monotonic()
+            self._metrics.approvals_pending.inc()
+
+    def _resolved(self, event: InterruptResolved) -> None:
+        if event.kind == "approval":
+            decision = "approved" if event.approved else "denied"
+        else:
+            decision = "answered" if event.resolution == "answered" else "expired"
+        self._decided(event.interrupt_id, decision)
 
     def _decided(self, tool_call_id: str, decision: str) -> None:
         asked = self._approvals.pop(tool_call_id, None)

@@ -94,6 +94,21 @@ class InterruptQueries(StoreBase):
             raise NotFound("interrupt", interrupt.interrupt_id)
         raise AlreadyResolved(current)
 
+    async def claim_continuation(self, interrupt: Interrupt) -> bool:
+        """Claim continuing the run after this resolved pause; True for exactly one caller."""
+        query = (
+            interrupts.update()
+            .where(
+                interrupts.c.run_id == interrupt.run_id,
+                interrupts.c.ordinal == interrupt.ordinal,
+                interrupts.c.status != "pending",
+                interrupts.c.continued_at.is_(None),
+            )
+            .values(continued_at=self._clock())
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(query)).rowcount == 1
+
     async def run_interrupts(self, run_id: str) -> list[Interrupt]:
         """Every pause of a root run, in the order they were asked."""
         query = sa.select(interrupts).where(interrupts.c.run_id == run_id)

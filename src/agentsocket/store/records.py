@@ -142,7 +142,8 @@ class Interrupt:
     ``request`` is what was asked, ``continuation`` what running the agent
     again needs; ``resolution`` is set once ``status`` is no longer
     ``pending``, with the audit fields (``answered_by``: the connection id,
-    ``answered_node``: the node that took the answer).
+    ``answered_node``: the node that took the answer). ``continued_at`` is set
+    when a node continued the run after it because its process was gone.
     """
 
     run_id: str
@@ -161,3 +162,4 @@ class Interrupt:
     created_at: float
     expires_at: float
     resolved_at: float | None
+    continued_at: float | None = None

@@ -135,6 +135,8 @@ interrupts = sa.Table(
     sa.Column("created_at", sa.Double(), nullable=False),
     sa.Column("expires_at", sa.Double(), nullable=False),
     sa.Column("resolved_at", sa.Double(), nullable=True),
+    # Set by the one node that continues the run after this pause (its process gone).
+    sa.Column("continued_at", sa.Double(), nullable=True),
     sa.PrimaryKeyConstraint("run_id", "ordinal"),
     sa.UniqueConstraint("node_run_id", "interrupt_id"),
     sa.CheckConstraint("kind IN ('approval', 'question')", name="kind"),

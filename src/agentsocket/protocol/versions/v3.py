@@ -250,11 +250,13 @@ class AddToolApprovals(VersionChange):
 
     description = (
         "New: `tool_approval_required` asks the user to approve a tool call and "
-        "`tool_approval` answers it. v2 clients never receive the request, so such a tool "
-        "call waits for its approval timeout and is denied."
+        "`tool_approval` answers it. v2 clients never receive the request: a run a v2 client "
+        "starts does not wait for one (the default, deny unless configured, applies at once "
+        "and `agent_thinking` says so)."
     )
     dropped: ClassVar[dict[str, str]] = {
-        "tool_approval_required": "v2 clients cannot answer it; the call times out as denied."
+        "tool_approval_required": "v2 clients cannot answer it; a run they start applies the "
+        "default at once and says so in agent_thinking."
     }
 
     def client_up(self, frame: Frame) -> Frame:

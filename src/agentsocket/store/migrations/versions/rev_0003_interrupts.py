@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.Column("expires_at", sa.Double(), nullable=False),
         sa.Column("resolved_at", sa.Double(), nullable=True),
+        sa.Column("continued_at", sa.Double(), nullable=True),
         sa.PrimaryKeyConstraint("run_id", "ordinal", name="pk_interrupts"),
         sa.UniqueConstraint(
             "node_run_id", "interrupt_id", name="uq_interrupts_node_run_id_interrupt_id"
