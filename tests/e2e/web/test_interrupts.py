@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,8 +39,10 @@ from tests.e2e.web.pages import (
     screenshot,
     serious_axe_violations,
     sign_in,
+    sign_in_with_token,
     user_name,
 )
+from tests.e2e.web.test_chat import FlakyProxy
 from tests.e2e.web.test_page import assert_no_horizontal_scroll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -263,3 +266,44 @@ async def test__question_and_arguments_editor__on_a_phone__fit_without_sideways_
         await expect(approval.get_by_label("Arguments (JSON)")).to_be_visible()
         await assert_no_horizontal_scroll(page)
         await screenshot(page, "approval-arguments-390px")
+
+
+@in_browser
+async def test__question_pending_when_the_gateway_is_killed__answered_on_the_page_after_restart(
+    page: Page, tmp_path: Path
+) -> None:
+    """kill -9 while the page's question waits; a new gateway on the same store: the page
+    reconnects (through a proxy, to the same URL), shows the question once and answers it."""
+    proxy: FlakyProxy | None = None
+    try:
+        with run_server(tmp_path) as first:
+            proxy = FlakyProxy(first.port)
+            await proxy.start()
+            token = first.token("kim")
+            await sign_in_with_token(page, proxy.url, token)
+            await ask(page, SURVEY)
+            form = last_turn(page).get_by_role("form", name="How would you rate this demo?")
+            await expect(form).to_be_visible()
+            proxy.cut()
+            first.process.kill()  # kill -9 while the run waits for the answer
+            first.process.wait()
+
+        with run_server(tmp_path) as second:
+            proxy.target_port = second.port
+            proxy.restore()
+            await expect(page.locator("#status")).to_have_attribute("data-state", "open")
+            forms = page.locator(".event.question form")
+            await expect(forms).to_have_count(1)
+            await screenshot(page, "question-after-restart")
+            await forms.get_by_label("Rating (1-5)").fill("4")
+            await forms.get_by_role("button", name="Send answer").click()
+            await expect(last_turn(page).locator(".bubble.assistant")).to_have_text(
+                "Thanks: you rated it 4/5."
+            )
+            await expect(page.locator(".event.question form")).to_have_count(0)
+            await expect(page.locator(".event.question .resolution p")).to_have_text(
+                "The question was answered."
+            )
+    finally:
+        if proxy is not None:
+            await proxy.close()
