@@ -687,9 +687,7 @@ export interface AgentQuestionFrame {
     /**
      * The answer applied if none comes before it expires (null: the question expires unanswered).
      */
-    default: {
-      [k: string]: unknown;
-    };
+    default: unknown;
   };
   /**
    * Unix time in seconds.
@@ -740,9 +738,7 @@ export interface InterruptResolvedFrame {
     /**
      * For a question: the answer.
      */
-    answer: {
-      [k: string]: unknown;
-    };
+    answer: unknown;
     /**
      * The connection id the answer came from (``answered``).
      */
