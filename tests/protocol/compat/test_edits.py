@@ -207,8 +207,8 @@ EDITS: list[Edit] = [
             _REGISTER_NEW_SERVER_TYPE,
             (
                 "versions/v3.py",
-                'times out as denied."\n',
-                'times out as denied.",\n'
+                'default at once and says so in agent_thinking."\n',
+                'default at once and says so in agent_thinking.",\n'
                 '        "agent_heartbeat": "v2 clients do not ignore unknown types.",\n',
             ),
         ),
