@@ -51,6 +51,9 @@ in_browser = pytest.mark.asyncio(loop_scope="module")
 SURVEY = "a quick survey, please"
 DOCS_IMAGE = ROOT / "docs" / "img" / "web-question.png"
 
+#: The page retries at most every 10 s (plus jitter); a restart under load adds more.
+RECONNECT_MS = 30_000
+
 
 @pytest.fixture(scope="module")
 def hasty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
@@ -291,7 +294,10 @@ async def test__question_pending_when_the_gateway_is_killed__answered_on_the_pag
         with run_server(tmp_path) as second:
             proxy.target_port = second.port
             proxy.restore()
-            await expect(page.locator("#status")).to_have_attribute("data-state", "open")
+            # Up to one whole reconnect backoff (10 s, with jitter) after the restart.
+            await expect(page.locator("#status")).to_have_attribute(
+                "data-state", "open", timeout=RECONNECT_MS
+            )
             forms = page.locator(".event.question form")
             await expect(forms).to_have_count(1)
             await screenshot(page, "question-after-restart")
