@@ -66,7 +66,7 @@ from agentsocket.runs.double_texting import RedisThreadLine, next_stored
 from agentsocket.runs.interrupts import StoredPauses, replay_of
 from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
-from agentsocket.runs.timeline import TimelineRecorder
+from agentsocket.runs.timeline import PAUSES, TimelineRecorder
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -215,10 +215,11 @@ class Worker:
             return
         log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
-        replay = None
+        replay, after = None, 0
         if request.resume:  # a paused run whose process died: replay up to its last pause
             replay = replay_of(await self.store.run_interrupts(request.run_id))
-        sink = self.observer.watch(request, _RunSink(self, request))
+            after = await self.store.timeline_position(request.run_id)
+        sink = self.observer.watch(request, _RunSink(self, request, timeline_after=after))
         self.runner.start(
             request.user_id,
             request.thread_id,
@@ -447,22 +448,26 @@ class _RunSink:
     """A run's event sink: publishes into the user's stream while the run is this worker's,
     and records the run's timeline (stored before the run's own terminal event goes out)."""
 
-    def __init__(self, worker: Worker, request: RunRequest) -> None:
+    def __init__(self, worker: Worker, request: RunRequest, timeline_after: int = 0) -> None:
         self._worker = worker
         self._run_id = request.run_id
         self._user_id = request.user_id
-        self._timeline = TimelineRecorder(worker.store.append_timeline, request.run_id)
+        self._timeline = TimelineRecorder(
+            worker.store.append_timeline, request.run_id, after=timeline_after
+        )
 
     async def emit(self, event: AgentEvent) -> None:
         ends_run = event.run_id == self._run_id and isinstance(event, _TERMINAL)
+        # Stored before anyone sees it: the run's end, or a request it may wait at long.
+        checkpoint = ends_run or event.TYPE in PAUSES
         try:
             if await self._worker.holds(self._run_id):
                 await self._track_approval(event)
-                if ends_run:
+                if checkpoint:
                     self._timeline.record(event)
                     await self._timeline.close()
                 await self._worker.publish(self._user_id, event)
-                if not ends_run:
+                if not checkpoint:
                     self._timeline.record(event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so

@@ -95,6 +95,9 @@ async def test__approval_pending_when_the_gateway_is_killed__answered_after_rest
             assert [tag(f) for f in run_frames].count("agent_started") == 0
             assert [tag(f) for f in run_frames].count("tool_approval_required") == 1
 
+            # Reloaded, the run's stored timeline is whole: both processes' parts, in order.
+            await assert_whole_timeline(phone, request)
+
             # A second answer, from a second connection: a typed error, nothing changes.
             await laptop.connect(second)
             await laptop.send(
@@ -291,9 +294,33 @@ async def test__approval_pending_when_the_worker_is_killed__answered__another_wo
             assert run.status == "completed"
             ends = [e for e in await nodes.log_entries("alice") if e.data.get("run_id") == run_id]
             assert [e.type for e in ends if e.type in TERMINAL] == ["agent_completed"]
+            await assert_whole_timeline(phone, request)
         finally:
             await laptop.close()
             await phone.close()
+
+
+#: What history shows of the approve prompt's run, continued after its process died.
+WHOLE_TIMELINE = [
+    "agent_started",
+    "agent_thinking",
+    "tool_approval_required",
+    "tool_executing",
+    "tool_completed",
+    "agent_message",
+    "agent_completed",
+]
+
+
+async def assert_whole_timeline(client: StreamClient, request: dict[str, Any]) -> None:
+    """The run's stored timeline, read as a reload would, has both processes' parts."""
+    await client.send("get_thread_history", correlation_id="h", thread_id=request["thread_id"])
+    history = await client.wait_for(reply("thread_history", "h"))
+    (timeline,) = [r for r in body(history)["runs"] if r["run_id"] == request["run_id"]]
+    assert timeline["complete"] is True
+    assert [e["type"] for e in timeline["events"]] == WHOLE_TIMELINE
+    positions = [e["position"] for e in timeline["events"]]
+    assert positions == sorted(set(positions))
 
 
 @contextlib.asynccontextmanager

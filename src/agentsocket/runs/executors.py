@@ -107,6 +107,8 @@ class LocalExecutor:
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
         timeline: stores each run's timeline in batches (``Store.append_timeline``).
+        timeline_position: a run's last stored timeline position
+            (``Store.timeline_position``), for a run continued after a restart.
         observer: records the run metrics (:mod:`agentsocket.runs.metrics`).
         on_ended: called once a run's end is out (see :class:`Runner`).
         on_lost_ended: called once a reaped run's end is out.
@@ -134,8 +136,10 @@ class LocalExecutor:
         approval_default: bool = False,
         pauses: PauseBooks | None = None,
         on_lost_paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
+        timeline_position: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self._agents = agents
+        self._timeline_position = timeline_position
         self._pauses = pauses
         self._timeline = timeline
         self._observer = observer
@@ -226,7 +230,11 @@ class LocalExecutor:
             await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
         if self._timeline is not None:
-            sink = RecordingSink(sink, TimelineRecorder(self._timeline, request.run_id))
+            after = 0
+            if replay is not None and self._timeline_position is not None:
+                after = await self._timeline_position(request.run_id)
+            recorder = TimelineRecorder(self._timeline, request.run_id, after=after)
+            sink = RecordingSink(sink, recorder)
         if self._observer is not None:
             sink = self._observer.watch(request, sink)
         self.runner.start(

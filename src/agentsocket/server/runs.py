@@ -116,6 +116,7 @@ class RunService:
                 lease=lease,
                 on_lost=self._lost,
                 timeline=self._append_timeline,
+                timeline_position=self._timeline_position,
                 observer=RunObserver(gateway.metrics.run, self.agents),
                 on_ended=self._ended,
                 on_lost_ended=self._lost_ended,
@@ -541,6 +542,9 @@ class RunService:
 
     async def _append_timeline(self, run_id: str, items: Sequence[TimelineItem]) -> None:
         await self.gateway.get_store().append_timeline(run_id, items)
+
+    async def _timeline_position(self, run_id: str) -> int:
+        return await self.gateway.get_store().timeline_position(run_id)
 
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)

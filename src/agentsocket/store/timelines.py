@@ -75,6 +75,15 @@ class TimelineQueries(ThreadQueries):
                     raise NotFound("run", run_id) from None
             raise InvalidArgument("items", "a position is already stored") from None
 
+    async def timeline_position(self, run_id: str) -> int:
+        """The last stored position of a run's timeline (0 if none): where a run continued
+        after a restart records on from."""
+        query = sa.select(sa.func.max(run_timeline_items.c.position)).where(
+            run_timeline_items.c.run_id == run_id
+        )
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar() or 0
+
     async def run_timelines(
         self, user_id: str, thread_id: str, run_ids: Sequence[str]
     ) -> list[RunTimeline]:
