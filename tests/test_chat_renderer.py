@@ -6,6 +6,7 @@ import io
 
 from rich.console import Console
 
+from agentsocket.agents.demo import SURVEY_SCHEMA
 from agentsocket.chat import Renderer
 from agentsocket.protocol import ServerEnvelope, ServerMessage
 from agentsocket.protocol import server_messages as s
@@ -81,3 +82,51 @@ def test__a_question_from_another_device__shown_and_its_own_questions_not_twice(
     assert "typed here" not in shown
     assert "you (elsewhere): asked on the phone" in shown
     assert "you (elsewhere): from a client without ids" in shown
+
+
+def test__question__shown_with_its_fields__and_gone_once_resolved_elsewhere() -> None:
+    out = io.StringIO()
+    renderer = Renderer(Console(file=out, width=200, color_system=None))
+    question = s.AgentQuestion(
+        **ROOT,
+        question_id="q_1",
+        prompt="How would you rate this demo?",
+        answer_schema=SURVEY_SCHEMA,
+        timeout_seconds=120.0,
+        expires_at=1767225720.0,
+    )
+    approval = s.ToolApprovalRequired(
+        **ROOT,
+        tool_call_id="call_1",
+        tool_name="announce",
+        arguments={"text": "hi"},
+        timeout_seconds=120.0,
+        arguments_schema={"type": "object", "properties": {"text": {"type": "string"}}},
+    )
+    renderer.show(ServerEnvelope(question, 0.0, "node-a", None, 1))
+    renderer.show(ServerEnvelope(approval, 0.0, "node-a", None, 2))
+    assert renderer.questioned.is_set()
+    assert renderer.asking.is_set()
+    resolved = s.InterruptResolved(
+        **ROOT,
+        interrupt_id="q_1",
+        kind="question",
+        resolution="answered",
+        answer={"rating": 5},
+        answered_by="conn-phone",
+        message="The question was answered.",
+    )
+    renderer.show(ServerEnvelope(resolved, 0.0, "node-a", None, 3))
+    shown = out.getvalue()
+    assert "? How would you rate this demo? (expires in 120 s)" in shown
+    assert "    rating (integer, ≥ 1, ≤ 5, required): Rating (1-5)" in shown
+    assert "answer with /answer name=value … or /answer {JSON}" in shown
+    assert (
+        '? announce(text="hi") needs your approval: /approve or /deny '
+        "(/approve {JSON} runs it with edited arguments)"
+    ) in shown
+    assert "↪ The question was answered." in shown
+    # Answered on another device: nothing waits here any more but the approval.
+    assert list(renderer.questions) == []
+    assert not renderer.questioned.is_set()
+    assert [a.tool_call_id for a in renderer.approvals] == ["call_1"]

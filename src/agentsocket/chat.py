@@ -2,13 +2,15 @@
 
 One line of input is one message; lines starting with ``/`` are commands
 (``/help``). Input may be piped: lines are handled in order, and lines that arrive while
-a run streams wait for it to end, except ``/stop``, ``/approve`` and ``/deny``,
-which act during the run once every line before them has been handled.
+a run streams wait for it to end, except ``/stop``, ``/approve``, ``/deny`` and
+``/answer``, which act during the run once every line before them has been handled.
 
 The output shows the run as it happens: thinking lines dimmed, tool calls with
 their arguments, results and durations, sub-agent runs indented, the answer
 streamed. A sub-agent's own answer is not printed: the agent that delegated
-answers the user.
+answers the user. A tool approval or a question the run waits for is shown with
+how to answer it (``/approve``, ``/deny``, ``/answer``), and its resolution,
+whichever connection of the user answered, with what happened.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
+from agentsocket.chat_answers import describe, parse_answer
 from agentsocket.client import (
     ClientError,
     Connection,
@@ -51,11 +54,13 @@ commands:
   /agent [NAME]     list the agents (* marks yours), or talk to NAME from now on
   /stop             stop the running answer
   /approve, /deny   answer the pending tool approval (v3)
+  /approve {JSON}   approve it with edited arguments, if the tool allows it
+  /answer ANSWER    answer the agent's question (v3): JSON, or name=value per field
   /quit             leave (also: end of input)
 anything else is sent as a message."""
 
 #: Commands that act while a run is streaming; other lines wait for it to end.
-_NOW = ("/stop", "/approve", "/deny")
+_NOW = ("/stop", "/approve", "/deny", "/answer")
 
 
 def dev_token_url(ws_url: str) -> str:
@@ -98,15 +103,18 @@ async def dev_token(ws_url: str, user: str | None = None) -> str:
 
 @dataclass
 class Renderer:
-    """Prints server messages as they arrive; tracks runs and pending approvals."""
+    """Prints server messages as they arrive; tracks runs, pending approvals and questions."""
 
     console: Console
     #: Set when the connection's messages have ended.
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set while a tool call waits for approval.
     asking: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set while a question waits for an answer.
+    questioned: asyncio.Event = field(default_factory=asyncio.Event)
     depth: dict[str, int] = field(default_factory=dict)
     approvals: deque[s.ToolApprovalRequired] = field(default_factory=deque)
+    questions: deque[s.AgentQuestion] = field(default_factory=deque)
     #: ``client_message_id`` of every message this terminal sent: its own questions are
     #: on screen already, those from another tab or device are shown when they arrive.
     sent: set[str] = field(default_factory=set)
@@ -117,6 +125,15 @@ class Renderer:
     def finished(self, run_id: str) -> asyncio.Event:
         """Set once run ``run_id`` has ended (or the connection has)."""
         return self._finished.setdefault(run_id, asyncio.Event())
+
+    def forget(self, interrupt_id: str) -> None:
+        """Approval or question ``interrupt_id`` waits no more (answered here or elsewhere)."""
+        self.approvals = deque(r for r in self.approvals if r.tool_call_id != interrupt_id)
+        self.questions = deque(q for q in self.questions if q.question_id != interrupt_id)
+        if not self.approvals:
+            self.asking.clear()
+        if not self.questions:
+            self.questioned.clear()
 
     def end_all(self) -> None:
         self.ended.set()
@@ -178,7 +195,18 @@ class Renderer:
             self.approvals.append(event)
             self.asking.set()
             call = f"{event.tool_name}({_arguments(event.arguments)})"
-            self._line(Text(f"? {call} needs your approval: /approve or /deny", "yellow"), event)
+            how = "/approve or /deny"
+            if event.arguments_schema is not None:
+                how += " (/approve {JSON} runs it with edited arguments)"
+            self._line(Text(f"? {call} needs your approval: {how}", "yellow"), event)
+        elif isinstance(event, s.AgentQuestion):
+            self.questions.append(event)
+            self.questioned.set()
+            self._question(event)
+        elif isinstance(event, s.InterruptResolved):
+            self.forget(event.interrupt_id)
+            style = "green" if event.resolution == "answered" else "yellow"
+            self._line(Text(f"↪ {event.message}", style), event)
         elif isinstance(event, s.AgentError):
             self._line(Text(f"✗ {event.code}: {event.message}", "red"), event)
         elif isinstance(event, s.AgentCancelled):
@@ -187,6 +215,13 @@ class Renderer:
             self._line(Text(f"done in {event.duration_ms / 1000:.2f} s", "dim"), event)
         if event.TYPE in TERMINAL_EVENTS:
             self.finished(event.run_id).set()
+
+    def _question(self, event: s.AgentQuestion) -> None:
+        expires = f"(expires in {event.timeout_seconds:g} s)"
+        self._line(Text(f"? {event.prompt} {expires}", "yellow bold"), event)
+        for line in describe(event.answer_schema):
+            self._line(Text(f"    {line}", "yellow"), event)
+        self._line(Text("  answer with /answer name=value … or /answer {JSON}", "yellow"), event)
 
     def _delta(self, event: s.AgentMessageDelta) -> None:
         indent = self._indent(event)
@@ -213,6 +248,13 @@ class Renderer:
 
     def _indent(self, event: s.AgentEvent) -> str:
         return "  " * self.depth.get(event.run_id, 0)
+
+
+def refused(console: Console, refusal: RequestError | MessageNotInVersion) -> None:
+    """Say why the server (or the protocol version) refused a request, field by field."""
+    console.print(Text(f"refused: {refusal}", "red"))
+    for detail in getattr(refusal, "errors", ()):
+        console.print(Text(f"  {detail.path}: {detail.reason}", "red"))
 
 
 def _arguments(arguments: dict[str, Any]) -> str:
@@ -307,8 +349,8 @@ class ChatSession:
                     await self.command(line)
                 else:
                     await self.ask(line, lines)
-            except (RequestError, MessageNotInVersion) as refused:
-                self.console.print(Text(f"refused: {refused}", "red"))
+            except (RequestError, MessageNotInVersion) as refusal:
+                refused(self.console, refusal)
 
     async def ask(self, content: str, lines: asyncio.Queue[str | None]) -> None:
         client_message_id = uuid.uuid4().hex
@@ -352,6 +394,8 @@ class ChatSession:
             await self.stop(run_id)
         elif name in ("/approve", "/deny"):
             await self.approve(name == "/approve", argument or None, run_id)
+        elif name == "/answer":
+            await self.answer(argument, run_id)
         elif name == "/help":
             self.console.print(Text(HELP))
         else:
@@ -398,22 +442,67 @@ class ChatSession:
         with contextlib.suppress(RequestError):  # it ended before the stop arrived
             await self.conn.stop(run_id)
 
-    async def approve(self, approved: bool, reason: str | None, run_id: str | None) -> None:
+    async def approve(self, approved: bool, argument: str | None, run_id: str | None) -> None:
+        """``/approve`` or ``/deny`` the first pending approval.
+
+        ``argument`` is the reason of a denial, or the edited arguments (a JSON
+        object) of an approval. A refused answer leaves the approval pending.
+        """
         renderer = self.renderer
-        if run_id is not None and not renderer.approvals:
-            # Typed (or piped) ahead of the request: wait for it, or for the run's end.
-            finished = renderer.finished(run_id)
-            waits = {asyncio.ensure_future(e.wait()) for e in (renderer.asking, finished)}
-            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
+        await self._waiting(renderer.approvals, renderer.asking, run_id)
         if not renderer.approvals:
             self.console.print(Text("no tool call waits for approval", "dim"))
             return
-        request = renderer.approvals.popleft()
-        if not renderer.approvals:
-            renderer.asking.clear()
-        await self.conn.approve(request.run_id, request.tool_call_id, approved, reason)
+        request = renderer.approvals[0]
+        arguments = None
+        reason = None if approved else argument
+        if approved and argument is not None:
+            try:
+                arguments = json.loads(argument)
+            except json.JSONDecodeError as exc:
+                self.console.print(Text(f"not sent: the arguments are not JSON ({exc.msg})", "red"))
+                return
+            if not isinstance(arguments, dict):
+                self.console.print(Text("not sent: the arguments must be a JSON object", "red"))
+                return
+        try:
+            await self.conn.approve(
+                request.run_id, request.tool_call_id, approved, reason, arguments=arguments
+            )
+        except RequestError as refusal:
+            refused(self.console, refusal)
+            return
+        renderer.forget(request.tool_call_id)
+
+    async def answer(self, text: str, run_id: str | None) -> None:
+        """``/answer``: answer the first pending question; a refused answer leaves it pending."""
+        renderer = self.renderer
+        await self._waiting(renderer.questions, renderer.questioned, run_id)
+        if not renderer.questions:
+            self.console.print(Text("no question waits for an answer", "dim"))
+            return
+        question = renderer.questions[0]
+        try:
+            value = parse_answer(text, question.answer_schema)
+        except ValueError as bad:
+            self.console.print(Text(f"not sent: {bad}", "red"))
+            return
+        try:
+            await self.conn.answer_question(question.run_id, question.question_id, value)
+        except RequestError as refusal:
+            refused(self.console, refusal)
+            return
+        renderer.forget(question.question_id)
+
+    async def _waiting(self, pending: deque[Any], asked: asyncio.Event, run_id: str | None) -> None:
+        """Typed (or piped) ahead of the request: wait for it, or for the run's end."""
+        if run_id is None or pending:
+            return
+        finished = self.renderer.finished(run_id)
+        waits = {asyncio.ensure_future(e.wait()) for e in (asked, finished)}
+        _, still = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in still:
+            waiter.cancel()
 
 
 async def chat(

@@ -144,7 +144,15 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Seconds a run may take before `agent_error` timeout."
     )
     approval_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds a tool call waits for approval, then denied."
+        default=120.0,
+        gt=0,
+        description="Seconds a tool approval or an agent's question waits for an answer; then "
+        "the default applies (`APPROVAL_DEFAULT`, the question's own default).",
+    )
+    approval_default: Literal["deny", "approve"] = Field(
+        default="deny",
+        description="What a tool approval nobody answered in time gets; also applied at once "
+        "for runs started from v1/v2 clients, which cannot answer.",
     )
     double_texting: Literal["reject", "enqueue", "interrupt"] = Field(
         default="enqueue",

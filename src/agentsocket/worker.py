@@ -45,13 +45,15 @@ from agentsocket.protocol.server_messages import (
     AgentCompleted,
     AgentError,
     AgentEvent,
+    AgentQuestion,
+    InterruptResolved,
     ToolApprovalRequired,
-    ToolCompleted,
 )
 from agentsocket.runs import (
     Approve,
     BadCommand,
     Cancel,
+    Resolve,
     build_agent_set,
     history_search,
     lost_run_outcome,
@@ -61,9 +63,10 @@ from agentsocket.runs import (
     thread_history,
 )
 from agentsocket.runs.double_texting import RedisThreadLine, next_stored
+from agentsocket.runs.interrupts import StoredPauses, replay_of
 from agentsocket.runs.metrics import RunMetrics, RunObserver
 from agentsocket.runs.reaper import lost_run_error
-from agentsocket.runs.timeline import TimelineRecorder
+from agentsocket.runs.timeline import PAUSES, TimelineRecorder
 from agentsocket.settings import Settings
 from agentsocket.store import Store
 
@@ -119,6 +122,7 @@ class Worker:
         self.runner = Runner(
             timeout=settings.run_timeout,
             approval_timeout=settings.approval_timeout,
+            approval_default=settings.approval_default == "approve",
             cancel_grace=settings.agent_cancel_grace,
             on_finish=self._finished,
             on_ended=self._ended,
@@ -211,9 +215,21 @@ class Worker:
             return
         log.info("run taken", extra={"run_id": request.run_id, "worker_id": self.id})
         self._runs.add(request.run_id)
-        sink = self.observer.watch(request, _RunSink(self, request))
+        replay, after = None, 0
+        if request.resume:  # a paused run whose process died: replay up to its last pause
+            replay = replay_of(await self.store.run_interrupts(request.run_id))
+            after = await self.store.timeline_position(request.run_id)
+        sink = self.observer.watch(request, _RunSink(self, request, timeline_after=after))
         self.runner.start(
-            request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
+            request.user_id,
+            request.thread_id,
+            agent,
+            request.prompt,
+            request.run_id,
+            sink,
+            pauses=StoredPauses(self.store, request),
+            replay=replay,
+            answerable=request.answerable,
         )
         if await self.queue.cancel_requested(request.run_id):
             self.runner.cancel(request.run_id)
@@ -410,6 +426,13 @@ class Worker:
                     command.reason,
                     user_id=command.user_id,
                 )
+            case Resolve():
+                self.runner.resolve(
+                    command.run_id,
+                    command.interrupt_id,
+                    command.resolution(),
+                    user_id=command.user_id,
+                )
 
 
 def worker_metrics() -> tuple[CollectorRegistry, RunMetrics, Gauge]:
@@ -425,22 +448,26 @@ class _RunSink:
     """A run's event sink: publishes into the user's stream while the run is this worker's,
     and records the run's timeline (stored before the run's own terminal event goes out)."""
 
-    def __init__(self, worker: Worker, request: RunRequest) -> None:
+    def __init__(self, worker: Worker, request: RunRequest, timeline_after: int = 0) -> None:
         self._worker = worker
         self._run_id = request.run_id
         self._user_id = request.user_id
-        self._timeline = TimelineRecorder(worker.store.append_timeline, request.run_id)
+        self._timeline = TimelineRecorder(
+            worker.store.append_timeline, request.run_id, after=timeline_after
+        )
 
     async def emit(self, event: AgentEvent) -> None:
         ends_run = event.run_id == self._run_id and isinstance(event, _TERMINAL)
+        # Stored before anyone sees it: the run's end, or a request it may wait at long.
+        checkpoint = ends_run or event.TYPE in PAUSES
         try:
             if await self._worker.holds(self._run_id):
                 await self._track_approval(event)
-                if ends_run:
+                if checkpoint:
                     self._timeline.record(event)
                     await self._timeline.close()
                 await self._worker.publish(self._user_id, event)
-                if not ends_run:
+                if not checkpoint:
                     self._timeline.record(event)
         except Exception as exc:
             # Publishing is never retried (an entry must not appear twice), so
@@ -454,11 +481,14 @@ class _RunSink:
         # Recorded before it is announced, so gateways can tell a pending
         # approval from an unknown one (answered with not_found).
         queue = self._worker.queue
-        if isinstance(event, ToolApprovalRequired):
+        if isinstance(event, ToolApprovalRequired | AgentQuestion):
+            interrupt_id = (
+                event.tool_call_id if isinstance(event, ToolApprovalRequired) else event.question_id
+            )
             ttl = event.timeout_seconds + self._worker.settings.worker_ttl
-            await queue.approval_opened(event.run_id, event.tool_call_id, self._user_id, ttl)
-        elif isinstance(event, ToolCompleted):
-            await queue.approval_closed(event.run_id, event.tool_call_id)
+            await queue.approval_opened(event.run_id, interrupt_id, self._user_id, ttl)
+        elif isinstance(event, InterruptResolved):
+            await queue.approval_closed(event.run_id, event.interrupt_id)
 
 
 def run_worker(settings: Settings, agents: Iterable[object] = ()) -> None:

@@ -237,6 +237,7 @@ async def test__approval_granted__tool_runs_after_the_request() -> None:
     assert sink.types() == [
         "agent_started",
         "tool_approval_required",
+        "interrupt_resolved",
         "tool_executing",
         "tool_completed",
         "agent_completed",
@@ -260,6 +261,7 @@ async def test__approval_denied__completed_denied_with_reason_and_tool_not_run()
     assert sink.types() == [
         "agent_started",
         "tool_approval_required",
+        "interrupt_resolved",
         "tool_completed",
         "agent_completed",
     ]

@@ -328,6 +328,108 @@ async def test__approval_in_v2__message_not_in_version() -> None:
     assert (missing.value.type_name, missing.value.version) == ("tool_approval", "v2")
 
 
+QUESTION = {"run_id": "r1", "thread_id": "t1", "agent_name": "demo"}
+
+
+def answered(answer: object, interrupt_id: str = "q_1") -> s.InterruptResolved:
+    return s.InterruptResolved(
+        **QUESTION,
+        interrupt_id=interrupt_id,
+        kind="question",
+        resolution="answered",
+        answer=answer,
+        answered_by="conn-1",
+        message="The question was answered.",
+    )
+
+
+async def test__answer_question__refused_with_the_field_then_resolved() -> None:
+    received: list[c.QuestionAnswer] = []
+
+    async def script(peer: Peer) -> None:
+        await peer.welcome()
+        first = await peer.receive()
+        assert isinstance(first.message, c.QuestionAnswer)
+        received.append(first.message)
+        detail = s.ErrorDetail(
+            path="$.data.answer.rating", reason="9 is greater than the maximum of 5"
+        )
+        refusal = s.Error(
+            code=ErrorCode.VALIDATION_FAILED,
+            message="the answer does not satisfy the question's schema",
+            errors=[detail],
+        )
+        await peer.send(refusal, correlation_id=first.correlation_id)
+        second = await peer.receive()
+        assert isinstance(second.message, c.QuestionAnswer)
+        received.append(second.message)
+        # Another question's resolution first: it does not answer this request.
+        await peer.send(answered({"rating": 1}, "q_0"), seq=1)
+        await peer.send(answered(second.message.answer), seq=2)
+        await peer.hold()
+
+    async with Scripted([script]) as server, connect(server.url, token="t") as conn:
+        with pytest.raises(RequestError) as refused:
+            await conn.answer_question("r1", "q_1", {"rating": 9})
+        resolution = await conn.answer_question("r1", "q_1", {"rating": 4, "comment": "neat"})
+        # The stream message also reaches the application, in order.
+        seen = [await conn.receive() for _ in range(2)]
+    assert refused.value.code is ErrorCode.VALIDATION_FAILED
+    assert [(e.path, e.reason) for e in refused.value.errors] == [
+        ("$.data.answer.rating", "9 is greater than the maximum of 5")
+    ]
+    assert [(m.run_id, m.question_id, m.answer) for m in received] == [
+        ("r1", "q_1", {"rating": 9}),
+        ("r1", "q_1", {"rating": 4, "comment": "neat"}),
+    ]
+    assert (resolution.interrupt_id, resolution.answer) == (
+        "q_1",
+        {"rating": 4, "comment": "neat"},
+    )
+    assert [e.message.interrupt_id for e in seen if isinstance(e.message, s.InterruptResolved)] == [
+        "q_0",
+        "q_1",
+    ]
+
+
+async def test__approve_with_edited_arguments__sent_and_answered_by_the_calls_next_event() -> None:
+    received: list[c.ToolApproval] = []
+
+    async def script(peer: Peer) -> None:
+        await peer.welcome()
+        request = await peer.receive()
+        assert isinstance(request.message, c.ToolApproval)
+        received.append(request.message)
+        arguments = request.message.arguments or {}
+        await peer.send(
+            s.ToolExecuting(
+                **QUESTION, tool_call_id="call1", tool_name="announce", arguments=arguments
+            ),
+            seq=1,
+        )
+        await peer.hold()
+
+    async with Scripted([script]) as server, connect(server.url, token="t") as conn:
+        running = await conn.approve("r1", "call1", True, arguments={"text": "edited"})
+    assert [(m.approved, m.arguments) for m in received] == [(True, {"text": "edited"})]
+    assert isinstance(running, s.ToolExecuting)
+    assert running.arguments == {"text": "edited"}
+
+
+async def test__answer_question_in_v2__message_not_in_version() -> None:
+    async def script(peer: Peer) -> None:
+        await peer.welcome()
+        await peer.hold()
+
+    async with (
+        Scripted([script], version="v2") as server,
+        connect(server.url, token="t", version="v2") as conn,
+    ):
+        with pytest.raises(MessageNotInVersion) as missing:
+            await conn.answer_question("r1", "q_1", {"rating": 4})
+    assert (missing.value.type_name, missing.value.version) == ("question_answer", "v2")
+
+
 async def test__ticket_factory__a_fresh_ticket_in_the_query_of_every_attempt() -> None:
     tickets = iter(["one", "two"])
 

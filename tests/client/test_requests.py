@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 
 from agentsocket.client import RequestError
-from agentsocket.client.requests import Pending, Requests, reply, run_end, tool_decided
+from agentsocket.client.requests import (
+    Pending,
+    Requests,
+    reply,
+    resolved,
+    run_end,
+    tool_decided,
+)
 from agentsocket.protocol import ClientEnvelope, ErrorCode, ServerEnvelope, ServerMessage
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
@@ -92,6 +99,26 @@ def test__tool_decided__the_calls_next_event() -> None:
     )
     assert decided(running, None)
     assert not decided(other, None)
+
+
+def test__resolved__that_pauses_interrupt_resolved_only() -> None:
+    done = resolved("r1", "q_1")
+
+    def resolution(run_id: str, interrupt_id: str) -> s.InterruptResolved:
+        return s.InterruptResolved(
+            run_id=run_id,
+            interrupt_id=interrupt_id,
+            kind="question",
+            resolution="answered",
+            answer={"rating": 4},
+            message="The question was answered.",
+            **FIELDS,
+        )
+
+    assert done(resolution("r1", "q_1"), None)
+    assert not done(resolution("r1", "q_2"), None)
+    assert not done(resolution("r2", "q_1"), None)
+    assert not done(s.AgentCompleted(run_id="r1", duration_ms=1, **FIELDS), None)
 
 
 def test__reconnect__resends_safe_and_unsent_interrupts_the_rest() -> None:

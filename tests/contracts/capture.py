@@ -179,6 +179,17 @@ async def _scenario(server: ServerProcess, version: str, captured: Captured) -> 
                 approved=True,
             )
             await tap.until(ends(str(body(approval)["run_id"])))
+            survey = await tap.acked("chat-survey", "a quick survey please")
+            question = body(await tap.until(named("agent_question")))
+            ids = {"run_id": question["run_id"], "question_id": question["question_id"]}
+            # Out of the schema first (error validation_failed), then a valid answer.
+            await tap.send("question_answer", "answer-invalid", **ids, answer={"rating": 9})
+            await tap.until(
+                lambda f: is_(f, "error") and f.get("correlation_id") == "answer-invalid"
+            )
+            await tap.send("question_answer", "answer", **ids, answer={"rating": 4})
+            await tap.until(named("interrupt_resolved"))
+            await tap.until(ends(str(body(survey)["run_id"])))
         await tap.ask("chat-again", "what is 2+3?", thread_id=thread)
         await tap.send("get_thread_history", "history-page", thread_id=thread, limit=2)
         await tap.until(named("thread_history"))

@@ -16,10 +16,11 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from agentsocket.agents.pauses import Resolution
 from agentsocket.delivery.run_queue import EXPIRED, GROUP, RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import AgentErrorCode, ServerMessage
 from agentsocket.protocol.server_messages import AgentError
-from agentsocket.runs import Approve, QueueExecutor, lost_run_outcome, parse_command
+from agentsocket.runs import QueueExecutor, Resolve, lost_run_outcome, parse_command
 
 pytestmark = pytest.mark.redis
 
@@ -229,10 +230,15 @@ async def test_gateway_reapers_end_a_run_no_worker_took_once_with_no_worker(
     assert not await redis_admin.exists(f"{prefix}:run:run-1")
 
 
-async def test_approve_answers_only_an_approval_a_worker_waits_for(
+YES = Resolution("answered", approved=True, answered_by="conn-1")
+NO = Resolution("answered", approved=False, reason="no", answered_by="conn-1")
+
+
+async def test_wake_reaches_only_a_pause_a_worker_waits_for(
     redis_url: str, prefix: str, redis_admin: Redis
 ) -> None:
-    """Unknown run or call, or another user's: False (not_found); a pending one: a typed command."""
+    """Unknown run or call, another user's, or a run no longer held: False; a pause a live
+    worker waits at: a typed command."""
 
     async def publish(user_id: str, message: ServerMessage) -> int:
         return 0
@@ -246,20 +252,27 @@ async def test_approve_answers_only_an_approval_a_worker_waits_for(
         async with redis_admin.pubsub() as pubsub:
             await pubsub.subscribe(node.queue.channel)
             await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
-            assert not await node.approve("alice", "run-1", "call-1", True, None)
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
+            await node.queue.submit(RunRequest("run-1", "alice", "thread-1", "demo", "hi"))
+            assert await node.queue.claim("w1", block_ms=10, reclaim_idle_ms=HOUR_MS)
             await node.queue.approval_opened("run-1", "call-1", "alice", ttl_seconds=60)
-            assert not await node.approve("bob", "run-1", "call-1", True, None)
-            assert not await node.approve("alice", "run-1", "call-2", True, None)
-            assert await node.approve("alice", "run-1", "call-1", False, "no")
+            assert not await node.wake("bob", "run-1", "run-1", "call-1", YES)
+            assert not await node.wake("alice", "run-1", "run-1", "call-2", YES)
+            assert await node.wake("alice", "run-1", "run-1", "call-1", NO)
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
             await node.queue.approval_closed("run-1", "call-1")
-            assert not await node.approve("alice", "run-1", "call-1", True, None)
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
+            # A run no longer held (reaped while paused): its process is gone, whatever lingers.
+            await node.queue.approval_opened("run-1", "call-1", "alice", ttl_seconds=60)
+            await node.queue.finished("run-1", "alice")
+            assert not await node.wake("alice", "run-1", "run-1", "call-1", YES)
     finally:
         await node.close()
     assert message is not None
-    assert parse_command(message["data"]) == Approve(
-        run_id="run-1", user_id="alice", tool_call_id="call-1", approved=False, reason="no"
-    )
+    command = parse_command(message["data"])
+    assert isinstance(command, Resolve)
+    assert (command.run_id, command.user_id, command.interrupt_id) == ("run-1", "alice", "call-1")
+    assert command.resolution() == NO
 
 
 async def test_a_queue_whose_group_vanished_makes_it_again_and_claims_later_runs(

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ag_ui.core import Event
 from ag_ui_validate.pytest_plugin import assert_valid_agui
 from pydantic import TypeAdapter
 
+from agentsocket.agents.demo import SURVEY_SCHEMA
 from agentsocket.protocol import decode_server
 from agentsocket.protocol.ag_ui import RunConverter, encode_event
 from tests.e2e.cluster import cluster
@@ -173,6 +175,47 @@ async def test__approval__interrupt_then_resume_entry__continuation_runs(
     assert second[-1].type == "RUN_FINISHED"
     assert "outcome" not in second[-1].data
     assert any(e.type == "TOOL_CALL_RESULT" for e in second)
+
+
+async def test__survey__question_interrupt__refused_answer_named__then_answered_once(
+    server: ServerProcess,
+) -> None:
+    """The demo's question ends the AG-UI run with an interrupt carrying its schema; a resume
+    payload out of the schema is refused naming the field, the question stays open; a valid
+    one streams the continuation; answering again is a conflict."""
+    token = server.token("sse-survey")
+    auth = {"Authorization": f"Bearer {token}"}
+    first = await post_run(server.http, token, run_input("a quick survey, please"))
+
+    check(first)
+    finished = first[-1].data
+    (interrupt,) = finished["outcome"]["interrupts"]
+    assert interrupt["reason"] == "agentsocket.question"
+    assert interrupt["message"] == "How would you rate this demo?"
+    assert interrupt["responseSchema"] == SURVEY_SCHEMA
+    assert datetime.fromisoformat(interrupt["expiresAt"]) > datetime.now(UTC)
+
+    def answer(payload: dict[str, Any]) -> dict[str, Any]:
+        entry = {"interruptId": interrupt["id"], "status": "resolved", "payload": payload}
+        return run_input("answered", thread_id=finished["threadId"], resume=[entry])
+
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+        wrong = await http.post("/ag-ui", json=answer({"rating": 9}), headers=auth)
+    assert (wrong.status_code, wrong.json()["error"]) == (422, "validation_failed")
+    assert wrong.json()["errors"] == [
+        {"path": "$.resume[0].payload.rating", "reason": "9 is greater than the maximum of 5"}
+    ]
+
+    body = answer({"rating": 4, "comment": "neat"})
+    second = await post_run(server.http, token, body)
+    check(second)
+    assert second[0].data["runId"] == body["runId"]
+    assert "outcome" not in second[-1].data
+    assert text_of(second) == 'Thanks: you rated it 4/5 and said "neat".'
+
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+        again = await http.post("/ag-ui", json=answer({"rating": 5}), headers=auth)
+    assert (again.status_code, again.json()["error"]) == (409, "conflict")
 
 
 async def test__cut_mid_run__last_event_id__every_event_exactly_once(

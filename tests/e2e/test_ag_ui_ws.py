@@ -189,6 +189,38 @@ async def test__approval__interrupt_then_resume_over_the_socket(server: ServerPr
     assert "Approved" in text_of(continued)
 
 
+async def test__survey__question_interrupt__answered_over_the_socket_after_a_refusal(
+    server: ServerProcess,
+) -> None:
+    async with agui(server, "ws-agui-survey") as ws:
+        await welcome(ws)
+        first = await run_frames(ws, run_input("a quick survey, please"))
+        (interrupted,) = runs(first)
+        finished = interrupted[-1]
+        (interrupt,) = finished["outcome"]["interrupts"]
+
+        def answer(payload: dict[str, Any]) -> dict[str, Any]:
+            entry = {"interruptId": interrupt["id"], "status": "resolved", "payload": payload}
+            return run_input("answered", thread_id=finished["threadId"], resume=[entry])
+
+        await ws.send(json.dumps(answer({"rating": 9})))
+        refusal = await recv_until(ws, lambda f: custom(f, "error"), timeout=30)
+        body = answer({"rating": 2})
+        second = await run_frames(ws, body)
+
+    assert interrupt["reason"] == "agentsocket.question"
+    assert interrupt["responseSchema"]["required"] == ["rating"]
+    error = refusal[-1]["value"]
+    assert error["code"] == "validation_failed"
+    assert [(e["path"], e["reason"]) for e in error["errors"]] == [
+        ("$.resume[0].payload.rating", "9 is greater than the maximum of 5")
+    ]
+    (continued,) = runs(second)
+    assert continued[0]["runId"] == body["runId"]
+    assert "outcome" not in continued[-1]
+    assert text_of(continued) == "Thanks: you rated it 2/5."
+
+
 async def test__stop_frame__run_finishes_cancelled(server: ServerProcess) -> None:
     async with agui(server, "ws-agui-stop") as ws:
         await welcome(ws)

@@ -76,6 +76,42 @@ def test__stop_and_history__piped_in_order(dev_server: ServerProcess) -> None:
     assert "you: take it slow" in done.stdout
 
 
+def test__question__answered_field_by_field_after_a_refused_answer(
+    dev_server: ServerProcess,
+) -> None:
+    done = chat(
+        dev_server.ws,
+        "--user",
+        "quinn",
+        lines='a quick survey\n/answer rating=9\n/answer rating=4 comment="very neat"\n/quit\n',
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "? How would you rate this demo? (expires in 120 s)" in out
+    assert "    rating (integer, ≥ 1, ≤ 5, required): Rating (1-5)" in out
+    assert "    comment (string, at most 200 characters, optional): Comment" in out
+    assert "refused: validation_failed: the answer does not satisfy the question's schema" in out
+    assert "  $.data.answer.rating: 9 is greater than the maximum of 5" in out
+    assert "↪ The question was answered." in out
+    assert 'demo: Thanks: you rated it 4/5 and said "very neat".' in out
+    assert out.index("refused:") < out.index("↪ The question was answered.")
+
+
+def test__approval__with_edited_arguments(dev_server: ServerProcess) -> None:
+    done = chat(
+        dev_server.ws,
+        "--user",
+        "erin",
+        lines='please approve this\n/approve {"text": "edited words"}\n/quit\n',
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "(/approve {JSON} runs it with edited arguments)" in out
+    assert "↪ announce was approved with edited arguments." in out
+    assert '⚙ announce(text="edited words")' in out
+    assert "demo: Approved, so I announce: EDITED WORDS" in out
+
+
 def test__thread_option__continues_that_thread(dev_server: ServerProcess) -> None:
     first = chat(dev_server.ws, "--user", "dave", lines="what is 17*23 in hex?\n")
     assert first.returncode == 0, first.stderr

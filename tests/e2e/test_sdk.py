@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import signal
 import subprocess
 import sys
@@ -504,3 +505,41 @@ async def test__follow__thread_opened_mid_run__snapshot_then_tail_each_event_onc
     assert 0 < len(history.events) < len(followed)  # some from the answer, the rest live
     assert followed == live  # every event once, in order; the question is on the page
     assert isinstance(followed[-1], s.AgentCompleted)
+
+
+async def test__docs_survey__refused_rating_then_answered__resolution_on_every_connection(
+    server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The quickstart's ``rate``: a rating out of the schema is refused field by field, the
+    question stays open, the second answer is taken; another connection of the user sees
+    the question and its resolution."""
+    spec = importlib.util.spec_from_file_location("sdk_quickstart", QUICKSTART)
+    assert spec is not None
+    assert spec.loader is not None
+    quickstart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quickstart)
+    user = "survey-v3"
+    async with connect(server.ws, token=server.token(user), version="v3") as other:
+        answer = await quickstart.rate(server.ws, server.token(user), 9)
+        seen: list[ServerMessage] = []
+        async for message in other.messages():
+            seen.append(message)
+            if isinstance(message, s.AgentCompleted) and message.parent_run_id is None:
+                break
+    assert answer == 'Thanks: you rated it 5/5 and said "second try".'
+    assert capsys.readouterr().out.splitlines() == [
+        "? How would you rate this demo?",
+        "['$.data.answer.rating: 9 is greater than the maximum of 5']",
+        "The question was answered.",
+    ]
+    [question] = [m for m in seen if isinstance(m, s.AgentQuestion)]
+    [resolved] = [m for m in seen if isinstance(m, s.InterruptResolved)]
+    assert question.answer_schema["required"] == ["rating"]
+    assert question.expires_at > question.timeout_seconds  # a time, not a duration
+    assert (resolved.interrupt_id, resolved.kind, resolved.resolution) == (
+        question.question_id,
+        "question",
+        "answered",
+    )
+    assert resolved.answer == {"rating": 5, "comment": "second try"}
+    assert resolved.answered_by not in (None, other.connection_id)  # the quickstart's connection

@@ -10,7 +10,14 @@ from ag_ui_validate.pytest_plugin import assert_valid_agui
 from pydantic import TypeAdapter
 
 from agentsocket.protocol import server_messages as s
-from agentsocket.protocol.ag_ui import RunConverter, encode_event, interrupt_id, parse_interrupt_id
+from agentsocket.protocol.ag_ui import (
+    RunConverter,
+    encode_event,
+    interrupt_id,
+    parse_interrupt_id,
+    question_interrupt_id,
+    question_of,
+)
 from agentsocket.protocol.message import ServerMessage
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
@@ -309,6 +316,104 @@ def test__joined_mid_run__first_event__opens_the_run() -> None:
 
     assert types(wire)[:3] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"]
     assert_valid_agui(wire)
+
+
+SCHEMA = {"type": "object", "properties": {"rating": {"type": "integer"}}, "required": ["rating"]}
+
+
+def question(run_id: str = RUN, **fields: Any) -> s.AgentEvent:
+    return ev(
+        s.AgentQuestion,
+        run_id,
+        question_id="q_1",
+        prompt="How would you rate this demo?",
+        answer_schema=SCHEMA,
+        timeout_seconds=120.0,
+        expires_at=1767225720.0,
+        default=None,
+        **fields,
+    )
+
+
+def answered(run_id: str = RUN) -> s.AgentEvent:
+    # Built directly: its ``kind`` field would clash with ev()'s first parameter.
+    return s.InterruptResolved(
+        run_id=run_id,
+        thread_id=THREAD,
+        agent_name="demo",
+        interrupt_id="q_1",
+        kind="question",
+        resolution="answered",
+        answer={"rating": 4},
+        answered_by="ag-ui-http",
+        message="The question was answered.",
+    )
+
+
+def test__question__run_finishes_with_an_interrupt_carrying_its_schema__then_continues() -> None:
+    wire = convert(
+        [
+            ev(s.AgentStarted),
+            ev(s.AgentMessageDelta, message_id="m-1", content="One question first"),
+            question(),
+            answered(),
+            ev(s.AgentMessage, message_id="m-2", content="Thanks: you rated it 4/5."),
+            ev(s.AgentCompleted, duration_ms=5.0),
+        ],
+        agui_run_id="client-run",
+    )
+
+    assert types(wire) == [
+        "RUN_STARTED",
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",  # open text ends before the interrupt
+        "RUN_FINISHED",
+        "RUN_STARTED",  # the resolution opens the continuation, and says nothing more
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
+        "RUN_FINISHED",
+    ]
+    (interrupt,) = wire[4]["outcome"]["interrupts"]
+    assert interrupt == {
+        "id": f"{RUN}:{RUN}:?q_1",
+        "reason": "agentsocket.question",
+        "message": "How would you rate this demo?",
+        "responseSchema": SCHEMA,
+        "expiresAt": "2026-01-01T00:02:00+00:00",
+    }
+    assert wire[5]["runId"] == "client-run.1"
+    assert_valid_agui(wire[:5])
+    assert_valid_agui(wire[5:])
+
+
+def test__question_of_a_sub_run__interrupt_names_the_sub_run() -> None:
+    sub = "run-sub"
+    wire = convert(
+        [
+            ev(s.AgentStarted),
+            ev(s.AgentStarted, run_id=sub, parent_run_id=RUN),
+            question(sub, parent_run_id=RUN),
+        ]
+    )
+
+    assert types(wire) == ["RUN_STARTED", "SUBAGENT_STARTED", "RUN_FINISHED"]
+    (interrupt,) = wire[-1]["outcome"]["interrupts"]
+    assert interrupt["subagentRunId"] == sub
+    assert parse_interrupt_id(interrupt["id"]) == (RUN, sub, "?q_1")
+    assert question_of("?q_1") == "q_1"
+
+
+def test__question_interrupt_id__told_apart_from_any_tool_call_id() -> None:
+    assert parse_interrupt_id(question_interrupt_id("run_a", "run_b", "q:1")) == (
+        "run_a",
+        "run_b",
+        "?q:1",
+    )
+    assert question_of("?q:1") == "q:1"
+    assert question_of("call:x") is None
+    assert question_of("?") is None
 
 
 def test__interrupt_id__any_tool_call_id__round_trips() -> None:

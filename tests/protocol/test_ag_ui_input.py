@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from agentsocket.protocol.ag_ui import interrupt_id
+from agentsocket.protocol.ag_ui import interrupt_id, question_interrupt_id
 from agentsocket.protocol.ag_ui_input import (
     STOP_NAME,
     UNKNOWN_TOOL,
     Answer,
     AnswerInterrupts,
     InputRefused,
+    QuestionReply,
     StartRun,
     StopRun,
     idempotency_key,
@@ -112,6 +113,36 @@ def test__resume_entries__answers_of_one_run() -> None:
         "run-2",
         (Answer("run_a", "run_a", "c-1", True, None), Answer("run_a", "run_b", "c-2", False, "no")),
     )
+
+
+def test__resume_entry_of_a_question__its_payload_is_the_answer() -> None:
+    approval = interrupt_id("run_a", "run_a", "c-1")
+    question = question_interrupt_id("run_a", "run_b", "q_1")
+    resume = [
+        {"interruptId": approval, "status": "resolved", "payload": {"approved": True}},
+        {"interruptId": question, "status": "resolved", "payload": {"rating": 4}},
+    ]
+
+    wanted = read_frame(json.dumps(body(resume=resume, runId="run-2")), LIMIT)
+
+    assert wanted == AnswerInterrupts(
+        "run_a",
+        "run-2",
+        (
+            Answer("run_a", "run_a", "c-1", True, None),
+            QuestionReply("run_a", "run_b", "q_1", {"rating": 4}, 1),
+        ),
+    )
+
+
+def test__resume_entry_cancelling_a_question__refused_naming_its_status() -> None:
+    question = question_interrupt_id("run_a", "run_a", "q_1")
+    resume = [{"interruptId": question, "status": "cancelled"}]
+
+    error = refused(json.dumps(body(resume=resume)))
+
+    assert error.code == "validation_failed"
+    assert error.issues == [("$.resume[0].status", "a question cannot be cancelled")]
 
 
 @pytest.mark.parametrize(

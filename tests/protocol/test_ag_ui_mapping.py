@@ -61,6 +61,33 @@ def text(run_id: str, mid: str, *deltas: str, whole: str | None = None) -> list[
     return out
 
 
+def question(run_id: str, **fields: Any) -> Any:
+    fields.setdefault("timeout_seconds", 30.0)
+    return ev(
+        s.AgentQuestion,
+        run_id,
+        question_id="q1",
+        prompt="rate it",
+        answer_schema={"type": "integer"},
+        expires_at=1767225720.0,
+        **fields,
+    )
+
+
+def resolved(run_id: str) -> Any:
+    # Built directly: its ``kind`` field would clash with ev()'s first parameter.
+    return s.InterruptResolved(
+        run_id=run_id,
+        thread_id=THREAD,
+        agent_name="a",
+        parent_run_id={SUB: RUN}.get(run_id),
+        interrupt_id="q1",
+        kind="question",
+        resolution="expired",
+        message="No answer within 30 seconds.",
+    )
+
+
 def scenarios() -> list[list[ServerMessage]]:
     """Runs that, together, reach every branch of the converter."""
     started = ev(s.AgentStarted)
@@ -120,6 +147,23 @@ def scenarios() -> list[list[ServerMessage]]:
             *text(SUB, "m1", "asking"),
             call(s.ToolApprovalRequired, "c1", SUB, arguments={}, timeout_seconds=30.0),
             done("c1", SUB, status="denied", error="no"),
+            ev(s.AgentCompleted, SUB, duration_ms=1.0),
+            ev(s.AgentCompleted, duration_ms=5.0),
+        ],
+        [  # a question of the run itself, the continuation opened by its resolution
+            started,
+            *text(RUN, "m1", "asking"),
+            question(RUN),
+            resolved(RUN),
+            *text(RUN, "m2", whole="thanks"),
+            ev(s.AgentCompleted, duration_ms=5.0),
+        ],
+        [  # a question inside a sub-run
+            started,
+            ev(s.AgentStarted, SUB),
+            *text(SUB, "m1", "asking"),
+            question(SUB),
+            resolved(SUB),
             ev(s.AgentCompleted, SUB, duration_ms=1.0),
             ev(s.AgentCompleted, duration_ms=5.0),
         ],
@@ -210,6 +254,7 @@ def test__fields_listed_as_not_sent__values_never_appear() -> None:
         ev(s.AgentStarted),
         call(s.ToolApprovalRequired, "c1", arguments={}, timeout_seconds=marker),
         done("c1", duration_ms=marker),
+        question(RUN, timeout_seconds=marker, default=marker),
         ev(s.AgentCompleted, duration_ms=marker),
     ]
     converter = RunConverter(RUN)

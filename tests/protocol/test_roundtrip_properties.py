@@ -66,7 +66,7 @@ def test__client_message__any_version__round_trips_exactly(
     try:
         frame = encode_client(envelope, version)
     except NotInVersion:
-        assert envelope.type == "tool_approval"
+        assert envelope.type in ("tool_approval", "question_answer")
         assert version.name != "v3"
         return
     decoded = decode_client(frame, version)

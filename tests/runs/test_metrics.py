@@ -189,3 +189,19 @@ def test__run_request__decodes_with_fields_a_newer_gateway_added() -> None:
 
 def _label_values(registry: CollectorRegistry) -> set[str]:
     return {v for family in registry.collect() for s in family.samples for v in s.labels.values()}
+
+
+async def test__questions__pending_while_asked__answered_or_expired_by_resolution() -> None:
+    registry = CollectorRegistry()
+    demo = DemoAgent()
+    observer = RunObserver(RunMetrics(registry), [demo])
+    runner = Runner(approval_timeout=0.05)
+    request = RunRequest("run_q", "u", "t", "demo", "survey")
+    sink = observer.watch(request, ListSink())
+    outcome = await runner.start("u", "t", demo, "survey", "run_q", sink).wait()
+
+    assert outcome.text == "No answer came, so no rating."
+    assert value(registry, "agentsocket_approvals_pending") == 0
+    wait = "agentsocket_approval_wait_seconds_count"
+    assert value(registry, wait, decision="expired") == 1
+    assert value(registry, wait, decision="ended") == 0

@@ -208,6 +208,42 @@ async def test__recording_sink__run_end_published_only_after_its_timeline_is_sto
         await store.close()
 
 
+async def test__recording_sink__a_request_the_run_waits_at__stored_before_it_is_sent() -> None:
+    batches = Batches()
+    stored_when_sent: list[int] = []
+
+    class Probe(ListSink):
+        async def emit(self, event: AgentEvent) -> None:
+            stored_when_sent.append(len(batches.items))
+            await super().emit(event)
+
+    recorder = TimelineRecorder(batches, "run_1", flush_interval=3600)
+    sink = RecordingSink(Probe(), recorder)
+    await sink.emit(s.AgentStarted(**RUN))
+    await sink.emit(
+        s.AgentQuestion(
+            **RUN,
+            question_id="q_1",
+            prompt="?",
+            answer_schema={"type": "integer"},
+            timeout_seconds=60,
+            expires_at=1.0,
+        )
+    )
+
+    assert stored_when_sent == [0, 2]  # the question went out only once both were stored
+
+
+async def test__recorder__continued_run__records_after_what_is_stored() -> None:
+    batches = Batches()
+    recorder = TimelineRecorder(batches, "run_1", after=3)
+    recorder.record(thinking())
+    recorder.record(s.AgentCompleted(**RUN, duration_ms=1.0))
+    await recorder.close()
+
+    assert [i.position for i in batches.items] == [4, 5]
+
+
 @pytest.mark.parametrize("depth", [300])
 async def test__recorder__unserialisable_result__omitted_run_goes_on(depth: int) -> None:
     nested: list[object] = []

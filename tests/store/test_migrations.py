@@ -143,7 +143,7 @@ async def test__timeline_revision__down_to_0001_and_up_again__runs_kept(empty_ur
             assert await conn.run_sync(_schema_diff) == []
     finally:
         await engine.dispose()
-    assert await _versions(empty_url) == [_head()] == ["0002_timeline"]
+    assert await _versions(empty_url) == [_head()] == ["0003_interrupts"]
     reopened = await Store.open(empty_url)
     try:
         assert (await reopened.get_run("alice", started.run.id)).id == started.run.id

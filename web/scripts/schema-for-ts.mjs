@@ -6,10 +6,14 @@
 //   (RunId, RunId1, RunId2, ...) instead of writing `run_id: string`;
 // - `default`: json2ts reads an untyped `{"default": null}` (a tool's `result`)
 //   as an object. Defaults never change a type: `required` decides optional keys.
+// And a schema of annotations alone (`{"description": ...}`: any JSON value, such
+// as a question's `answer`) gets `tsType: unknown`, which json2ts would otherwise
+// also read as an object.
 import { readFileSync } from "node:fs";
 
 const SCHEMA_MAPS = ["properties", "patternProperties", "$defs", "dependentSchemas"];
 const SCHEMA_LISTS = ["allOf", "anyOf", "oneOf", "prefixItems"];
+const ANNOTATIONS = new Set(["description", "title", "examples", "deprecated", "$comment"]);
 const SCHEMA_VALUES = [
   "items", "additionalProperties", "unevaluatedProperties", "propertyNames",
   "contains", "not", "if", "then", "else",
@@ -31,6 +35,10 @@ function clean(schema, isDefinition) {
     } else {
       out[key] = value;
     }
+  }
+  const keys = Object.keys(out);
+  if (!isDefinition && keys.length > 0 && keys.every((key) => ANNOTATIONS.has(key))) {
+    out.tsType = "unknown";
   }
   return out;
 }

@@ -38,6 +38,7 @@ const SUGGESTIONS = [
   "5 miles to km",
   "take it slow",
   "please approve this announcement",
+  "a quick survey",
 ];
 
 const page = {
@@ -111,9 +112,11 @@ const agentPicker = new AgentPicker({
   select: page.agent,
   description: page.agentDescription,
 });
-const transcript = new Transcript(page.transcript, (runId, toolCallId, approved) =>
-  client?.answerApproval(runId, toolCallId, approved),
-);
+const transcript = new Transcript(page.transcript, {
+  approve: (runId, toolCallId, approved, args) =>
+    client?.answerApproval(runId, toolCallId, approved, undefined, args),
+  answer: (runId, questionId, answer) => client?.answerQuestion(runId, questionId, answer),
+});
 
 // --- sign-in ---------------------------------------------------------------------
 
@@ -325,6 +328,8 @@ function connect(token: string, resumeFrom: StreamPosition | null): void {
       showBanner("That chat does not exist (any more).", "error");
       return;
     }
+    // A refused answer to an approval or a question shows on its form, not in the banner.
+    if (m.correlation_id !== null && transcript.refused(m.correlation_id, m.data)) return;
     const bubble = m.correlation_id === null ? undefined : pendingBubbles.get(m.correlation_id);
     if (bubble !== undefined) bubble.classList.replace("pending", "failed");
     if (m.correlation_id !== null && m.correlation_id === pendingNewThread) pendingNewThread = null;

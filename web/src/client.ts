@@ -229,9 +229,30 @@ export class AgentSocketClient {
     return this.send({ type: "stop_agent", data: { run_id: runId } });
   }
 
-  answerApproval(runId: string, toolCallId: string, approved: boolean, reason?: string): string {
-    const data = { run_id: runId, tool_call_id: toolCallId, approved, reason: reason ?? null };
+  /** Answer a `tool_approval_required`; `args` (approved only): run it with these arguments. */
+  answerApproval(
+    runId: string,
+    toolCallId: string,
+    approved: boolean,
+    reason?: string,
+    args?: Record<string, unknown> | null,
+  ): string {
+    const data = {
+      run_id: runId,
+      tool_call_id: toolCallId,
+      approved,
+      reason: reason ?? null,
+      ...(args === undefined || args === null ? {} : { arguments: args }),
+    };
     return this.send({ type: "tool_approval", data });
+  }
+
+  /** Answer an `agent_question`; the answer must satisfy its `answer_schema`. */
+  answerQuestion(runId: string, questionId: string, answer: unknown): string {
+    return this.send({
+      type: "question_answer",
+      data: { run_id: runId, question_id: questionId, answer },
+    });
   }
 
   createThread(title: string | null = null): string {

@@ -23,6 +23,8 @@ export type ServerMessage =
   | ToolExecutingFrame
   | ToolCompletedFrame
   | ToolApprovalRequiredFrame
+  | AgentQuestionFrame
+  | InterruptResolvedFrame
   | AgentMessageDeltaFrame
   | AgentMessageFrame
   | AgentCompletedFrame
@@ -59,7 +61,8 @@ export type ClientMessage =
   | DeleteThreadFrame
   | PingFrame
   | ResumeFrame
-  | ToolApprovalFrame;
+  | ToolApprovalFrame
+  | QuestionAnswerFrame;
 
 /**
  * The welcome: the connection is authenticated and ready for messages.
@@ -626,6 +629,124 @@ export interface ToolApprovalRequiredFrame {
       [k: string]: unknown;
     };
     timeout_seconds: number;
+    /**
+     * When the request expires and ``on_expiry`` applies; None from servers older than this field.
+     */
+    expires_at: number | null;
+    /**
+     * The decision applied if no answer comes before it expires.
+     */
+    on_expiry: "approve" | "deny";
+    /**
+     * JSON Schema of the tool's arguments: edited arguments in ``tool_approval`` must satisfy it. None: the arguments cannot be edited.
+     */
+    arguments_schema: {
+      [k: string]: unknown;
+    } | null;
+  };
+  /**
+   * Unix time in seconds.
+   */
+  timestamp: number;
+  server_id: string | null;
+  correlation_id: string | null;
+  seq: number | null;
+}
+/**
+ * The run waits for a ``question_answer``: an answer that satisfies ``answer_schema``.
+ */
+export interface AgentQuestionFrame {
+  type: "agent_question";
+  /**
+   * The run waits for a ``question_answer``: an answer that satisfies ``answer_schema``.
+   */
+  data: {
+    run_id: string;
+    thread_id: string;
+    agent_name: string;
+    /**
+     * Set for sub-agent runs.
+     */
+    parent_run_id: string | null;
+    question_id: string;
+    /**
+     * The question, for a person to read.
+     */
+    prompt: string;
+    /**
+     * JSON Schema the answer must satisfy.
+     */
+    answer_schema: {
+      [k: string]: unknown;
+    };
+    timeout_seconds: number;
+    /**
+     * Unix time in seconds.
+     */
+    expires_at: number;
+    /**
+     * The answer applied if none comes before it expires (null: the question expires unanswered).
+     */
+    default: unknown;
+  };
+  /**
+   * Unix time in seconds.
+   */
+  timestamp: number;
+  server_id: string | null;
+  correlation_id: string | null;
+  seq: number | null;
+}
+/**
+ * A ``tool_approval_required`` or ``agent_question`` was answered, expired or skipped.
+ */
+export interface InterruptResolvedFrame {
+  type: "interrupt_resolved";
+  /**
+   * A ``tool_approval_required`` or ``agent_question`` was answered, expired or skipped.
+   *
+   * Every connection of the user gets it, so a request answered on one device
+   * disappears from the others.
+   */
+  data: {
+    run_id: string;
+    thread_id: string;
+    agent_name: string;
+    /**
+     * Set for sub-agent runs.
+     */
+    parent_run_id: string | null;
+    /**
+     * The ``tool_call_id`` or ``question_id`` resolved.
+     */
+    interrupt_id: string;
+    kind: "approval" | "question";
+    /**
+     * ``answered`` by the user; ``expired`` (the default applied); ``unanswerable``: the run was started from a client version that cannot answer, so the default applied at once.
+     */
+    resolution: "answered" | "expired" | "unanswerable";
+    /**
+     * For an approval: the decision.
+     */
+    approved: boolean | null;
+    /**
+     * For an approval: the arguments the tool runs with, if edited.
+     */
+    arguments: {
+      [k: string]: unknown;
+    } | null;
+    /**
+     * For a question: the answer.
+     */
+    answer: unknown;
+    /**
+     * The connection id the answer came from (``answered``).
+     */
+    answered_by: string | null;
+    /**
+     * What happened, for a person to read.
+     */
+    message: string;
   };
   /**
    * Unix time in seconds.
@@ -948,6 +1069,27 @@ export interface ToolApprovalFrame {
     tool_call_id: string;
     approved: boolean;
     reason?: string | null;
+    /**
+     * Run the tool with these arguments instead (approved only); they must satisfy the request's ``arguments_schema``.
+     */
+    arguments?: {
+      [k: string]: unknown;
+    } | null;
+  };
+  correlation_id?: string;
+}
+/**
+ * Answer an ``agent_question``; the answer must satisfy its ``answer_schema``.
+ */
+export interface QuestionAnswerFrame {
+  type: "question_answer";
+  /**
+   * Answer an ``agent_question``; the answer must satisfy its ``answer_schema``.
+   */
+  data: {
+    run_id: string;
+    question_id: string;
+    answer: unknown;
   };
   correlation_id?: string;
 }

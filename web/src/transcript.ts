@@ -1,8 +1,8 @@
 /**
  * The chat transcript of one thread: the user's messages, and for each agent
  * run a turn with a live timeline (thinking, tool calls with arguments,
- * results and durations, approvals, sub-agent runs nested under their parent)
- * above the answer, streamed as it arrives and rendered as Markdown. A
+ * results and durations, approvals and questions, sub-agent runs nested under
+ * their parent) above the answer, streamed as it arrives and rendered as Markdown. A
  * finished run folds its timeline into a one-line summary, with the tokens it
  * used when its agent reported them.
  *
@@ -19,6 +19,7 @@
 import type { ServerMessageOf, ServerType } from "./client.js";
 import { formatDuration, formatJson, formatUsage, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
+import { Pauses, type AnswerSender, type Refusal } from "./pauses.js";
 import type { HistoryMessage, RunTimeline } from "./protocol.js";
 
 /** The messages of an agent run, in the order a run emits them. */
@@ -26,6 +27,8 @@ export const AGENT_EVENTS = [
   "agent_started",
   "agent_thinking",
   "tool_approval_required",
+  "agent_question",
+  "interrupt_resolved",
   "tool_executing",
   "tool_completed",
   "agent_message_delta",
@@ -44,8 +47,6 @@ export const RUN_ENDS: ReadonlySet<ServerType> = new Set([
   "agent_error",
   "agent_cancelled",
 ]);
-
-export type ApprovalAnswer = (runId: string, toolCallId: string, approved: boolean) => void;
 
 /** A root run's timings, from the server's frame timestamps (seconds). */
 interface Timings {
@@ -91,13 +92,18 @@ export class Transcript {
   private target: ParentNode | null = null;
   /** When the server accepted the message that started a run (`message_received`). */
   private readonly accepted = new Map<string, number>();
+  /** The approvals and questions shown, until resolved. */
+  private readonly pauses: Pauses;
 
   constructor(
     private readonly root: HTMLElement,
-    private readonly answerApproval: ApprovalAnswer,
-  ) {}
+    answers: AnswerSender,
+  ) {
+    this.pauses = new Pauses(answers);
+  }
 
   clear(): void {
+    this.pauses.clear();
     this.runs.clear();
     this.tools.clear();
     this.accepted.clear();
@@ -247,6 +253,11 @@ export class Transcript {
     }
   }
 
+  /** An `error` replying to an answer sent from this page: shown on its form; false if not one. */
+  refused(correlationId: string, refusal: Refusal): boolean {
+    return this.pauses.refused(correlationId, refusal);
+  }
+
   /** The server accepted the message of run `runId` at `timestamp` (`message_received`). */
   acceptedAt(runId: string, timestamp: number): void {
     this.accepted.set(runId, timestamp);
@@ -282,9 +293,36 @@ export class Transcript {
         );
         item.dataset["status"] = "approval";
         setText(item, ".tool-status", "awaiting approval");
-        item.append(this.approvalPrompt(event));
+        // A gateway that restarted sends the requests still waiting again: shown once.
+        if (!this.pauses.has(event.data.tool_call_id)) item.append(this.pauses.approval(event));
         break;
       }
+      case "agent_question":
+        if (this.pauses.has(event.data.question_id)) break; // sent again, as above
+        this.step(
+          view,
+          h(
+            "li",
+            { class: "event question", data: { questionId: event.data.question_id } },
+            tag("question"),
+            this.pauses.question(event),
+          ),
+        );
+        break;
+      case "interrupt_resolved":
+        // Shown where its request is; else (asked before this page joined) as a step.
+        if (!this.pauses.resolve(event)) {
+          this.step(
+            view,
+            h(
+              "li",
+              { class: "event resolved" },
+              tag(event.data.kind),
+              h("span", { text: event.data.message }),
+            ),
+          );
+        }
+        break;
       case "tool_executing": {
         const item = this.tool(
           view,
@@ -481,28 +519,6 @@ export class Transcript {
     return item;
   }
 
-  private approvalPrompt(event: ServerMessageOf<"tool_approval_required">): HTMLElement {
-    const { run_id: runId, tool_call_id: toolCallId, timeout_seconds: timeout } = event.data;
-    const note = h("span", {
-      class: "approval-note",
-      text: `The agent waits up to ${Math.round(timeout)} s for your answer.`,
-    });
-    const answer = (approved: boolean) => () => {
-      for (const button of box.querySelectorAll("button")) button.disabled = true;
-      note.textContent = approved ? "Approved; running…" : "Denied.";
-      this.answerApproval(runId, toolCallId, approved);
-    };
-    const box = h(
-      "div",
-      { class: "approval", attrs: { role: "group", "aria-label": "Approval" } },
-      h("strong", { text: "Run this tool?" }),
-      h("button", { class: "primary approve", text: "Approve", onClick: answer(true) }),
-      h("button", { class: "deny", text: "Deny", onClick: answer(false) }),
-      note,
-    );
-    return box;
-  }
-
   /** A root run ended at `timestamp`: its total is known. */
   private end(view: RunView, timestamp: number): void {
     if (view.text === null) return; // a sub-run: its parent's end counts
@@ -524,9 +540,10 @@ export class Transcript {
       const nothing = view.timeline.childElementCount === 0 && view.timings.end === null;
       if (nothing) activity.classList.add("no-steps");
     }
+    // Nothing of this run waits any more (a sub-run's own box, or the whole turn).
+    this.pauses.end(owner ?? view.turn, "No longer waiting: the run ended.");
     if (status === "completed") return;
-    // Nothing of this run follows: its open tool calls and approvals end here.
-    for (const box of view.turn.querySelectorAll(".approval")) box.remove();
+    // Nothing of this run follows: its open tool calls end here.
     for (const item of view.turn.querySelectorAll<HTMLElement>(
       '.event.tool[data-status="running"], .event.tool[data-status="approval"]',
     )) {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from agentsocket.client import AuthenticationRefused, StateChange, connect
+from agentsocket.client import AuthenticationRefused, RequestError, StateChange, connect
 from agentsocket.protocol import server_messages as s
 
 
@@ -34,6 +34,26 @@ async def ask(url: str, token: str, question: str) -> str:
         history = await conn.history(received.thread_id)
         print(f"the thread now holds {len(history.messages)} messages")
         return answer
+
+
+async def rate(url: str, token: str, rating: int) -> str:
+    """Take the demo's survey: answer its question, again if the answer is refused."""
+    async with connect(url, token=token, version="v3") as conn:
+        received = await conn.send_message("a quick survey, please")
+        async for event in conn.events(received.run_id):
+            if isinstance(event, s.AgentQuestion):
+                print(f"? {event.prompt}")
+                ids = (event.run_id, event.question_id)
+                try:
+                    await conn.answer_question(*ids, {"rating": rating})
+                except RequestError as refused:  # validation_failed: the question stays open
+                    print([f"{e.path}: {e.reason}" for e in refused.errors])
+                    await conn.answer_question(*ids, {"rating": 5, "comment": "second try"})
+            elif isinstance(event, s.InterruptResolved):
+                print(event.message)  # whichever connection of the user answered
+            elif isinstance(event, s.AgentMessage) and event.parent_run_id is None:
+                return event.content
+        return ""
 
 
 def main(url: str, token: str) -> int:

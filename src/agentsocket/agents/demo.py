@@ -8,11 +8,13 @@ back. ``"what is 17*23 in hex?"`` goes to the calculator, which calls
 ``17*23 = 391, which is 0x187 in hexadecimal.`` A prompt it cannot handle
 gets a list of what it can do.
 
-Three words in a prompt trigger test behaviour instead (whole words, any case):
+Four words in a prompt trigger test behaviour instead (whole words, any case):
 
 - ``fail``: the agent raises, so the run ends in ``agent_error`` ``agent_failed``;
 - ``slow``: the ``sleep`` tool waits ``slow_seconds``, so the run can be cancelled mid-tool;
-- ``approve``: the ``announce`` tool runs only once the user approves it.
+- ``approve``: the ``announce`` tool runs only once the user approves it;
+- ``survey``: the agent asks a question (``agent_question``) whose answer has a
+  schema (:data:`SURVEY_SCHEMA`) and waits for it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,19 @@ HELP = (
 _FAIL = re.compile(r"\bfail\b", re.IGNORECASE)
 _SLOW = re.compile(r"\bslow\b", re.IGNORECASE)
 _APPROVE = re.compile(r"\bapprove\b", re.IGNORECASE)
+_SURVEY = re.compile(r"\bsurvey\b", re.IGNORECASE)
+
+#: The answer the ``survey`` prompt asks for: a rating of 1 to 5, and a comment.
+SURVEY_SCHEMA = {
+    "type": "object",
+    "title": "Rate this demo",
+    "properties": {
+        "rating": {"type": "integer", "minimum": 1, "maximum": 5, "title": "Rating (1-5)"},
+        "comment": {"type": "string", "maxLength": 200, "title": "Comment"},
+    },
+    "required": ["rating"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,16 @@ class DemoAgent:
                 await self._say(ctx, f"Approved, so I announce: {result.value}")
             else:
                 await self._say(ctx, f"I did not announce it: {result.error}.")
+            return
+        if _SURVEY.search(prompt):
+            await ctx.think("Asking you for a rating")
+            answer = await ctx.ask("How would you rate this demo?", SURVEY_SCHEMA)
+            if answer.value is None:
+                await self._say(ctx, "No answer came, so no rating.")
+            else:
+                comment = answer.value.get("comment")
+                said = f' and said "{comment}"' if comment else ""
+                await self._say(ctx, f"Thanks: you rated it {answer.value['rating']}/5{said}.")
             return
         tasks = self.plan(prompt)
         if not tasks:

@@ -31,11 +31,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from agentsocket import tracing
+from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import HistoryLoader
-from agentsocket.agents.runtime import Agent, RunContext, agent_tools, record_end
+from agentsocket.agents.pauses import MemoryPauses, Pause, PauseBook, Replay, Resolution, Waits
+from agentsocket.agents.runtime import DIVERGED, Agent, RunContext, agent_tools, record_end
 from agentsocket.agents.sink import EventSink
-from agentsocket.agents.state import Approvals, Decision, RunNode, RunTree, Stop
+from agentsocket.agents.state import Deadline, RunNode, RunTree, Stop
 from agentsocket.agents.tool import Tool
+from agentsocket.protocol.codes import AgentErrorCode
 from agentsocket.protocol.server_messages import AgentCancelled, AgentError, AgentEvent
 
 logger = logging.getLogger("agentsocket.agents")
@@ -110,8 +113,11 @@ class Runner:
 
     Args:
         tools: tools every agent may call by name, besides its own ``tools``.
-        timeout: seconds a run may take before it ends with ``timeout``; None for no limit.
-        approval_timeout: seconds to wait for a tool approval before denying the call.
+        timeout: seconds a run may take before it ends with ``timeout``; None for no
+            limit. Time spent waiting for a person (approvals, questions) does not count.
+        approval_timeout: seconds to wait for a tool approval or a question's answer
+            before the default applies.
+        approval_default: approve (True) or deny (False) a tool call nobody answered in time.
         cancel_grace: seconds a cancelled agent gets to unwind before its run is
             ended without it (its later events are dropped).
         on_finish: called with each run's :class:`RunOutcome` before its terminal event.
@@ -128,6 +134,7 @@ class Runner:
         tools: Sequence[Tool] = (),
         timeout: float | None = 600.0,
         approval_timeout: float = 120.0,
+        approval_default: bool = False,
         cancel_grace: float = 5.0,
         on_finish: FinishCallback | None = None,
         on_ended: FinishCallback | None = None,
@@ -137,12 +144,13 @@ class Runner:
         self._tools = {tool.name: tool for tool in tools}
         self._timeout = timeout
         self._approval_timeout = approval_timeout
+        self._approval_default = approval_default
         self._cancel_grace = cancel_grace
         self._on_finish = on_finish
         self._on_ended = on_ended
         self._history = history
         self._keep_finished = keep_finished
-        self._approvals = Approvals()
+        self._waits = Waits()
         self._active: dict[str, tuple[RunTree, RunHandle]] = {}
         self._finished: OrderedDict[str, RunOutcome] = OrderedDict()
 
@@ -156,6 +164,9 @@ class Runner:
         sink: EventSink,
         *,
         timeout: float | None = None,
+        pauses: PauseBook | None = None,
+        replay: Replay | None = None,
+        answerable: bool = True,
     ) -> RunHandle:
         """Start running ``agent`` on ``prompt`` as a task; its events go to ``sink``.
 
@@ -165,6 +176,11 @@ class Runner:
         Args:
             run_id: the run's id (the store's); sub-runs get ``run_…`` ids.
             timeout: this run's timeout in seconds; None for the runner's.
+            pauses: where the run's approvals and questions are kept; None: in memory.
+            replay: continue a run whose process went away while it waited
+                (see :mod:`agentsocket.agents.pauses`).
+            answerable: False when nobody can answer (a v1/v2 client): every
+                approval or question gets its default at once.
 
         Raises:
             ValueError: a run with this id is still running.
@@ -178,19 +194,22 @@ class Runner:
             sink=sink,
             root=root,
             tools=self._tools,
-            approvals=self._approvals,
+            waits=self._waits,
             approval_timeout=self._approval_timeout,
+            approval_default=self._approval_default,
             history=self._history,
+            pauses=pauses,
+            replay=replay,
+            answerable=answerable,
         )
         task = asyncio.create_task(self._drive(tree, agent, prompt), name=f"agent run {run_id}")
         handle = RunHandle(tree, task)
         self._active[run_id] = (tree, handle)
         limit = self._timeout if timeout is None else timeout
         if limit is not None:
-            timer = asyncio.get_running_loop().call_later(
-                limit, tree.request_stop, Stop("timeout", f"the run took longer than {limit:g} s")
-            )
-            task.add_done_callback(lambda _: timer.cancel())
+            stop = Stop("timeout", f"the run took longer than {limit:g} s")
+            deadline = tree.deadline = Deadline(limit, lambda: tree.request_stop(stop))
+            task.add_done_callback(lambda _: deadline.cancel())
         return handle
 
     def cancel(
@@ -231,7 +250,25 @@ class Runner:
             False if that call is not waiting for approval (unknown, answered,
             timed out, its run ended, or it is not ``user_id``'s).
         """
-        return self._approvals.resolve(run_id, tool_call_id, Decision(approved, reason), user_id)
+        resolution = Resolution("answered", approved=approved, reason=reason)
+        return self._waits.wake(run_id, tool_call_id, resolution, user_id)
+
+    def resolve(
+        self, run_id: str, interrupt_id: str, resolution: Resolution, *, user_id: str | None = None
+    ) -> bool:
+        """Wake the run or sub-run ``run_id`` waiting at ``interrupt_id`` with ``resolution``.
+
+        The caller has made sure the resolution is the only one (the pause
+        book's claim); here the waiting run only learns it.
+
+        Returns:
+            False if nothing waits there in this process (or it is not ``user_id``'s).
+        """
+        return self._waits.wake(run_id, interrupt_id, resolution, user_id)
+
+    def pending(self, run_id: str, interrupt_id: str, user_id: str | None = None) -> Pause | None:
+        """The pause the run or sub-run ``run_id`` waits at in this process, if it does."""
+        return self._waits.pending(run_id, interrupt_id, user_id)
 
     async def wait(self, run_id: str) -> RunOutcome:
         """Wait for a run to end and return its outcome.
@@ -254,10 +291,17 @@ class Runner:
         return sum(1 for tree, _ in self._active.values() if tree.user_id == user_id)
 
     async def shutdown(self, reason: str = "shutdown") -> None:
-        """Cancel every running run with ``reason`` and wait until all have ended."""
+        """Cancel every running run with ``reason`` and wait until all have ended.
+
+        A run waiting for a person is suspended instead: it does not end, and
+        another process continues it from its stored pauses.
+        """
         handles = [handle for _, handle in self._active.values()]
         for tree, _ in self._active.values():
-            tree.request_stop(Stop("cancelled", reason))
+            if tree.waiting and not isinstance(tree.pauses, MemoryPauses):
+                tree.request_stop(Stop("suspended", reason))
+            else:
+                tree.request_stop(Stop("cancelled", reason))
         await asyncio.gather(*(handle.wait() for handle in handles))
 
     # --- the run itself -------------------------------------------------------
@@ -288,6 +332,9 @@ class Runner:
                     name=f"agent {root.run_id}",
                 )
                 error = await self._settle(tree, tree.agent_task)
+                if error is None and tree.replay is not None:
+                    # It ended without reaching the pause it had waited at.
+                    error = AgentFailure(AgentErrorCode.RESUME_DIVERGED, DIVERGED, retryable=True)
         except asyncio.CancelledError:
             # This task itself was cancelled (e.g. the loop is shutting down):
             # stop the agent and still end the run properly.
@@ -301,6 +348,10 @@ class Runner:
         tree.closed = True
         event = tree.ending(root, error)
         outcome = self._outcome(tree, event)
+        if tree.suspended:
+            del self._active[root.run_id]
+            logger.info("run %s suspended while waiting for a person", root.run_id)
+            return outcome
         try:
             if self._on_finish is not None:
                 try:

@@ -20,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Protocol
 
 from agentsocket import tracing
+from agentsocket.agents.answers import check_schema, schema_errors
 from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import ChatMessage, ChatTurn, Turn, before_run, chat_messages
+from agentsocket.agents.pauses import Pause, PauseKind, Resolution
 from agentsocket.agents.state import Decision, RunNode, RunTree, new_id
 from agentsocket.agents.tool import (
     Tool,
@@ -44,7 +47,9 @@ from agentsocket.protocol.server_messages import (
     AgentEvent,
     AgentMessage,
     AgentMessageDelta,
+    AgentQuestion,
     AgentThinking,
+    InterruptResolved,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
@@ -56,6 +61,9 @@ DEFAULT_CHUNK = 24
 
 #: Characters of a tool name kept in a span (a name a model made up may be any length).
 _MAX_TRACED_NAME = 64
+
+#: Why a run continued after a restart fails when its agent does not do what it did before.
+DIVERGED = "the agent, run again after a restart, did not ask what it had asked before"
 
 #: A tool call id a client can send back in ``tool_approval`` (its ``Identifier``).
 _ANSWERABLE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -239,10 +247,14 @@ class RunContext:
                 call_id, name, started, "error", error=f"unknown tool {name!r}"
             )
         if spec.requires_approval:
-            decision = await self._approval(call_id, spec.name, args)
+            call_id, decision = await self._approval(
+                call_id, spec.name, args, arguments_schema=dict(spec.parameters)
+            )
             if not decision.approved:
                 reason = decision.reason or "the user denied this tool call"
                 return await self._tool_completed(call_id, name, started, "denied", error=reason)
+            if decision.arguments is not None:
+                args = decision.arguments
             started = time.perf_counter()
         await self._tool_executing(call_id, name, args)
         context = ToolContext(self.user_id, self.thread_id, self.run_id, call_id)
@@ -278,24 +290,89 @@ class RunContext:
         arguments: Mapping[str, Any] | None = None,
         *,
         call_id: str | None = None,
+        expires_in: float | None = None,
+        approve_on_expiry: bool | None = None,
+        arguments_schema: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Ask the user to approve a tool call (``tool_approval_required``) and wait.
 
-        No answer within the runner's approval timeout is a refusal. For
-        adapters whose framework pauses for approval itself; tools run by
+        The request is stored before it is sent, so it outlives this process
+        (see :mod:`agentsocket.agents.pauses`). With no answer in time the
+        default applies (the gateway's ``APPROVAL_DEFAULT``, deny unless set).
+        For adapters whose framework pauses for approval itself; tools run by
         :meth:`tool` with ``requires_approval`` are asked for automatically.
 
         Args:
             call_id: the framework's own id for the call. One a client cannot
                 send back in ``tool_approval`` (more than 128 characters, or
                 others than letters, digits and ``_.:-``) is replaced by a new one.
+            expires_in: seconds to wait; default the runner's approval timeout.
+            approve_on_expiry: what applies on expiry; default the runner's.
+            arguments_schema: JSON Schema of the arguments, to let the user
+                edit them; the decision's ``arguments`` then satisfy it.
 
         Returns:
-            The decision; ``approved`` False with a reason when refused or timed out.
+            The decision; ``approved`` False with a reason when refused or expired.
         """
         if call_id is None or not _ANSWERABLE.fullmatch(call_id):
             call_id = new_id("call_")
-        return await self._approval(call_id, tool_name, dict(arguments or {}))
+        schema = None if arguments_schema is None else dict(arguments_schema)
+        _, decision = await self._approval(
+            call_id,
+            tool_name,
+            dict(arguments or {}),
+            expires_in=expires_in,
+            approve_on_expiry=approve_on_expiry,
+            arguments_schema=schema,
+        )
+        return decision
+
+    async def ask(
+        self,
+        prompt: str,
+        schema: Mapping[str, Any],
+        *,
+        default: Any = None,
+        expires_in: float | None = None,
+    ) -> Answer:
+        """Ask the user a question (``agent_question``) and wait for the answer.
+
+        The answer satisfies ``schema`` (a JSON Schema); an answer that does not
+        is refused with ``validation_failed`` and the question stays open. The
+        question is stored before it is sent, so it outlives this process.
+
+        Args:
+            default: the answer if none comes before it expires; None to let
+                it expire unanswered (``Answer.value`` None).
+            expires_in: seconds to wait; default the runner's approval timeout.
+
+        Raises:
+            ValueError: ``schema`` is not a valid JSON Schema, or ``default``
+                does not satisfy it.
+        """
+        answer_schema = dict(schema)
+        check_schema(answer_schema)
+        if default is not None and (problems := schema_errors(answer_schema, default)):
+            raise ValueError(f"the default does not satisfy the schema: {problems[0][1]}")
+        timeout = self._tree.approval_timeout if expires_in is None else expires_in
+        _, resolution = await self._pause(
+            "question",
+            new_id("q_"),
+            timeout,
+            default,
+            lambda p: AgentQuestion(
+                **self._fields(),
+                question_id=p.interrupt_id,
+                prompt=prompt,
+                answer_schema=answer_schema,
+                timeout_seconds=timeout,
+                expires_at=p.expires_at,
+                default=default,
+            ),
+            prompt=prompt,
+            answer_schema=answer_schema,
+        )
+        return Answer(resolution.answer, resolution.resolution, resolution.answered_by)
 
     async def tool_denied(
         self,
@@ -368,7 +445,8 @@ class RunContext:
             tools: the sub-agent's own tools, for :meth:`tool` by name.
         """
         by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
-        return SubRun(self._tree, RunNode(new_id("run_"), agent_name, self.run_id, by_name))
+        node = RunNode(self._tree.new_sub_run_id(), agent_name, self.run_id, by_name)
+        return SubRun(self._tree, node)
 
     # --- internals -------------------------------------------------------------
 
@@ -381,25 +459,140 @@ class RunContext:
     def _find_tool(self, name: str) -> Tool | None:
         return self._node.tools.get(name) or self._tree.tools.get(name)
 
-    async def _approval(self, call_id: str, tool_name: str, args: dict[str, Any]) -> Decision:
-        timeout = self._tree.approval_timeout
-        # Open before announcing, so an answer that comes back at once is not missed.
-        future = self._tree.approvals.open(self.user_id, self.run_id, call_id)
-        try:
+    async def _approval(
+        self,
+        call_id: str,
+        tool_name: str,
+        args: dict[str, Any],
+        *,
+        expires_in: float | None = None,
+        approve_on_expiry: bool | None = None,
+        arguments_schema: dict[str, Any] | None = None,
+    ) -> tuple[str, Decision]:
+        """Ask for approval; the call's id (the original one, when replaying) and the decision."""
+        tree = self._tree
+        timeout = tree.approval_timeout if expires_in is None else expires_in
+        default = tree.approval_default if approve_on_expiry is None else approve_on_expiry
+        arguments = jsonable(args)
+        pause, resolution = await self._pause(
+            "approval",
+            call_id,
+            timeout,
+            default,
+            lambda p: ToolApprovalRequired(
+                **self._fields(),
+                tool_call_id=p.interrupt_id,
+                tool_name=tool_name,
+                arguments=arguments,
+                timeout_seconds=timeout,
+                expires_at=p.expires_at,
+                on_expiry="approve" if default else "deny",
+                arguments_schema=arguments_schema,
+            ),
+            tool_name=tool_name,
+            arguments=arguments,
+            arguments_schema=arguments_schema,
+        )
+        approved = bool(resolution.approved)
+        reason = resolution.reason
+        if not approved and reason is None and resolution.resolution != "answered":
+            reason = _default_reason(resolution, timeout)
+        return pause.interrupt_id, Decision(approved, reason, resolution.arguments)
+
+    async def _pause(
+        self,
+        kind: PauseKind,
+        interrupt_id: str,
+        seconds: float,
+        default: Any,
+        request: Callable[[Pause], AgentEvent],
+        **details: Any,
+    ) -> tuple[Pause, Resolution]:
+        """Store a pause, announce it, wait for its resolution and announce that."""
+        tree = self._tree
+        pause = Pause(
+            run_id=tree.root.run_id,
+            node_run_id=self.run_id,
+            ordinal=tree.pause_count,
+            kind=kind,
+            interrupt_id=interrupt_id,
+            expires_at=time.time() + seconds,
+            default=default,
+            sub_run_ids=tuple(tree.sub_run_ids),
+            **details,
+        )
+        tree.pause_count += 1
+        if tree.replay is not None:
+            return await self._replayed(pause, seconds)
+        if not tree.answerable:
+            resolution = pause.resolved_by_default("unanswerable")
             await self._emit(
-                ToolApprovalRequired(
-                    **self._fields(),
-                    tool_call_id=call_id,
-                    tool_name=tool_name,
-                    arguments=jsonable(args),
-                    timeout_seconds=timeout,
-                )
+                AgentThinking(**self._fields(), content=_describe(pause, resolution, seconds))
             )
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            return Decision(False, f"no approval within {timeout:g} seconds")
+            await self._resolved(pause, resolution, seconds)
+            return pause, resolution
+        announcement = request(pause)
+        pause = replace(
+            pause,
+            announcement={"type": announcement.TYPE, "data": announcement.model_dump(mode="json")},
+        )
+        # Open before announcing, so an answer that comes back at once is not missed.
+        waiting = tree.waits.open(self.user_id, pause)
+        try:
+            await tree.pauses.open(pause)
+            await self._emit(announcement)
+            tree.waiting_started()
+            try:
+                resolution = await asyncio.wait_for(
+                    asyncio.shield(waiting), max(0.0, pause.expires_at - time.time())
+                )
+            except TimeoutError:
+                resolution = await tree.pauses.expire(pause)
+            finally:
+                tree.waiting_ended()
         finally:
-            self._tree.approvals.close(self.run_id, call_id)
+            tree.waits.close(self.run_id, interrupt_id)
+        await self._resolved(pause, resolution, seconds)
+        return pause, resolution
+
+    async def _replayed(self, pause: Pause, seconds: float) -> tuple[Pause, Resolution]:
+        """The stored resolution of a pause asked again while replaying."""
+        tree = self._tree
+        replay = tree.replay
+        if replay is None or pause.ordinal > replay.last_ordinal:
+            raise RuntimeError("not replaying this pause")
+        stored, resolution = replay.resolved[pause.ordinal]
+        same = (stored.kind, stored.tool_name, stored.prompt, stored.node_run_id) == (
+            pause.kind,
+            pause.tool_name,
+            pause.prompt,
+            pause.node_run_id,
+        )
+        if not same:
+            raise AgentFailure(
+                AgentErrorCode.RESUME_DIVERGED,
+                DIVERGED,
+                retryable=True,
+            )
+        if pause.ordinal == replay.last_ordinal:
+            tree.replay = None  # live from here on
+            await self._resolved(stored, resolution, seconds)
+        return stored, resolution
+
+    async def _resolved(self, pause: Pause, resolution: Resolution, seconds: float) -> None:
+        await self._emit(
+            InterruptResolved(
+                **self._fields(),
+                interrupt_id=pause.interrupt_id,
+                kind=pause.kind,
+                resolution=resolution.resolution,
+                approved=resolution.approved,
+                arguments=resolution.arguments,
+                answer=resolution.answer,
+                answered_by=resolution.answered_by,
+                message=_describe(pause, resolution, seconds),
+            )
+        )
 
     async def _tool_executing(self, call_id: str, name: str, args: dict[str, Any]) -> None:
         await self._emit(
@@ -430,6 +623,49 @@ class RunContext:
             )
         )
         return ToolResult(call_id, name, status, value, error)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The outcome of :meth:`RunContext.ask`.
+
+    Attributes:
+        value: the answer (it satisfies the question's schema), the default
+            on expiry, or None when the question expired without a default.
+        resolution: ``answered``, ``expired`` or ``unanswerable`` (the run's
+            client cannot answer questions, so the default applied at once).
+        answered_by: the connection id the answer came from.
+    """
+
+    value: Any
+    resolution: str
+    answered_by: str | None = None
+
+
+def _default_reason(resolution: Resolution, timeout: float) -> str:
+    if resolution.resolution == "unanswerable":
+        return "this client cannot answer approvals, and the default is to deny"
+    return f"no approval within {timeout:g} seconds"
+
+
+def _describe(pause: Pause, resolution: Resolution, timeout: float) -> str:
+    """What happened to a pause, for a person to read."""
+    if pause.kind == "approval":
+        what = f"{pause.tool_name} was " + ("approved" if resolution.approved else "denied")
+        if resolution.resolution == "answered":
+            edited = " with edited arguments" if resolution.arguments is not None else ""
+            return f"{what}{edited}."
+    else:
+        what = (
+            "the question expired unanswered"
+            if resolution.answer is None
+            else "the default answer applied"
+        )
+        if resolution.resolution == "answered":
+            return "The question was answered."
+    if resolution.resolution == "expired":
+        return f"No answer within {timeout:g} seconds: {what} (the default)."
+    return f"This client cannot answer {pause.kind}s: {what} (the default)."
 
 
 class SubRun:

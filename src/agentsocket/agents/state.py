@@ -20,12 +20,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agentsocket.agents.errors import AgentFailure
 from agentsocket.agents.history import ChatTurn, HistoryLoader, Turn
+from agentsocket.agents.pauses import MemoryPauses, PauseBook, Replay, Waits
 from agentsocket.agents.sink import EventSink
 from agentsocket.agents.tool import Tool
 from agentsocket.protocol.codes import AgentErrorCode
@@ -50,43 +51,59 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """Why a run is being stopped: cancelled (with a reason) or timed out."""
+    """Why a run is being stopped: cancelled (with a reason), timed out, or suspended.
 
-    kind: Literal["cancelled", "timeout"]
+    A run is suspended when its process shuts down while it waits for a person:
+    it does not end (no terminal event, nothing stored), so it is continued
+    from its stored pauses once answered (:mod:`agentsocket.agents.pauses`).
+    """
+
+    kind: Literal["cancelled", "timeout", "suspended"]
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The user's answer to a ``tool_approval_required``."""
+    """The user's answer to a ``tool_approval_required``.
+
+    ``arguments`` are the arguments the user edited the call to, if they did.
+    """
 
     approved: bool
     reason: str | None = None
+    arguments: dict[str, Any] | None = None
 
 
-class Approvals:
-    """Pending tool approvals of all runs, keyed by (run_id, tool_call_id)."""
+class Deadline:
+    """A run's timeout, whose clock stops while the run waits for a person."""
 
-    def __init__(self) -> None:
-        self._pending: dict[tuple[str, str], tuple[str, asyncio.Future[Decision]]] = {}
+    def __init__(self, seconds: float, expire: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._left = seconds
+        self._expire = expire
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(seconds, expire)
 
-    def open(self, user_id: str, run_id: str, tool_call_id: str) -> asyncio.Future[Decision]:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._pending[run_id, tool_call_id] = (user_id, future)
-        return future
+    def hold(self) -> None:
+        """Stop the clock (the run waits for a person)."""
+        if self._timer is not None:
+            self._left = max(0.0, self._timer.when() - self._loop.time())
+            self._timer.cancel()
+            self._timer = None
 
-    def close(self, run_id: str, tool_call_id: str) -> None:
-        self._pending.pop((run_id, tool_call_id), None)
+    def release(self) -> None:
+        """Start the clock again with the time that was left."""
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._left, self._expire)
 
-    def resolve(
-        self, run_id: str, tool_call_id: str, decision: Decision, user_id: str | None = None
-    ) -> bool:
-        """Answer a pending approval; False if none is pending (or it is another user's)."""
-        entry = self._pending.get((run_id, tool_call_id))
-        if entry is None or (user_id is not None and entry[0] != user_id) or entry[1].done():
-            return False
-        entry[1].set_result(decision)
-        return True
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._expire = _nothing
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Text(Protocol):
@@ -130,18 +147,32 @@ class RunTree:
         sink: EventSink,
         root: RunNode,
         tools: Mapping[str, Tool],
-        approvals: Approvals,
+        waits: Waits,
         approval_timeout: float,
+        approval_default: bool = False,
         history: HistoryLoader | None = None,
+        pauses: PauseBook | None = None,
+        replay: Replay | None = None,
+        answerable: bool = True,
     ) -> None:
         self.user_id = user_id
         self.thread_id = thread_id
         self.sink = sink
         self.root = root
         self.tools = tools
-        self.approvals = approvals
+        self.waits = waits
         self.approval_timeout = approval_timeout
+        self.approval_default = approval_default
         self.history = history
+        self.pauses: PauseBook = pauses or MemoryPauses()
+        #: Set while a continued run re-does what it had done before its last pause.
+        self.replay = replay if replay is not None and replay.resolved else None
+        #: False for a run whose client cannot answer (v1, v2): defaults apply at once.
+        self.answerable = answerable
+        self.pause_count = 0  # pauses asked so far (a pause's ordinal)
+        self.waiting = 0  # pauses being waited for right now
+        self.deadline: Deadline | None = None  # the run's timeout, if it has one
+        self.sub_run_ids: list[str] = []  # sub-runs opened so far, in order
         self.turns: list[ChatTurn] | None = None  # the thread's history, once loaded
         self.stored_turns: Sequence[Turn] | None = None  # ... as the loader returned it
         self.stop: Stop | None = None
@@ -159,6 +190,33 @@ class RunTree:
             "agent_name": node.agent_name,
             "parent_run_id": node.parent_run_id,
         }
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay is not None
+
+    def waiting_started(self) -> None:
+        self.waiting += 1
+        if self.waiting == 1 and self.deadline is not None:
+            self.deadline.hold()
+
+    def waiting_ended(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0 and self.deadline is not None:
+            self.deadline.release()
+
+    @property
+    def suspended(self) -> bool:
+        return self.stop is not None and self.stop.kind == "suspended"
+
+    def new_sub_run_id(self) -> str:
+        """A sub-run's id: the one it had before, while replaying."""
+        if self.replay is not None and self.replay.sub_run_ids:
+            run_id = self.replay.sub_run_ids.popleft()
+        else:
+            run_id = new_id("run_")
+        self.sub_run_ids.append(run_id)
+        return run_id
 
     def request_stop(self, stop: Stop) -> None:
         """Stop the tree (first request wins): close the gate, cancel the agent's task."""
@@ -181,6 +239,8 @@ class RunTree:
             return False
         if node.finished:
             raise RuntimeError(f"run {node.run_id} has ended; it cannot emit {event.TYPE}")
+        if self.replay is not None:
+            return True  # sent before the process went away
         self._emitting += 1
         try:
             await self.sink.emit(event)
@@ -195,7 +255,9 @@ class RunTree:
     async def announce(self, node: RunNode) -> bool:
         """Emit ``agent_started`` for ``node``: the root's always, a sub-run's through the gate."""
         event = AgentStarted(**self.fields(node))
-        if node is self.root:
+        if self.replay is not None:
+            pass  # sent before the process went away
+        elif node is self.root:
             await self.sink.emit(event)
         elif not await self.emit(node, event):
             return False
@@ -204,7 +266,7 @@ class RunTree:
 
     async def finish(self, node: RunNode, event: AgentEvent) -> None:
         """Emit ``node``'s terminal event, bypassing the gate, at most once."""
-        if node.finished or not node.announced:
+        if node.finished or not node.announced or self.suspended:
             return
         if node is not self.root and self.root.finished:
             return

@@ -55,6 +55,7 @@ from agentsocket.client.requests import (
     Pending,
     Requests,
     reply,
+    resolved,
     run_end,
     tool_decided,
 )
@@ -330,19 +331,33 @@ class Connection:
         tool_call_id: str,
         approved: bool,
         reason: str | None = None,
+        *,
+        arguments: dict[str, Any] | None = None,
     ) -> s.ToolExecuting | s.ToolCompleted:
-        """Answer a ``tool_approval_required`` (v3 only).
+        """Answer a ``tool_approval_required`` (v3 only), from any connection of the user.
+
+        Args:
+            arguments: run the tool with these arguments instead (approved
+                only); they must satisfy the request's ``arguments_schema``
+                (``None`` there: the arguments cannot be edited).
 
         Returns:
-            The call's next event: ``tool_executing`` when approved,
-            ``tool_completed`` with status ``denied`` when not.
+            The call's next event: ``tool_executing`` (with the arguments it
+            runs with) when approved, ``tool_completed`` with status ``denied`` when not.
 
         Raises:
             MessageNotInVersion: the connection speaks v1 or v2.
-            RequestError: ``not_found`` when no such approval is pending.
+            RequestError: ``not_found`` when no such approval is pending,
+                ``conflict`` when it was answered already (here or elsewhere) or
+                expired, ``validation_failed`` when the edited arguments do not
+                satisfy the schema (``errors`` name the fields; it stays pending).
         """
         message = c.ToolApproval(
-            run_id=run_id, tool_call_id=tool_call_id, approved=approved, reason=reason
+            run_id=run_id,
+            tool_call_id=tool_call_id,
+            approved=approved,
+            reason=reason,
+            arguments=arguments,
         )
         cid = _correlation_id()
         completes = tool_decided(run_id, tool_call_id)
@@ -350,6 +365,31 @@ class Connection:
         event = await self._request(message, completes, cid, s.AgentEvent, False, wait)
         assert isinstance(event, s.ToolExecuting | s.ToolCompleted)
         return event
+
+    async def answer_question(
+        self, run_id: str, question_id: str, answer: Any
+    ) -> s.InterruptResolved:
+        """Answer an ``agent_question`` (v3 only), from any connection of the user.
+
+        ``answer`` must satisfy the question's ``answer_schema``. Not resent
+        after a reconnect: the server may have taken it already.
+
+        Returns:
+            The question's ``interrupt_resolved`` (every connection of the user gets it).
+
+        Raises:
+            MessageNotInVersion: the connection speaks v1 or v2.
+            RequestError: ``validation_failed`` when the answer does not satisfy
+                the schema (``errors`` name the fields, e.g.
+                ``$.data.answer.rating``; the question stays open), ``conflict``
+                when it was answered already or expired, ``not_found`` when no
+                such question is pending.
+        """
+        message = c.QuestionAnswer(run_id=run_id, question_id=question_id, answer=answer)
+        cid = _correlation_id()
+        wait = self.options.request_timeout
+        completes = resolved(run_id, question_id)
+        return await self._request(message, completes, cid, s.InterruptResolved, False, wait)
 
     async def create_thread(self, title: str | None = None) -> s.ThreadInfo:
         """Create an empty thread."""

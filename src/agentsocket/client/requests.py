@@ -2,8 +2,9 @@
 
 A request is a client frame with a fresh ``correlation_id``. Its answer is
 usually the reply carrying that id (``message_received``, ``thread_list``,
-...); ``stop`` is answered by the run's terminal event and ``approve`` by the
-tool call's next event. An ``error`` with the id refuses it.
+...); ``stop`` is answered by the run's terminal event, ``approve`` by the
+tool call's next event and ``answer_question`` by the question's
+``interrupt_resolved``. An ``error`` with the id refuses it.
 
 Across a reconnect a request either is resent as is (``resend``: a
 ``user_message`` with its ``client_message_id``, which the server
@@ -19,7 +20,13 @@ from typing import Any
 
 from agentsocket.client.errors import RequestError
 from agentsocket.protocol import TERMINAL_EVENTS, ClientEnvelope, ServerEnvelope, ServerMessage
-from agentsocket.protocol.server_messages import AgentEvent, Error, ToolCompleted, ToolExecuting
+from agentsocket.protocol.server_messages import (
+    AgentEvent,
+    Error,
+    InterruptResolved,
+    ToolCompleted,
+    ToolExecuting,
+)
 
 #: Whether a server message (with its correlation id) answers a request.
 Completes = Callable[[ServerMessage, "str | None"], bool]
@@ -45,6 +52,15 @@ def tool_decided(run_id: str, tool_call_id: str) -> Completes:
         isinstance(message, ToolExecuting | ToolCompleted)
         and message.run_id == run_id
         and message.tool_call_id == tool_call_id
+    )
+
+
+def resolved(run_id: str, interrupt_id: str) -> Completes:
+    """Answered by the ``interrupt_resolved`` of pause ``interrupt_id`` of run ``run_id``."""
+    return lambda message, _: (
+        isinstance(message, InterruptResolved)
+        and message.run_id == run_id
+        and message.interrupt_id == interrupt_id
     )
 
 

@@ -221,6 +221,11 @@ class RunRequest:
     #: A field of its own in the queue entry, beside ``request``: workers that predate it
     #: read the entry as before.
     traceparent: str | None = None
+    #: False when the client that sent the message cannot answer approvals or
+    #: questions (v1, v2): their defaults then apply at once.
+    answerable: bool = True
+    #: Continue a run whose process died while it was paused (its pauses are in the store).
+    resume: bool = False
 
     def encode(self) -> bytes:
         """The entry's ``request`` field (without the traceparent)."""

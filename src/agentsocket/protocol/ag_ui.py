@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ag_ui.core import (
@@ -80,6 +81,13 @@ APPROVAL_SCHEMA: Final[dict[str, Any]] = {
     "required": ["approved"],
 }
 
+#: ``Interrupt.reason`` of an agent's question (``agent_question``); answer it with a
+#: resume entry whose payload is the answer, which must satisfy the interrupt's
+#: ``responseSchema`` (the question's ``answer_schema``).
+QUESTION_REASON: Final = CUSTOM_PREFIX + "question"
+#: Marks a question among interrupt ids (``?`` never occurs in an ``Identifier``).
+_QUESTION_MARK: Final = "?"
+
 #: Head messages that are no run's own but are passed on as ``CUSTOM`` events.
 _CUSTOM_TYPES = frozenset(
     {
@@ -100,12 +108,31 @@ def interrupt_id(root_run_id: str, run_id: str, tool_call_id: str) -> str:
     return f"{root_run_id}:{run_id}:{tool_call_id}"
 
 
+def question_interrupt_id(root_run_id: str, run_id: str, question_id: str) -> str:
+    """The id of the interrupt for question ``question_id`` of ``run_id``.
+
+    Like :func:`interrupt_id`, with ``?`` before the question id: an answer
+    then says by its id alone whether it answers a question or an approval.
+    """
+    return interrupt_id(root_run_id, run_id, _QUESTION_MARK + question_id)
+
+
 def parse_interrupt_id(text: str) -> tuple[str, str, str] | None:
-    """(root run id, run id, tool call id) of an :func:`interrupt_id`; None if not one."""
+    """(root run id, run id, tool call or question id) of an interrupt id; None if not one.
+
+    A question's id keeps its ``?`` mark (:func:`question_of` strips it).
+    """
     parts = text.split(":", 2)
     if len(parts) != 3 or not all(parts):
         return None
     return parts[0], parts[1], parts[2]
+
+
+def question_of(pause_id: str) -> str | None:
+    """The question id in the last part of an interrupt id; None for a tool call id."""
+    if pause_id.startswith(_QUESTION_MARK) and len(pause_id) > len(_QUESTION_MARK):
+        return pause_id.removeprefix(_QUESTION_MARK)
+    return None
 
 
 def encode_event(event: BaseEvent) -> str:
@@ -207,6 +234,8 @@ class RunConverter:
             out.append(self._finished(RunFinishedInterruptOutcome(interrupts=[interrupt])))
             self.interrupted = True
             return out
+        if isinstance(event, s.AgentQuestion):
+            return out + self._question(event, None)
         if isinstance(event, s.AgentCompleted):
             return out + self._close_texts() + [self._finished(None, event.usage)]
         if isinstance(event, s.AgentCancelled):
@@ -306,7 +335,24 @@ class RunConverter:
             out.append(self._finished(RunFinishedInterruptOutcome(interrupts=[interrupt])))
             self.interrupted = True
             return out
+        if isinstance(event, s.AgentQuestion):
+            return out + self._question(event, sub)
         return out + self._content(event, sub)
+
+    def _question(self, event: s.AgentQuestion, sub: str | None) -> list[BaseEvent]:
+        """An agent's question ends the AG-UI run with an interrupt, as an approval does."""
+        interrupt = Interrupt(
+            id=question_interrupt_id(self.run_id, event.run_id, event.question_id),
+            reason=QUESTION_REASON,
+            message=event.prompt,
+            response_schema=event.answer_schema,
+            expires_at=datetime.fromtimestamp(event.expires_at, UTC).isoformat(),
+            subagent_run_id=sub,
+        )
+        out = self._close_texts()
+        out.append(self._finished(RunFinishedInterruptOutcome(interrupts=[interrupt])))
+        self.interrupted = True
+        return out
 
     # --- content shared by the run and its sub-runs -----------------------------------
 
@@ -562,6 +608,22 @@ MAPPING: Final[tuple[HeadMapping, ...]] = (
         outcome="interrupt",
     ),
     HeadMapping(
+        s.AgentQuestion.TYPE,
+        (_TEXT_END, "RUN_FINISHED"),
+        (_TEXT_END, "RUN_FINISHED"),
+        (
+            ("question_id", "the interrupt's `id` (`<root run>:<run>:?<question id>`)"),
+            ("prompt", "the interrupt's `message`"),
+            ("answer_schema", "the interrupt's `responseSchema`"),
+            ("expires_at", "the interrupt's `expiresAt` (ISO 8601, UTC)"),
+        ),
+        f"open text messages ended, then `RUN_FINISHED` with an `interrupt` outcome "
+        f"(`reason` `{QUESTION_REASON}`; for a sub-run the interrupt carries "
+        "`subagentRunId`). A resume entry's `payload` is the answer; the run's next "
+        "message opens a new AG-UI run, as after an approval",
+        outcome="interrupt",
+    ),
+    HeadMapping(
         s.AgentCompleted.TYPE,
         (_TEXT_END, "RUN_FINISHED"),
         (_TEXT_END, "SUBAGENT_FINISHED"),
@@ -667,6 +729,12 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         s.UserMessageAccepted.TYPE,
         "not converted: the `POST` carries the user's message itself",
     ),
+    Unmapped(
+        "message",
+        s.InterruptResolved.TYPE,
+        "not converted: the run's continuation (a new AG-UI run, or `TOOL_CALL_RESULT`) "
+        "shows the outcome",
+    ),
     Unmapped("message", s.ThreadList.TYPE, _REPLY),
     Unmapped("message", s.ThreadHistory.TYPE, _REPLY),
     Unmapped(
@@ -675,6 +743,23 @@ NO_COUNTERPART: Final[tuple[Unmapped, ...]] = (
         "not sent for the run itself (AG-UI's `RUN_STARTED` has no agent name)",
     ),
     Unmapped("field", "tool_completed.duration_ms", "not sent"),
+    Unmapped(
+        "field",
+        "agent_question.timeout_seconds",
+        "not sent: `expiresAt` says when; unanswered by then, the default applies",
+    ),
+    Unmapped("field", "agent_question.default", "not sent (applied if nobody answers)"),
+    Unmapped("field", "tool_approval_required.expires_at", "not sent"),
+    Unmapped(
+        "field",
+        "tool_approval_required.on_expiry",
+        "not sent; a call nobody answered is denied or approved as it says",
+    ),
+    Unmapped(
+        "field",
+        "tool_approval_required.arguments_schema",
+        "not sent: AG-UI approvals cannot edit arguments",
+    ),
     Unmapped(
         "field",
         "tool_approval_required.timeout_seconds",

@@ -7,7 +7,7 @@ what, so they cannot drift apart::
     match read_input(body):
         case StartRun() as start:          # a user_message for start.prompt
             ...
-        case AnswerInterrupts() as answers:  # tool_approval answers
+        case AnswerInterrupts() as answers:  # tool_approval / question_answer answers
             ...
 
 :func:`read_input` raises :class:`InputRefused` (a typed refusal: ``code``,
@@ -19,6 +19,7 @@ may also stop a run with the ``CUSTOM`` frame :data:`STOP_NAME`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -27,7 +28,7 @@ from ag_ui.core import RunAgentInput, TextInputContent, ToolMessage, UserMessage
 from pydantic import BaseModel, Field, ValidationError
 
 from agentsocket.protocol import client_messages as c
-from agentsocket.protocol.ag_ui import CUSTOM_PREFIX, parse_interrupt_id
+from agentsocket.protocol.ag_ui import CUSTOM_PREFIX, parse_interrupt_id, question_of
 
 #: The ``CUSTOM`` client frame that stops a run over WebSocket:
 #: ``{"type": "CUSTOM", "name": "agentsocket.stop_agent", "value": {"runId": "..."}}``.
@@ -82,12 +83,36 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class AnswerInterrupts:
-    """``resume`` entries answering approval interrupts of one run (``root_run_id``)."""
+class QuestionReply:
+    """One question interrupt answered: (root run, run, question) and the answer.
+
+    Attributes:
+        index: the answer's entry in ``resume`` (errors name ``$.resume[<index>].payload``).
+    """
 
     root_run_id: str
     run_id: str
-    answers: tuple[Answer, ...]
+    question_id: str
+    answer: Any
+    index: int
+
+
+def payload_issues(
+    reply: QuestionReply, issues: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """An answer's problems (``("answer.rating", reason)``) where the client put them:
+    ``$.resume[<index>].payload.rating``."""
+    at = f"$.resume[{reply.index}].payload"
+    return [(at + path.removeprefix("answer"), reason) for path, reason in issues]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerInterrupts:
+    """``resume`` entries answering approval and question interrupts of one run."""
+
+    root_run_id: str
+    run_id: str
+    answers: tuple[Answer | QuestionReply, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +293,7 @@ def _agent(body: RunAgentInput) -> str | None:
 
 
 def _answers(body: RunAgentInput) -> AnswerInterrupts:
-    answers: list[Answer] = []
+    answers: list[Answer | QuestionReply] = []
     for i, entry in enumerate(body.resume or []):
         parsed = parse_interrupt_id(entry.interrupt_id)
         if parsed is None:
@@ -277,6 +302,17 @@ def _answers(body: RunAgentInput) -> AnswerInterrupts:
                 "not an interrupt of ours",
                 [(f"$.resume[{i}].interruptId", "unknown interrupt")],
             )
+        question_id = question_of(parsed[2])
+        if question_id is not None:
+            # A question has no "no": it is answered, or left to expire to its default.
+            if entry.status != "resolved":
+                raise InputRefused(
+                    "validation_failed",
+                    "a question is answered (status resolved) or left to expire",
+                    [(f"$.resume[{i}].status", "a question cannot be cancelled")],
+                )
+            answers.append(QuestionReply(parsed[0], parsed[1], question_id, entry.payload, i))
+            continue
         payload = entry.payload if isinstance(entry.payload, dict) else {}
         approved = entry.status == "resolved" and payload.get("approved") is True
         reason = payload.get("reason")

@@ -22,6 +22,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 # The limits module's checks run as plain validators, so the released schemas stay as they were.
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)]
 PageSize = Annotated[int, Field(ge=1, le=200)]
+#: How deep an answer or edited tool arguments may nest.
+ANSWER_MAX_DEPTH = 8
 
 
 def _check_traceparent(value: str) -> str:
@@ -141,6 +143,30 @@ class ToolApproval(ClientMessage):
     tool_call_id: Identifier
     approved: bool
     reason: Annotated[str, Field(max_length=1000), AfterValidator(check_text)] | None = None
+    arguments: dict[str, Any] | None = Field(
+        default=None,
+        description="Run the tool with these arguments instead (approved only); they must "
+        "satisfy the request's ``arguments_schema``.",
+    )
+
+    @field_validator("arguments")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_value(value, ANSWER_MAX_DEPTH)
+
+
+class QuestionAnswer(ClientMessage):
+    """Answer an ``agent_question``; the answer must satisfy its ``answer_schema``."""
+
+    TYPE: ClassVar[str] = "question_answer"
+    run_id: Identifier
+    question_id: Identifier
+    answer: Any
+
+    @field_validator("answer")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return check_value(value, ANSWER_MAX_DEPTH)
 
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
@@ -156,5 +182,6 @@ CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
         Ping,
         Resume,
         ToolApproval,
+        QuestionAnswer,
     )
 }

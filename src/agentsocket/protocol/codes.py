@@ -47,6 +47,8 @@ class AgentErrorCode(StrEnum):
     NO_WORKER = "no_worker"
     GATEWAY_LOST = "gateway_lost"  # the node running it died (crash, kill -9); retryable
     UNKNOWN_AGENT = "unknown_agent"
+    # Run again after its process died, the agent asked something else than before a pause.
+    RESUME_DIVERGED = "resume_diverged"
 
 
 class CloseCode(IntEnum):

@@ -210,6 +210,38 @@ SERVER_EXAMPLES: dict[str, ServerEnvelope] = {
                 tool_name="delete_thread",
                 arguments={"thread_id": "thr_1"},
                 timeout_seconds=60.0,
+                expires_at=1767225660.0,
+                on_expiry="deny",
+                arguments_schema={
+                    "type": "object",
+                    "properties": {"thread_id": {"type": "string"}},
+                    "required": ["thread_id"],
+                },
+            )
+        ),
+        _server(
+            s.AgentQuestion(
+                **_RUN,
+                question_id="q_1",
+                prompt="How would you rate this demo?",
+                answer_schema={
+                    "type": "object",
+                    "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}},
+                    "required": ["rating"],
+                },
+                timeout_seconds=120.0,
+                expires_at=1767225720.0,
+            )
+        ),
+        _server(
+            s.InterruptResolved(
+                **_RUN,
+                interrupt_id="call_2",
+                kind="approval",
+                resolution="answered",
+                approved=True,
+                answered_by="conn_9a1b",
+                message="delete_thread was approved.",
             )
         ),
         _server(s.AgentMessageDelta(**_RUN, message_id="msg_2", content="17*23 = 391")),
@@ -250,6 +282,12 @@ CLIENT_EXAMPLES: dict[str, ClientEnvelope] = {
         ClientEnvelope(
             c.ToolApproval(run_id="run_7f3a", tool_call_id="call_2", approved=False, reason="no"),
             "req-11",
+        ),
+        ClientEnvelope(
+            c.QuestionAnswer(
+                run_id="run_7f3a", question_id="q_1", answer={"rating": 5, "comment": "neat"}
+            ),
+            "req-12",
         ),
     )
 }

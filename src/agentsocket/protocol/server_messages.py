@@ -356,6 +356,61 @@ class ToolApprovalRequired(AgentEvent):
     tool_name: str
     arguments: dict[str, Any]
     timeout_seconds: Seconds
+    expires_at: EpochSeconds | None = Field(
+        default=None,
+        description="When the request expires and ``on_expiry`` applies; None from servers "
+        "older than this field.",
+    )
+    on_expiry: Literal["approve", "deny"] = Field(
+        default="deny", description="The decision applied if no answer comes before it expires."
+    )
+    arguments_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON Schema of the tool's arguments: edited arguments in ``tool_approval`` "
+        "must satisfy it. None: the arguments cannot be edited.",
+    )
+
+
+class AgentQuestion(AgentEvent):
+    """The run waits for a ``question_answer``: an answer that satisfies ``answer_schema``."""
+
+    TYPE: ClassVar[str] = "agent_question"
+    question_id: str
+    prompt: str = Field(description="The question, for a person to read.")
+    answer_schema: dict[str, Any] = Field(description="JSON Schema the answer must satisfy.")
+    timeout_seconds: Seconds
+    expires_at: EpochSeconds
+    default: Any = Field(
+        default=None,
+        description="The answer applied if none comes before it expires (null: the question "
+        "expires unanswered).",
+    )
+
+
+class InterruptResolved(AgentEvent):
+    """A ``tool_approval_required`` or ``agent_question`` was answered, expired or skipped.
+
+    Every connection of the user gets it, so a request answered on one device
+    disappears from the others.
+    """
+
+    TYPE: ClassVar[str] = "interrupt_resolved"
+    interrupt_id: str = Field(description="The ``tool_call_id`` or ``question_id`` resolved.")
+    kind: Literal["approval", "question"]
+    resolution: Literal["answered", "expired", "unanswerable"] = Field(
+        description="``answered`` by the user; ``expired`` (the default applied); "
+        "``unanswerable``: the run was started from a client version that cannot answer, "
+        "so the default applied at once."
+    )
+    approved: bool | None = Field(default=None, description="For an approval: the decision.")
+    arguments: dict[str, Any] | None = Field(
+        default=None, description="For an approval: the arguments the tool runs with, if edited."
+    )
+    answer: Any = Field(default=None, description="For a question: the answer.")
+    answered_by: str | None = Field(
+        default=None, description="The connection id the answer came from (``answered``)."
+    )
+    message: str = Field(description="What happened, for a person to read.")
 
 
 class AgentMessageDelta(AgentEvent):
@@ -431,6 +486,8 @@ SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
         ToolExecuting,
         ToolCompleted,
         ToolApprovalRequired,
+        AgentQuestion,
+        InterruptResolved,
         AgentMessageDelta,
         AgentMessage,
         AgentCompleted,

@@ -13,7 +13,14 @@ Nothing here imports :mod:`agentsocket.server`.
 """
 
 from agentsocket.runs.agent_set import AgentInfo, AgentSet, AgentSpecError
-from agentsocket.runs.control import Approve, BadCommand, Cancel, encode_command, parse_command
+from agentsocket.runs.control import (
+    Approve,
+    BadCommand,
+    Cancel,
+    Resolve,
+    encode_command,
+    parse_command,
+)
 from agentsocket.runs.executors import Executor, LocalExecutor, QueueExecutor
 from agentsocket.runs.loading import ENTRY_POINT_GROUP, build_agent_set, load_spec
 from agentsocket.runs.outcomes import (
@@ -37,6 +44,7 @@ __all__ = [
     "LocalExecutor",
     "Publish",
     "QueueExecutor",
+    "Resolve",
     "StreamSink",
     "build_agent_set",
     "encode_command",

@@ -8,14 +8,16 @@ fields it does not know are ignored (a newer gateway's)::
     payload = encode_command(Cancel(run_id="run_1", user_id="alice"))
     match parse_command(payload):
         case Cancel(run_id=run_id): ...
-        case Approve(run_id=run_id, approved=approved): ...
+        case Resolve(run_id=run_id, interrupt_id=interrupt_id): ...
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from agentsocket.agents.pauses import Resolution, ResolutionKind
 
 
 class _Command(BaseModel):
@@ -35,7 +37,10 @@ class Cancel(_Command):
 
 
 class Approve(_Command):
-    """Answer the pending approval of ``tool_call_id`` in ``run_id`` (a run or a sub-run)."""
+    """Answer the pending approval of ``tool_call_id`` in ``run_id`` (a run or a sub-run).
+
+    What gateways before :class:`Resolve` send; workers still obey it.
+    """
 
     op: Literal["approve"] = "approve"
     tool_call_id: str = Field(min_length=1)
@@ -43,21 +48,62 @@ class Approve(_Command):
     reason: str | None = None
 
 
-Command = Annotated[Cancel | Approve, Field(discriminator="op")]
+class Resolve(_Command):
+    """Wake ``run_id`` (a run or a sub-run) waiting at ``interrupt_id`` with its resolution.
 
-_COMMAND: TypeAdapter[Cancel | Approve] = TypeAdapter(Command)
+    The answer was claimed in the store already; the waiting process only learns it.
+    """
+
+    op: Literal["resolve"] = "resolve"
+    interrupt_id: str = Field(min_length=1)
+    outcome: ResolutionKind
+    approved: bool | None = None
+    arguments: dict[str, Any] | None = None
+    reason: str | None = None
+    answer: Any = None
+    answered_by: str | None = None
+
+    @classmethod
+    def of(cls, user_id: str, run_id: str, interrupt_id: str, resolution: Resolution) -> Resolve:
+        return cls(
+            run_id=run_id,
+            user_id=user_id,
+            interrupt_id=interrupt_id,
+            outcome=resolution.resolution,
+            approved=resolution.approved,
+            arguments=resolution.arguments,
+            reason=resolution.reason,
+            answer=resolution.answer,
+            answered_by=resolution.answered_by,
+        )
+
+    def resolution(self) -> Resolution:
+        return Resolution(
+            self.outcome,
+            approved=self.approved,
+            arguments=self.arguments,
+            reason=self.reason,
+            answer=self.answer,
+            answered_by=self.answered_by,
+        )
+
+
+AnyCommand = Cancel | Approve | Resolve
+Command = Annotated[AnyCommand, Field(discriminator="op")]
+
+_COMMAND: TypeAdapter[AnyCommand] = TypeAdapter(Command)
 
 
 class BadCommand(ValueError):  # noqa: N818 - named for what it is, like json's errors
     """A control-channel payload that is not a valid command."""
 
 
-def encode_command(command: Cancel | Approve) -> bytes:
+def encode_command(command: AnyCommand) -> bytes:
     """The bytes published for ``command``."""
     return command.model_dump_json().encode()
 
 
-def parse_command(payload: bytes | str) -> Cancel | Approve:
+def parse_command(payload: bytes | str) -> AnyCommand:
     """Parse a control-channel payload.
 
     Raises:

@@ -23,11 +23,18 @@ from typing import Protocol
 from agentsocket import tracing
 from agentsocket.agents import EventSink, Runner, RunOutcome
 from agentsocket.agents.history import HistoryLoader
+from agentsocket.agents.pauses import PauseBook, Replay, Resolution
 from agentsocket.aio import cancel_and_wait
 from agentsocket.delivery.run_queue import RunInfo, RunQueue, RunRequest, connect
 from agentsocket.protocol import ServerMessage
 from agentsocket.runs.agent_set import AgentSet
-from agentsocket.runs.control import Approve, BadCommand, Cancel, encode_command, parse_command
+from agentsocket.runs.control import (
+    BadCommand,
+    Cancel,
+    Resolve,
+    encode_command,
+    parse_command,
+)
 from agentsocket.runs.lease import NodeLease
 from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import Reaper
@@ -63,9 +70,24 @@ class Executor(Protocol):
         """Stop one of the user's running runs, on whichever node or worker runs it."""
         ...
 
-    async def approve(
-        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
-    ) -> bool: ...
+    async def wake(
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+    ) -> bool:
+        """Hand a resolved pause of ``run_id`` (the root run or a sub-run of it) to the
+        process whose run waits for it; False if none does."""
+        ...
+
+    async def holds(self, run_id: str) -> bool:
+        """True while a live process runs the root run ``run_id``."""
+        ...
+
+    async def resume(self, request: RunRequest, replay: Replay) -> None:
+        """Run the agent of a paused run again, replaying up to its last pause."""
+        ...
+
+
+#: A run's pause book, given the run (the store's, for pauses that outlive the process).
+PauseBooks = Callable[[RunRequest], PauseBook]
 
 
 #: How long a reserved run slot lasts if its node dies before starting the run.
@@ -85,9 +107,13 @@ class LocalExecutor:
             then ends the runs of a node that died (``gateway_lost``).
         on_lost: stores the end of such a reaped run; required with ``lease``.
         timeline: stores each run's timeline in batches (``Store.append_timeline``).
+        timeline_position: a run's last stored timeline position
+            (``Store.timeline_position``), for a run continued after a restart.
         observer: records the run metrics (:mod:`agentsocket.runs.metrics`).
         on_ended: called once a run's end is out (see :class:`Runner`).
         on_lost_ended: called once a reaped run's end is out.
+        on_lost_paused: takes over a reaped run that had paused for a person
+            (:meth:`Interrupts.lost <agentsocket.runs.interrupts.Interrupts.lost>`).
     """
 
     def __init__(
@@ -107,8 +133,14 @@ class LocalExecutor:
         observer: RunObserver | None = None,
         on_ended: Callable[[RunOutcome], Awaitable[None]] | None = None,
         on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
+        approval_default: bool = False,
+        pauses: PauseBooks | None = None,
+        on_lost_paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
+        timeline_position: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self._agents = agents
+        self._timeline_position = timeline_position
+        self._pauses = pauses
         self._timeline = timeline
         self._observer = observer
         self._publish = publish
@@ -122,11 +154,17 @@ class LocalExecutor:
                 raise TypeError("a LocalExecutor with a lease needs on_lost")
             lease.on_dropped = lambda run_id: self.runner.cancel(run_id, "gateway_lost")
             self._reaper = Reaper(
-                lease.queue, publish, on_lost, interval=reap_interval, after_end=on_lost_ended
+                lease.queue,
+                publish,
+                on_lost,
+                interval=reap_interval,
+                after_end=on_lost_ended,
+                paused=on_lost_paused,
             )
         self.runner = Runner(
             timeout=timeout,
             approval_timeout=approval_timeout,
+            approval_default=approval_default,
             cancel_grace=cancel_grace,
             on_finish=self._finished,
             on_ended=on_ended,
@@ -179,7 +217,9 @@ class LocalExecutor:
             if not slots:
                 del self._slots[user_id]
 
-    async def launch(self, request: RunRequest, slot: str | None = None) -> None:
+    async def launch(
+        self, request: RunRequest, slot: str | None = None, replay: Replay | None = None
+    ) -> None:
         agent = self._agents.get(request.agent)
         if agent is None:  # the gateway checked the name against this same set
             raise LookupError(f"no agent {request.agent!r}")
@@ -190,12 +230,48 @@ class LocalExecutor:
             await self.release(request.user_id, slot)
         sink: EventSink = StreamSink(self._publish_for(request.run_id), request.user_id)
         if self._timeline is not None:
-            sink = RecordingSink(sink, TimelineRecorder(self._timeline, request.run_id))
+            after = 0
+            if replay is not None and self._timeline_position is not None:
+                after = await self._timeline_position(request.run_id)
+            recorder = TimelineRecorder(self._timeline, request.run_id, after=after)
+            sink = RecordingSink(sink, recorder)
         if self._observer is not None:
             sink = self._observer.watch(request, sink)
         self.runner.start(
-            request.user_id, request.thread_id, agent, request.prompt, request.run_id, sink
+            request.user_id,
+            request.thread_id,
+            agent,
+            request.prompt,
+            request.run_id,
+            sink,
+            pauses=None if self._pauses is None else self._pauses(request),
+            replay=replay,
+            answerable=request.answerable,
         )
+
+    async def resume(self, request: RunRequest, replay: Replay) -> None:
+        if self.runner.get(request.run_id) is not None:
+            return  # still running here: it is woken, not continued
+        await self.launch(request, replay=replay)
+
+    async def wake(
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
+    ) -> bool:
+        if self.runner.resolve(run_id, interrupt_id, resolution, user_id=user_id):
+            return True
+        if self._lease is None:
+            return False
+        # Another node's run: the node holding it obeys the control channel.
+        queue = self._lease.queue
+        return await _wake_elsewhere(queue, user_id, root_run_id, run_id, interrupt_id, resolution)
+
+    async def holds(self, run_id: str) -> bool:
+        if self.runner.get(run_id) is not None:
+            return True
+        if self._lease is None:
+            return False
+        info = await self._lease.queue.info(run_id)
+        return info is not None and info.state == "running"
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "user_request") -> bool:
         if self.runner.cancel(run_id, reason, user_id=user_id):
@@ -228,6 +304,13 @@ class LocalExecutor:
                             self.runner.cancel(
                                 command.run_id, command.reason, user_id=command.user_id
                             )
+                        elif isinstance(command, Resolve):
+                            self.runner.resolve(
+                                command.run_id,
+                                command.interrupt_id,
+                                command.resolution(),
+                                user_id=command.user_id,
+                            )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -257,11 +340,6 @@ class LocalExecutor:
             # The slot is free before the client can see the end (it may send again at once).
             await self._lease.release(outcome.run_id, outcome.user_id)
 
-    async def approve(
-        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
-    ) -> bool:
-        return self.runner.resolve_approval(run_id, tool_call_id, approved, reason, user_id=user_id)
-
 
 class QueueExecutor:
     """Hands runs to worker processes through Redis, and reaps runs of dead workers.
@@ -281,6 +359,7 @@ class QueueExecutor:
         reap_interval: float = 1.0,
         queue_timeout: float = 30.0,
         on_lost_ended: Callable[[RunInfo], Awaitable[None]] | None = None,
+        on_lost_paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
     ) -> None:
         self._redis = connect(redis_url)
         self.queue = RunQueue(self._redis, prefix)
@@ -291,6 +370,7 @@ class QueueExecutor:
             interval=reap_interval,
             queue_timeout=queue_timeout,
             after_end=on_lost_ended,
+            paused=on_lost_paused,
         )
 
     async def start(self) -> None:
@@ -329,18 +409,37 @@ class QueueExecutor:
         )
         return True
 
-    async def approve(
-        self, user_id: str, run_id: str, tool_call_id: str, approved: bool, reason: str | None
+    async def wake(
+        self, user_id: str, root_run_id: str, run_id: str, interrupt_id: str, resolution: Resolution
     ) -> bool:
-        # The worker records each approval it waits for (sub-runs' too).
-        if await self.queue.approval_owner(run_id, tool_call_id) != user_id:
-            return False
-        command = Approve(
-            run_id=run_id,
-            user_id=user_id,
-            tool_call_id=tool_call_id,
-            approved=approved,
-            reason=reason,
-        )
-        await self.queue.command(encode_command(command))
-        return True
+        queue = self.queue
+        return await _wake_elsewhere(queue, user_id, root_run_id, run_id, interrupt_id, resolution)
+
+    async def holds(self, run_id: str) -> bool:
+        info = await self.queue.info(run_id)
+        return info is not None and info.state in ("queued", "running")
+
+    async def resume(self, request: RunRequest, replay: Replay) -> None:
+        # The worker that takes it reads the pauses from the store itself.
+        await self.launch(request)
+
+
+async def _wake_elsewhere(
+    queue: RunQueue,
+    user_id: str,
+    root_run_id: str,
+    run_id: str,
+    interrupt_id: str,
+    resolution: Resolution,
+) -> bool:
+    """Send a resolution to the process waiting for it; False if none is known to wait."""
+    # The process records each pause it waits at (sub-runs' too) while it lives; a run
+    # reaped since is no longer held, though its record may linger.
+    if await queue.approval_owner(run_id, interrupt_id) != user_id:
+        return False
+    info = await queue.info(root_run_id)
+    if info is None or info.state != "running":
+        return False
+    command = Resolve.of(user_id, run_id, interrupt_id, resolution)
+    await queue.command(encode_command(command))
+    return True

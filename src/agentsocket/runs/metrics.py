@@ -20,7 +20,8 @@ What a "token" is: agents report no token usage, so one ``agent_message_delta``
 of the run (not of its sub-runs) counts as one token. A streaming LLM agent
 sends one delta per chunk, about one model token; the demo agent one per
 ``chunk`` characters. ``agentsocket_run_output_characters`` counts characters
-besides, for a rate that does not depend on the chunking.
+besides, for a rate that does not depend on the chunking. Both are added in
+batches of :data:`TOKEN_BATCH` and at the run's end, as each addition takes a lock.
 
 Times measured from "accepted" (``RunRequest.accepted_at``: the gateway took
 the ``user_message``) to an event being published into the user's stream
@@ -47,13 +48,19 @@ from agentsocket.protocol.server_messages import (
     AgentError,
     AgentEvent,
     AgentMessageDelta,
+    AgentQuestion,
     AgentStarted,
+    InterruptResolved,
     ToolApprovalRequired,
     ToolCompleted,
     ToolExecuting,
 )
 
 __all__ = ["OTHER", "RunMetrics", "RunObserver", "declared_tools"]
+
+#: Tokens a run counts before adding them to the token and character counters (and
+#: at its end): a scrape sees a running run's output at most this many tokens late.
+TOKEN_BATCH = 32
 
 #: The label value of anything not from a fixed, configured set.
 OTHER = "other"
@@ -142,13 +149,14 @@ class RunMetrics:
         )
         self.approvals_pending = Gauge(
             "agentsocket_approvals_pending",
-            "Tool calls waiting for the user's tool_approval in this process.",
+            "Tool approvals and agent questions waiting for the user in this process.",
             registry=r,
         )
         self.approval_wait = Histogram(
             "agentsocket_approval_wait_seconds",
-            "From tool_approval_required to the decision: approved, denied (or timed out), "
-            "or ended (the run ended first).",
+            "From tool_approval_required or agent_question to its resolution: approved, "
+            "denied (or expired), answered or expired (a question), or ended (the run ended "
+            "first).",
             ["decision"],
             buckets=APPROVAL_BUCKETS,
             registry=r,
@@ -243,9 +251,11 @@ class _ObservedSink:
         self._characters = metrics.characters.labels(agent)
         self._started: float | None = None  # monotonic, at agent_started
         self._token_count = 0
+        self._unreported = 0  # tokens counted here, not yet added to the counters
+        self._unreported_chars = 0
         self._first_token: float | None = None  # monotonic
         self._last_token = 0.0
-        #: Approvals asked and not decided yet: tool_call_id -> monotonic time asked.
+        #: Approvals and questions not resolved yet: their id -> monotonic time asked.
         self._approvals: dict[str, float] = {}
 
     async def emit(self, event: AgentEvent) -> None:
@@ -260,10 +270,11 @@ class _ObservedSink:
             elif kind is ToolExecuting:
                 self._decided(cast(ToolExecuting, event).tool_call_id, "approved")
             elif kind is ToolApprovalRequired:
-                call_id = cast(ToolApprovalRequired, event).tool_call_id
-                if call_id not in self._approvals:
-                    self._approvals[call_id] = time.monotonic()
-                    self._metrics.approvals_pending.inc()
+                self._asked(cast(ToolApprovalRequired, event).tool_call_id)
+            elif kind is AgentQuestion:
+                self._asked(cast(AgentQuestion, event).question_id)
+            elif kind is InterruptResolved:
+                self._resolved(cast(InterruptResolved, event))
             elif kind is AgentStarted and event.run_id == self._run_id:
                 self._started = time.monotonic()
                 self._metrics.in_progress.labels(self._agent).inc()
@@ -279,8 +290,17 @@ class _ObservedSink:
             self._first_token = now
             self._since_accepted(self._metrics.first_token)
         self._last_token = now
-        self._tokens.inc()
-        self._characters.inc(len(event.content))
+        # The counters take a lock per call: add to them in batches, not per token.
+        self._unreported += 1
+        self._unreported_chars += len(event.content)
+        if self._unreported >= TOKEN_BATCH:
+            self._report_tokens()
+
+    def _report_tokens(self) -> None:
+        if self._unreported:
+            self._tokens.inc(self._unreported)
+            self._characters.inc(self._unreported_chars)
+            self._unreported = self._unreported_chars = 0
 
     def _tool_completed(self, event: ToolCompleted) -> None:
         self._decided(event.tool_call_id, "denied")
@@ -289,6 +309,7 @@ class _ObservedSink:
     def _ended(self, event: AgentEvent) -> None:
         metrics, agent = self._metrics, self._agent
         now = time.monotonic()
+        self._report_tokens()
         for asked in self._approvals.values():
             metrics.approvals_pending.dec()
             metrics.approval_wait.labels("ended").observe(now - asked)
@@ -305,6 +326,18 @@ class _ObservedSink:
             elapsed = self._last_token - self._first_token
             if elapsed > 0:
                 metrics.token_rate.labels(agent).observe((self._token_count - 1) / elapsed)
+
+    def _asked(self, interrupt_id: str) -> None:
+        if interrupt_id not in self._approvals:
+            self._approvals[interrupt_id] = time.monotonic()
+            self._metrics.approvals_pending.inc()
+
+    def _resolved(self, event: InterruptResolved) -> None:
+        if event.kind == "approval":
+            decision = "approved" if event.approved else "denied"
+        else:
+            decision = "answered" if event.resolution == "answered" else "expired"
+        self._decided(event.interrupt_id, decision)
 
     def _decided(self, tool_call_id: str, decision: str) -> None:
         asked = self._approvals.pop(tool_call_id, None)

@@ -47,6 +47,8 @@ class Reaper:
         on_lost: stores the end of a reaped run (before the client sees it).
         after_end: called once the run's end is published (e.g. to start the
             next run of its thread after it in the stream).
+        paused: continues a lost run that had paused for a person (it then
+            does not end), or leaves it paused; False for a run that never paused.
         queue_timeout: also end runs queued longer than this (``no_worker``);
             None when no run is ever queued (``RUNS=local``).
     """
@@ -60,8 +62,10 @@ class Reaper:
         interval: float = 1.0,
         queue_timeout: float | None = None,
         after_end: Callable[[RunInfo], Awaitable[None]] | None = None,
+        paused: Callable[[RunInfo], Awaitable[bool]] | None = None,
     ) -> None:
         self._queue = queue
+        self._paused = paused
         self._publish = publish
         self._on_lost = on_lost
         self._after_end = after_end
@@ -91,6 +95,15 @@ class Reaper:
                 log.exception("reaping lost runs failed; retrying")
 
     async def _end(self, info: RunInfo) -> None:
+        if info.state == "running" and self._paused is not None:
+            # Forgotten first: a paused run is no longer held by anyone until it goes on.
+            await self._queue.finished(info.run_id, info.user_id)
+            if await self._paused(info):
+                log.warning(
+                    "owner lost while the run was paused; it waits for its answer",
+                    extra={"run_id": info.run_id, "worker": info.worker},
+                )
+                return
         code = lost_run_code(info)
         log.warning(
             {

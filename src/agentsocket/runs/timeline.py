@@ -11,7 +11,9 @@ that event is published: a client that sees the run end finds its whole
 timeline stored.
 
 A process killed mid-run leaves the checkpoints it made: a prefix of the
-timeline, each batch whole. Its root terminal event is missing, so history
+timeline, each batch whole. A request the run waits at (an approval, a
+question) is a checkpoint too, so a run continued after a restart records on
+after it (``after``). Its root terminal event is missing, so history
 reports the timeline as incomplete (and the run ends as ``gateway_lost`` or
 ``worker_lost``).
 
@@ -57,6 +59,8 @@ MAX_RUN_BYTES = 512 * 1024
 _TEXT_FIELDS = ("content", "message", "error", "reason")
 _JSON_FIELDS = ("arguments", "result")
 _TERMINAL = frozenset({"agent_completed", "agent_error", "agent_cancelled"})
+#: Requests a run waits at: the timeline is stored up to them at once.
+PAUSES = frozenset({"tool_approval_required", "agent_question"})
 _ELLIPSIS = "…"
 
 
@@ -97,13 +101,14 @@ class TimelineRecorder:
         *,
         flush_items: int = FLUSH_ITEMS,
         flush_interval: float = FLUSH_INTERVAL,
+        after: int = 0,
     ) -> None:
         self.run_id = run_id
         self._append = append
         self._flush_items = flush_items
         self._flush_interval = flush_interval
         self._waiting: list[TimelineItem] = []
-        self._position = 0
+        self._position = after  # a run continued after a restart records after what is stored
         self._stored_items = 0
         self._stored_bytes = 0
         self._lock = asyncio.Lock()
@@ -174,8 +179,9 @@ class TimelineRecorder:
 class RecordingSink:
     """An event sink that records the run's timeline, then passes each event on.
 
-    The run's own terminal event waits for the timeline to be stored before
-    it goes on, so whoever sees the run end can read its whole timeline.
+    The run's own terminal event, and a request the run waits at, wait for the
+    timeline to be stored before they go on, so whoever sees them can read the
+    whole timeline up to them.
     """
 
     def __init__(self, inner: EventSink, recorder: TimelineRecorder) -> None:
@@ -183,7 +189,10 @@ class RecordingSink:
         self._recorder = recorder
 
     async def emit(self, event: AgentEvent) -> None:
-        if event.TYPE in _TERMINAL and event.run_id == self._recorder.run_id:
+        kind = event.TYPE
+        if kind in PAUSES or (kind in _TERMINAL and event.run_id == self._recorder.run_id):
+            # Stored before anyone sees it: the run's end, or a request it may wait at for
+            # hours while its process may die.
             self._recorder.record(event)
             await self._recorder.close()
             await self._inner.emit(event)

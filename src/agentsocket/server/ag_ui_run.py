@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 
 from ag_ui.core import RunAgentInput
+from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -31,13 +32,17 @@ from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.ag_ui import RunConverter
 from agentsocket.protocol.ag_ui_input import (
+    Answer,
     AnswerInterrupts,
     InputRefused,
+    QuestionReply,
     StartRun,
     parse_input,
+    payload_issues,
     read_input,
     user_message,
 )
+from agentsocket.runs.interrupts import AnswerRefused
 from agentsocket.server.ag_ui_stream import EventId, sse_response
 from agentsocket.server.auth import AuthenticationFailed
 from agentsocket.server.context import Request as HandlerRequest
@@ -182,24 +187,68 @@ async def _resume(gateway: Gateway, user_id: str, body: RunAgentInput, last: Eve
 
 
 async def _answer_interrupts(gateway: Gateway, user_id: str, request: AnswerInterrupts) -> Response:
-    """Answer approval interrupts and stream the run's continuation as the body's run."""
+    """Answer approval and question interrupts; stream the run's continuation as the body's run."""
     run_id = request.root_run_id
     subscription = await _subscribe(gateway, user_id, None)
     start = subscription.position
     try:
         for answer in request.answers:
-            run, call_id = answer.run_id, answer.tool_call_id
-            if not await gateway.runs.executor.approve(
-                user_id, run, call_id, answer.approved, answer.reason
-            ):
-                raise RefusalError(
-                    404, ErrorCode.NOT_FOUND, f"no pending interrupt {run}:{call_id}"
-                )
+            await _answer(gateway, user_id, answer)
     except BaseException:
         await subscription.close()
         raise
     converter = RunConverter(run_id, agui_run_id=request.run_id)
     return sse_response(subscription, converter, EventId.before(run_id, start.epoch, start.seq))
+
+
+async def _answer(gateway: Gateway, user_id: str, answer: Answer | QuestionReply) -> None:
+    """One resume entry, answered as a WebSocket ``tool_approval`` / ``question_answer`` is.
+
+    Raises:
+        RefusalError: 404 ``not_found``, 409 ``conflict`` (answered already or
+            expired), 422 ``validation_failed`` (the answer fails the question's
+            schema: ``errors`` name ``$.resume[<i>].payload...``).
+    """
+    try:
+        if isinstance(answer, Answer):
+            pause = answer.tool_call_id
+            await gateway.runs.interrupts.answer(
+                user_id,
+                "ag-ui-http",
+                answer.run_id,
+                pause,
+                "approval",
+                approved=answer.approved,
+                reason=answer.reason,
+            )
+        else:
+            pause = answer.question_id
+            # The bounds a WebSocket question_answer has (how deep an answer may nest).
+            reply = _question_answer(answer)
+            await gateway.runs.interrupts.answer(
+                user_id, "ag-ui-http", reply.run_id, pause, "question", answer=reply.answer
+            )
+    except AnswerRefused as exc:
+        status = {ErrorCode.NOT_FOUND: 404, ErrorCode.VALIDATION_FAILED: 422}.get(exc.code, 409)
+        issues = []
+        if isinstance(answer, QuestionReply):  # "answer.rating" is the entry's "payload.rating"
+            found = payload_issues(answer, exc.issues)
+            issues = [{"path": path, "reason": reason} for path, reason in found]
+        message = f"{exc.message}: {answer.run_id}:{pause}"
+        raise RefusalError(status, exc.code, message, issues) from None
+
+
+def _question_answer(reply: QuestionReply) -> c.QuestionAnswer:
+    try:
+        return c.QuestionAnswer(
+            run_id=reply.run_id, question_id=reply.question_id, answer=reply.answer
+        )
+    except ValidationError as exc:
+        at = f"$.resume[{reply.index}].payload"
+        issues = [{"path": at, "reason": str(e["msg"])} for e in exc.errors(include_url=False)]
+        raise RefusalError(
+            422, ErrorCode.VALIDATION_FAILED, "cannot take this answer", issues
+        ) from None
 
 
 async def _thread(gateway: Gateway, user_id: str, thread_id: str) -> str | None:

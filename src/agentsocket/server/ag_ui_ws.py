@@ -7,7 +7,9 @@ by the user's ``FrameEncoder``) and its
 into AG-UI events; direct replies become ``CUSTOM`` ``agentsocket.<type>``
 events. Inbound, :func:`receive` reads a frame with the pure
 :func:`~agentsocket.protocol.ag_ui_input.read_frame` (the same reading as
-``POST /ag-ui``) and hands our requests to the router, as a v3 frame would be.
+``POST /ag-ui``) and hands our requests to the router, as a v3 frame would be;
+a question's answer goes to the interrupts service here, so a refusal names the
+field where the client put it (``$.resume[0].payload.rating``), as over HTTP.
 ``docs/ag-ui.md`` has the contract.
 """
 
@@ -23,14 +25,18 @@ from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.ag_ui import encode_event
 from agentsocket.protocol.ag_ui_dialect import StreamConverter, custom, error_event
 from agentsocket.protocol.ag_ui_input import (
+    Answer,
     AnswerInterrupts,
     InputRefused,
+    QuestionReply,
     StartRun,
     StopRun,
+    payload_issues,
     read_frame,
     user_message,
 )
 from agentsocket.protocol.message import ClientMessage
+from agentsocket.runs.interrupts import AnswerRefused
 from agentsocket.server.connection import Connection
 from agentsocket.server.context import Request
 from agentsocket.server.core import Close, Reply
@@ -97,8 +103,31 @@ async def receive(
         # The continuation is the AG-UI run this input names, as over HTTP.
         agui.stream.name_run(wanted.root_run_id, wanted.run_id)
     request = make_request(connection.reply)
-    for message in messages:
-        await dispatch(gateway, request, message)
+    # One message per resume entry, in order; the rest (a stop) has no entries.
+    entries = wanted.answers if isinstance(wanted, AnswerInterrupts) else [None] * len(messages)
+    for message, entry in zip(messages, entries, strict=True):
+        if isinstance(message, c.QuestionAnswer) and isinstance(entry, QuestionReply):
+            await _answer(gateway, connection, message, entry)
+        else:
+            await dispatch(gateway, request, message)
+
+
+async def _answer(
+    gateway: Gateway, connection: Connection, message: c.QuestionAnswer, entry: QuestionReply
+) -> None:
+    """Answer a question; a refusal is ``CUSTOM`` ``agentsocket.error`` naming the payload."""
+    try:
+        await gateway.runs.interrupts.answer(
+            connection.user_id,
+            connection.id,
+            message.run_id,
+            message.question_id,
+            "question",
+            answer=message.answer,
+        )
+    except AnswerRefused as exc:
+        refused = InputRefused(exc.code.value, exc.message, payload_issues(entry, exc.issues))
+        _refuse(gateway, connection, refused, counts=False)
 
 
 def _messages(wanted: StartRun | AnswerInterrupts | StopRun) -> list[ClientMessage]:
@@ -114,6 +143,8 @@ def _messages(wanted: StartRun | AnswerInterrupts | StopRun) -> list[ClientMessa
                     approved=a.approved,
                     reason=a.reason,
                 )
+                if isinstance(a, Answer)
+                else c.QuestionAnswer(run_id=a.run_id, question_id=a.question_id, answer=a.answer)
                 for a in wanted.answers
             ]
     except ValidationError as exc:

@@ -29,6 +29,7 @@ class Request:
         "_error",
         "_log",
         "_reply",
+        "answerable",
         "connection_id",
         "correlation_id",
         "data_path",
@@ -46,8 +47,11 @@ class Request:
         reply: ReplyTo,
         error: Callable[[ProtocolError, float | None], None],
         log: ContextLogger | logging.Logger,
+        answerable: bool = True,
     ) -> None:
         self.user_id = user_id
+        #: Whether the client can answer approvals and questions (v1 and v2 cannot).
+        self.answerable = answerable
         self.connection_id = connection_id
         self.correlation_id = correlation_id
         #: Where the message's fields sit in this connection's version (``$.data``

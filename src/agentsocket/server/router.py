@@ -79,6 +79,11 @@ async def _approval(gateway: Gateway, request: Request, message: c.ToolApproval)
     await gateway.runs.approve(request, message)
 
 
+@handles(c.QuestionAnswer)
+async def _answer(gateway: Gateway, request: Request, message: c.QuestionAnswer) -> None:
+    await gateway.runs.answer(request, message)
+
+
 @handles(c.CreateThread)
 async def _create(gateway: Gateway, request: Request, message: c.CreateThread) -> None:
     thread = await gateway.store.create_thread(request.user_id, message.title)

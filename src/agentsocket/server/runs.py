@@ -40,6 +40,7 @@ from agentsocket.runs.double_texting import (
     ThreadLine,
     next_stored,
 )
+from agentsocket.runs.interrupts import AnswerRefused, Interrupts, StoredPauses
 from agentsocket.runs.lease import NodeLease, gateway_owner
 from agentsocket.runs.metrics import RunObserver
 from agentsocket.runs.reaper import lost_run_error
@@ -97,6 +98,7 @@ class RunService:
                 self._lost,
                 queue_timeout=settings.run_queue_timeout,
                 on_lost_ended=self._lost_ended,
+                on_lost_paused=self._lost_paused,
             )
         else:
             lease = None
@@ -114,28 +116,45 @@ class RunService:
                 lease=lease,
                 on_lost=self._lost,
                 timeline=self._append_timeline,
+                timeline_position=self._timeline_position,
                 observer=RunObserver(gateway.metrics.run, self.agents),
                 on_ended=self._ended,
                 on_lost_ended=self._lost_ended,
+                approval_default=settings.approval_default == "approve",
+                pauses=lambda run: StoredPauses(self.gateway.get_store(), run),
+                on_lost_paused=self._lost_paused,
             )
+        #: Answers to approvals and questions, and runs continued after a crash.
+        self.interrupts = Interrupts(self.gateway.get_store, self.executor, settings.server_id)
         #: Runs to start once the end of the run (the key) is out.
         self._following: dict[str, RunRequest] = {}
         #: Ends of runs a crashed predecessor left, per user, sent at the user's next connect.
-        self._orphans: dict[str, list[s.AgentError]] = {}
+        self._orphans: dict[str, list[s.AgentEvent]] = {}
 
     async def start(self) -> None:
         settings = self.gateway.settings
         if settings.runs == "local" and settings.broker == "memory" and not self._started:
             await self._end_orphans()
+            # A paused run still has its thread: later messages follow it.
+            depth = settings.double_texting_queue_depth
+            for paused in await self.interrupts.paused():
+                await self.line.admit(paused, "enqueue", depth)
+            # Alone, this node was the one running them: continue what was answered meanwhile.
+            await self._end_lost(await self.interrupts.recover())
+            # Their requests were in the stream that died: send them again.
+            for user_id, request in await self.interrupts.waiting():
+                self._orphans.setdefault(user_id, []).append(request)
         await self.executor.start()
+        self.interrupts.start()
         self._started = True
 
     async def connected(self, user_id: str) -> None:
         """A connection of the user is subscribed: tell it about runs lost in a crash.
 
         With the memory broker the stream died with the process, so a resuming
-        client's old position only gets ``stream_gap``; these ends go out as
-        live entries after it, once, to every connection of the user.
+        client's old position only gets ``stream_gap``; these ends, and the
+        requests of runs still waiting for the user, go out as live entries
+        after it, once, to every connection of the user.
         """
         for event in self._orphans.pop(user_id, ()):
             await self.gateway.publish(user_id, event)
@@ -154,11 +173,22 @@ class RunService:
         if ended:
             log.warning("ended runs a previous process left running", extra={"runs": len(ended)})
 
+    async def _end_lost(self, run_ids: list[str]) -> None:
+        """End paused runs that cannot go on, as a crash ends any run (``gateway_lost``)."""
+        store = self.gateway.get_store()
+        code = AgentErrorCode.GATEWAY_LOST
+        for run_id in run_ids:
+            run = await store.finish_run(run_id, "error", code.value, "gateway lost")
+            self.gateway.metrics.runs.labels("error").inc()
+            event = lost_run_error(run.id, run.thread_id, run.agent_name, code)
+            self._orphans.setdefault(run.user_id, []).append(event)
+
     async def shutdown(self) -> None:
         """Stop the executor (local runs end with agent_cancelled ``shutdown``), then close
         the agents (their optional ``aclose()``); once."""
         if self._started:
             self._started = False
+            await self.interrupts.close()
             await self.executor.close()
         if not self._closed:
             self._closed = True
@@ -230,7 +260,13 @@ class RunService:
             # leaves no trace, and a waiting one is stored before its turn can come
             # (the node that starts it waits for its row: next_stored).
             line_request = RunRequest(
-                run_id, user, message.thread_id, agent, message.content, accepted_at
+                run_id,
+                user,
+                message.thread_id,
+                agent,
+                message.content,
+                accepted_at,
+                answerable=request.answerable,
             )
             claimed = await self.line.admit(line_request, policy, depth)
             if claimed.kind in ("busy", "full"):
@@ -259,7 +295,15 @@ class RunService:
         run = started.run
         span.set("agentsocket.run_id", run.id)
         span.set("agentsocket.thread_id", run.thread_id)
-        launch = RunRequest(run.id, user, run.thread_id, agent, message.content, accepted_at)
+        launch = RunRequest(
+            run.id,
+            user,
+            run.thread_id,
+            agent,
+            message.content,
+            accepted_at,
+            answerable=request.answerable,
+        )
         admission = claimed
         if started.created and admission is None:
             # A new thread: nobody else knows it yet, so this always starts.
@@ -292,7 +336,7 @@ class RunService:
         if queued:
             request.log.info("run queued behind the thread's run", extra=log_extra)
             if admission.interrupt is not None:
-                await self.executor.cancel(user, admission.interrupt, "interrupted")
+                await self._cancel(user, admission.interrupt, "interrupted")
             for superseded in admission.superseded:
                 await self._end_unrun(superseded, "interrupted")
             return False
@@ -416,7 +460,7 @@ class RunService:
     async def stop(self, request: Request, message: c.StopAgent) -> None:
         """Cancel a run of this user, running or waiting; ``agent_cancelled`` is the answer."""
         user = request.user_id
-        if await self.executor.cancel(user, message.run_id):
+        if await self._cancel(user, message.run_id, "user_request"):
             return
         try:
             run = await self.gateway.get_store().get_run(user, message.run_id)
@@ -430,13 +474,50 @@ class RunService:
             return
         await self._end_unrun(waiting, "user_request")
 
+    async def _cancel(self, user: str, run_id: str, reason: str) -> bool:
+        """Stop one of the user's runs wherever it runs, or a paused one nobody holds."""
+        if await self.executor.cancel(user, run_id, reason):
+            return True
+        try:
+            run = await self.gateway.get_store().get_run(user, run_id)
+        except NotFound:
+            return False
+        if run.status != "running" or not await self.interrupts.dormant(run.id):
+            return False
+        # Paused, and no process holds it since its own died: it ends here.
+        await self._end_unrun(RunRequest(run.id, user, run.thread_id, run.agent_name, ""), reason)
+        await self._hand_on(run.thread_id, run.id)
+        return True
+
     async def approve(self, request: Request, message: c.ToolApproval) -> None:
-        """Answer a pending tool approval of this user's run."""
-        resolved = await self.executor.approve(
-            request.user_id, message.run_id, message.tool_call_id, message.approved, message.reason
-        )
-        if not resolved:
-            request.error(ErrorCode.NOT_FOUND, "no such pending approval")
+        """Answer a pending tool approval of this user's run, once, from any node."""
+        try:
+            await self.interrupts.answer(
+                request.user_id,
+                request.connection_id,
+                message.run_id,
+                message.tool_call_id,
+                "approval",
+                approved=message.approved,
+                reason=message.reason,
+                arguments=message.arguments,
+            )
+        except AnswerRefused as exc:
+            _refuse(request, exc)
+
+    async def answer(self, request: Request, message: c.QuestionAnswer) -> None:
+        """Answer a pending question of this user's run, once, from any node."""
+        try:
+            await self.interrupts.answer(
+                request.user_id,
+                request.connection_id,
+                message.run_id,
+                message.question_id,
+                "question",
+                answer=message.answer,
+            )
+        except AnswerRefused as exc:
+            _refuse(request, exc)
 
     async def _finished(self, outcome: RunOutcome) -> None:
         self.gateway.metrics.runs.labels(outcome.status).inc()
@@ -452,6 +533,9 @@ class RunService:
         if following is not None:
             self._following[info.run_id] = following
 
+    async def _lost_paused(self, info: RunInfo) -> bool:
+        return await self.interrupts.lost(info.run_id)
+
     async def _lost_ended(self, info: RunInfo) -> None:
         # After the lost run's end is out, so the next run's events follow it.
         await self._launch_next(self._following.pop(info.run_id, None))
@@ -459,11 +543,21 @@ class RunService:
     async def _append_timeline(self, run_id: str, items: Sequence[TimelineItem]) -> None:
         await self.gateway.get_store().append_timeline(run_id, items)
 
+    async def _timeline_position(self, run_id: str) -> int:
+        return await self.gateway.get_store().timeline_position(run_id)
+
     async def _history(self, user_id: str, thread_id: str) -> Sequence[Turn]:
         return await thread_history(self.gateway.get_store())(user_id, thread_id)
 
     async def _search(self, user_id: str, query: str) -> list[str]:
         return await history_search(self.gateway.get_store())(user_id, query)
+
+
+def _refuse(request: Request, refused: AnswerRefused) -> None:
+    issues = tuple(
+        FieldIssue(f"{request.data_path}.{path}", reason) for path, reason in refused.issues
+    )
+    request.error(refused.code, refused.message, issues=issues)
 
 
 def _title(content: str) -> str:

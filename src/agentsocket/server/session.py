@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -35,6 +36,7 @@ from agentsocket.protocol import ClientEnvelope, CloseCode, ErrorCode, ProtocolE
 from agentsocket.protocol import client_messages as c
 from agentsocket.protocol import server_messages as s
 from agentsocket.protocol.fastping import pong_frame
+from agentsocket.protocol.versions import expresses
 from agentsocket.server.auth import Principal
 from agentsocket.server.connection import CLOSE_TIMEOUT, Connection
 from agentsocket.server.context import Request
@@ -46,6 +48,8 @@ from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
 from agentsocket.server.transport import raw_receive
 
+#: The logger of a connection's records; a request adds its ids if it logs.
+_CONNECTION_LOG = logging.getLogger("agentsocket.connection")
 #: Catch-up frames sent before letting other tasks run.
 _FAIR_SHARE = 100
 
@@ -54,6 +58,7 @@ class Session:
     """Runs one ready connection until it closes."""
 
     __slots__ = (
+        "_answerable",
         "_catch_up",
         "_children",
         "_ending",
@@ -78,6 +83,7 @@ class Session:
         self.user_id = principal.user_id
         # Only what the session needs of the principal: the token's claims are not held.
         self._expires_at = principal.expires_at
+        self._answerable = expresses(connection.version, "agent_question")
         self._subscription: Subscription | None = None
         self._catch_up: asyncio.Task[None] | None = None
         self._children: set[asyncio.Task[None]] | None = None  # made with the first
@@ -296,7 +302,8 @@ class Session:
             emitter=self.gateway.emitter,
             reply=reply,
             error=self._error,
-            log=self.log.logger,  # the request's own context is added if it logs
+            log=_CONNECTION_LOG,  # the request's own context is added if it logs
+            answerable=self._answerable,
         )
 
     def _error(self, error: ProtocolError, retry_after: float | None) -> None:

@@ -11,8 +11,10 @@ Usage::
 
 from agentsocket.store.base import Clock
 from agentsocket.store.errors import InvalidArgument, NotFound, StoreError, is_unavailable
+from agentsocket.store.interrupts import AlreadyResolved
 from agentsocket.store.records import (
     HistoryPage,
+    Interrupt,
     Message,
     Role,
     Run,
@@ -32,8 +34,10 @@ __all__ = [
     "DEFAULT_PAGE_BYTES",
     "MAX_LIMIT",
     "MAX_TITLE_LENGTH",
+    "AlreadyResolved",
     "Clock",
     "HistoryPage",
+    "Interrupt",
     "InvalidArgument",
     "Message",
     "NotFound",

@@ -129,3 +129,37 @@ class TimelinePage:
     timelines: tuple[RunTimeline, ...]
     has_more: bool
     cursor: str | None
+
+
+InterruptKind = Literal["approval", "question"]
+InterruptStatus = Literal["pending", "answered", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """A run's pause for a person (a tool approval or a question), and how it ended.
+
+    ``request`` is what was asked, ``continuation`` what running the agent
+    again needs; ``resolution`` is set once ``status`` is no longer
+    ``pending``, with the audit fields (``answered_by``: the connection id,
+    ``answered_node``: the node that took the answer). ``continued_at`` is set
+    when a node continued the run after it because its process was gone.
+    """
+
+    run_id: str
+    ordinal: int
+    user_id: str
+    thread_id: str
+    node_run_id: str
+    interrupt_id: str
+    kind: InterruptKind
+    status: InterruptStatus
+    request: dict[str, Any]
+    continuation: dict[str, Any]
+    resolution: dict[str, Any] | None
+    answered_by: str | None
+    answered_node: str | None
+    created_at: float
+    expires_at: float
+    resolved_at: float | None
+    continued_at: float | None = None

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from agentsocket.store.base import StoreBase, new_id
 from agentsocket.store.errors import NotFound
 from agentsocket.store.records import Run
-from agentsocket.store.tables import runs
+from agentsocket.store.tables import interrupts, runs
 from agentsocket.store.threads import fetch_thread
 from agentsocket.store.validation import check_end_status, check_not_empty
 
@@ -118,11 +118,13 @@ class RunQueries(StoreBase):
 
         For a single gateway node at start: a run it finds ``running`` was
         executing in a process that is gone (crashed or killed), so nothing
-        will ever end it otherwise.
+        will ever end it otherwise. A run that has paused for a person is
+        left running: it is continued (see :meth:`paused_runs`).
         """
+        paused = sa.select(interrupts.c.run_id).where(interrupts.c.run_id == runs.c.id)
         query = (
             runs.update()
-            .where(runs.c.status == "running")
+            .where(runs.c.status == "running", ~sa.exists(paused))
             .values(
                 status="error",
                 ended_at=self._clock(),
@@ -180,6 +182,8 @@ class RunQueries(StoreBase):
             return list((await conn.execute(query)).scalars())
 
     async def _fetch_run(self, *where: sa.ColumnElement[bool]) -> Run | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(runs).where(*where))).first()
+        query = sa.select(runs).where(*where)
+        # Asked for every message that carries a client_message_id: one hand-off to
+        # SQLite's thread instead of a round trip per driver call.
+        row = await self._transactions.run(lambda conn: conn.execute(query).first())
         return None if row is None else Run(**row._mapping)

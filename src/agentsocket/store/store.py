@@ -6,13 +6,14 @@ import time
 
 from agentsocket.store.base import Clock
 from agentsocket.store.engine import create_engine, migrate
+from agentsocket.store.interrupts import InterruptQueries
 from agentsocket.store.runs import RunQueries
 from agentsocket.store.threads import ThreadQueries
 from agentsocket.store.timelines import TimelineQueries
 from agentsocket.store.turns import TurnQueries
 
 
-class Store(TimelineQueries, ThreadQueries, RunQueries, TurnQueries):
+class Store(InterruptQueries, TimelineQueries, ThreadQueries, RunQueries, TurnQueries):
     """Persistence for chat threads, messages and agent runs.
 
     Open it with ``store = await Store.open(url)`` and ``await store.close()``

@@ -103,3 +103,44 @@ run_timeline_items = sa.Table(
     sa.Column("truncated", sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint("run_id", "position"),
 )
+
+# A run's pauses for a person (tool approvals, questions): one row each, written
+# before the request is sent, so a pause outlives the process that asked.
+# ``status`` leaves ``pending`` exactly once, for ``answered`` or ``expired``: a
+# conditional UPDATE is the arbiter between nodes. ``request`` holds what was
+# asked; ``continuation`` what a node needs to run the agent again after the
+# asking process died (agent, prompt, whether the client can answer).
+interrupts = sa.Table(
+    "interrupts",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(40),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("ordinal", sa.Integer(), nullable=False),
+    sa.Column("user_id", sa.Text(), nullable=False),
+    sa.Column("thread_id", sa.String(40), nullable=False),
+    sa.Column("node_run_id", sa.String(40), nullable=False),
+    sa.Column("interrupt_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("request", sa.JSON(), nullable=False),
+    sa.Column("continuation", sa.JSON(), nullable=False),
+    sa.Column("resolution", sa.JSON(), nullable=True),
+    # The audit: which connection answered, on which node, when.
+    sa.Column("answered_by", sa.Text(), nullable=True),
+    sa.Column("answered_node", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("expires_at", sa.Double(), nullable=False),
+    sa.Column("resolved_at", sa.Double(), nullable=True),
+    # Set by the one node that continues the run after this pause (its process gone).
+    sa.Column("continued_at", sa.Double(), nullable=True),
+    sa.PrimaryKeyConstraint("run_id", "ordinal"),
+    sa.UniqueConstraint("node_run_id", "interrupt_id"),
+    sa.CheckConstraint("kind IN ('approval', 'question')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'answered', 'expired')", name="status"),
+    # The sweep for expired pauses.
+    sa.Index(None, "status", "expires_at"),
+)

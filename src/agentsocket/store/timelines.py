@@ -28,6 +28,9 @@ from agentsocket.store.threads import ThreadQueries, fetch_thread
 
 #: Most items one :meth:`TimelineQueries.append_timeline` call takes.
 MAX_APPEND = 1000
+
+_INSERT = run_timeline_items.insert()
+
 #: Longest event type tag.
 MAX_TYPE_LENGTH = 32
 #: Default budget of a history page's timelines, in bytes of JSON.
@@ -63,14 +66,23 @@ class TimelineQueries(ThreadQueries):
         if positions != sorted(set(positions)):
             raise InvalidArgument("items", "positions must be distinct and ascending")
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(run_timeline_items.insert(), rows)
+            # One hand-off to SQLite's thread, not a round trip per driver call.
+            await self._transactions.run(lambda conn: conn.execute(_INSERT, rows))
         except IntegrityError:
             exists = sa.select(runs.c.id).where(runs.c.id == run_id)
             async with self._engine.connect() as conn:
                 if (await conn.execute(exists)).first() is None:
                     raise NotFound("run", run_id) from None
             raise InvalidArgument("items", "a position is already stored") from None
+
+    async def timeline_position(self, run_id: str) -> int:
+        """The last stored position of a run's timeline (0 if none): where a run continued
+        after a restart records on from."""
+        query = sa.select(sa.func.max(run_timeline_items.c.position)).where(
+            run_timeline_items.c.run_id == run_id
+        )
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar() or 0
 
     async def run_timelines(
         self, user_id: str, thread_id: str, run_ids: Sequence[str]

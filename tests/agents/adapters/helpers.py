@@ -9,6 +9,7 @@ from itertools import count
 
 from agentsocket.agents import Agent, ListSink, Runner, RunOutcome
 from agentsocket.agents.history import Turn
+from agentsocket.agents.pauses import Pause, Replay, Resolution
 from agentsocket.protocol.server_messages import (
     AgentCancelled,
     AgentMessage,
@@ -109,3 +110,38 @@ def assert_cancelled(sink: ListSink) -> None:
     last = sink.events[-1]
     assert isinstance(last, AgentCancelled)
     assert last.reason == "user_request"
+
+
+class PauseRecorder:
+    """A pause book that keeps its pauses, as the store would."""
+
+    def __init__(self) -> None:
+        self.opened: list[Pause] = []
+
+    async def open(self, pause: Pause) -> None:
+        self.opened.append(pause)
+
+    async def expire(self, pause: Pause) -> Resolution:
+        return pause.resolved_by_default("expired")
+
+
+async def continued_after_restart(
+    make_agent: Callable[[], Agent], prompt: str, approved: bool
+) -> tuple[ToolApprovalRequired, ListSink, RunOutcome]:
+    """Run until the approval request, shut the runner down (the run is suspended), then
+    continue it in a new runner, with a new agent, replaying the answer.
+
+    Returns:
+        The request, the continuation's events and its outcome.
+    """
+    first, sink, book = Runner(), ListSink(), PauseRecorder()
+    first.start("u1", "t1", make_agent(), prompt, "run_a", sink, pauses=book)
+    request = await wait_for_event(sink, ToolApprovalRequired)
+    await first.shutdown()
+    (pause,) = book.opened
+    second, after = Runner(), ListSink()
+    replay = Replay.of([(pause, Resolution("answered", approved=approved))])
+    second.start("u1", "t1", make_agent(), prompt, "run_a", after, replay=replay)
+    async with asyncio.timeout(SAFETY):
+        outcome = await second.wait("run_a")
+    return request, after, outcome

@@ -26,6 +26,7 @@ from tests.agents.adapters.helpers import (
     Thread,
     assert_cancelled,
     assert_streamed_equals_final,
+    continued_after_restart,
     types,
     until,
 )
@@ -113,7 +114,12 @@ async def test__interrupt__approval_decides_whether_the_tool_acts(approved: bool
         "delete",
         {"path": "x"},
     )
-    assert types(sink)[1:4] == ["tool_executing", "tool_approval_required", "tool_completed"]
+    assert types(sink)[1:5] == [
+        "tool_executing",
+        "tool_approval_required",
+        "interrupt_resolved",
+        "tool_completed",
+    ]
     assert (["delete"] if approved else []) == CALLS
     completed = sink.of_type(ToolCompleted)[0]
     assert completed.tool_call_id == "tc_delete"
@@ -157,3 +163,14 @@ async def test__model_usage_metadata__summed_on_agent_completed() -> None:
     # (3 messages sent, 4 chunks): the scripted model's usage_metadata, summed.
     completed = sink.of_type(AgentCompleted)[0]
     assert completed.usage == Usage(input_tokens=40, output_tokens=5, total_tokens=45)
+
+
+async def test__interrupt__process_gone__continued_by_replay_in_a_new_runner() -> None:
+    """The graph runs again from its input (its checkpointer died with the process): its
+    interrupt gets the stored answer, and the tool runs once, after it."""
+    request, after, outcome = await continued_after_restart(_agent, "delete it", approved=True)
+
+    assert (outcome.status, outcome.text) == ("completed", "The tool said deleted x.")
+    assert CALLS == ["delete"]
+    assert types(after)[:2] == ["interrupt_resolved", "tool_completed"]
+    assert after.of_type(ToolCompleted)[0].tool_call_id == request.tool_call_id == "tc_delete"

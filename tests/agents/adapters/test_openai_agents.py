@@ -28,6 +28,7 @@ from tests.agents.adapters.helpers import (
     Thread,
     assert_cancelled,
     assert_streamed_equals_final,
+    continued_after_restart,
     types,
     until,
 )
@@ -136,9 +137,10 @@ async def test__approved__tool_runs_after_the_approval(standin: StandIn) -> None
 
     assert CALLS == ["delete"]
     kinds = types(sink)
-    assert kinds[:4] == [
+    assert kinds[:5] == [
         "agent_started",
         "tool_approval_required",
+        "interrupt_resolved",
         "tool_executing",
         "tool_completed",
     ]
@@ -249,3 +251,21 @@ async def test__no_usage_reported__null_usage(standin: StandIn) -> None:
     # The SDK counts a request with no usage as zero tokens: that is "not reported".
     completed = sink.of_type(AgentCompleted)[-1]
     assert completed.usage is None
+
+
+async def test__approved__process_gone__continued_by_replay_in_a_new_runner(
+    standin: StandIn,
+) -> None:
+    """Run again, the SDK asks its model again (the stand-in answers as before): the call
+    gets the stored approval and runs once."""
+    asked = calls("call_1", "delete", '{"path": "x"}')
+    standin.script(asked, asked, says("Deleted."))
+
+    request, after, outcome = await continued_after_restart(
+        lambda: _agent(standin), "delete x", approved=True
+    )
+
+    assert (outcome.status, outcome.text) == ("completed", "Deleted.")
+    assert CALLS == ["delete"]
+    assert types(after)[0] == "interrupt_resolved"
+    assert after.of_type(ToolCompleted)[0].tool_call_id == request.tool_call_id == "call_1"

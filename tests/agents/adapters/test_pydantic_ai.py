@@ -31,6 +31,7 @@ from tests.agents.adapters.helpers import (
     Thread,
     assert_cancelled,
     assert_streamed_equals_final,
+    continued_after_restart,
     types,
     until,
 )
@@ -239,3 +240,12 @@ async def _streamed(agent: Agent[None, Any], prompt: str | None, **options: Any)
             if isinstance(event, AgentRunResultEvent):
                 return event.result
     raise AssertionError("the run ended without a result")
+
+
+async def test__approval__process_gone__continued_by_replay_in_a_new_runner() -> None:
+    request, after, outcome = await continued_after_restart(_agent, "delete it", approved=True)
+
+    assert outcome.status == "completed"
+    assert CALLS == ["delete"]
+    assert types(after)[0] == "interrupt_resolved"
+    assert after.of_type(ToolCompleted)[0].tool_call_id == request.tool_call_id

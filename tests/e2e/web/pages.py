@@ -39,6 +39,7 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 # Headless in a container, as root, and offline: no sandbox, no GPU, no /dev/shm,
 # no background traffic, and no DNS at all except the loopback address.
@@ -122,6 +123,25 @@ def last_turn(page: Page) -> Locator:
 async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+async def serious_axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not AXE.is_file():
+        unavailable(f"{AXE} is missing (npm ci)")
+    # Evaluated through the DevTools protocol, so the page's CSP (no inline script) still holds.
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result: dict[str, Any] = await page.evaluate("axe.run(document)")
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [node["target"] for node in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @dataclass

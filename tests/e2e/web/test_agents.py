@@ -26,15 +26,11 @@ from tests.e2e.web.pages import (
     open_page,
     record_wire,
     screenshot,
+    serious_axe_violations,
     sign_in,
     user_name,
 )
-from tests.e2e.web.test_page import (
-    SMALLEST,
-    WIDTHS,
-    assert_no_horizontal_scroll,
-    serious_axe_violations,
-)
+from tests.e2e.web.test_page import SMALLEST, WIDTHS, assert_no_horizontal_scroll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 in_browser = pytest.mark.asyncio(loop_scope="module")

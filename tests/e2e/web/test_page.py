@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -24,7 +23,6 @@ from tests.e2e.harness import ServerProcess, run_server
 from tests.e2e.web.pages import (
     DESKTOP,
     PHONE,
-    ROOT,
     Browser,
     Page,
     ViewportSize,
@@ -33,15 +31,14 @@ from tests.e2e.web.pages import (
     last_turn,
     open_page,
     screenshot,
+    serious_axe_violations,
     sign_in,
-    unavailable,
     user_name,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 in_browser = pytest.mark.asyncio(loop_scope="module")
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = [pytest.param(PHONE, id="390px"), pytest.param(DESKTOP, id="1280px")]
 SMALLEST = ViewportSize(width=360, height=740)
 HEX_ANSWER = "17*23 = 391, which is 0x187 in hexadecimal."
@@ -116,25 +113,6 @@ async def assert_on_screen(page: Page, selector: str) -> None:
 async def assert_not_truncated(page: Page, selector: str) -> None:
     clipped = await page.locator(selector).evaluate("e => e.scrollWidth > e.clientWidth")
     assert not clipped, f"{selector} is cut off"
-
-
-async def serious_axe_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    if not AXE.is_file():
-        unavailable(f"{AXE} is missing (npm ci)")
-    # Evaluated through the DevTools protocol, so the page's CSP (no inline script) still holds.
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    result: dict[str, Any] = await page.evaluate("axe.run(document)")
-    return [
-        {
-            "id": v["id"],
-            "impact": v["impact"],
-            "help": v["help"],
-            "targets": [node["target"] for node in v["nodes"]][:5],
-        }
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 async def open_threads(page: Page) -> None:

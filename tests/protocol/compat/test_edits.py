@@ -192,7 +192,11 @@ EDITS: list[Edit] = [
                 '    TYPE: ClassVar[str] = "mark_read"\n    thread_id: Identifier\n\n\n'
                 "CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {",
             ),
-            (C, "        ToolApproval,\n    )", "        ToolApproval,\n        MarkRead,\n    )"),
+            (
+                C,
+                "        QuestionAnswer,\n    )",
+                "        QuestionAnswer,\n        MarkRead,\n    )",
+            ),
         ),
         seen="new_inbound_message_type",
     ),
@@ -203,8 +207,8 @@ EDITS: list[Edit] = [
             _REGISTER_NEW_SERVER_TYPE,
             (
                 "versions/v3.py",
-                'times out as denied."\n',
-                'times out as denied.",\n'
+                'default at once and says so in agent_thinking."\n',
+                'default at once and says so in agent_thinking.",\n'
                 '        "agent_heartbeat": "v2 clients do not ignore unknown types.",\n',
             ),
         ),

@@ -154,6 +154,16 @@ def get_version(name: str) -> Version:
         raise UnsupportedVersionError(name, supported_versions()) from None
 
 
+def expresses(version: Version, message_type: str) -> bool:
+    """True if clients of ``version`` receive server messages of ``message_type`` (head name)."""
+    for newer in VERSIONS:
+        if newer is version:
+            return True
+        if message_type in newer.dropped:
+            return False
+    return False
+
+
 def _steps_down(target: Version) -> list[tuple[VersionChange, ...]]:
     """The change sets between head and ``target``, newest first."""
     steps = []

@@ -250,11 +250,13 @@ class AddToolApprovals(VersionChange):
 
     description = (
         "New: `tool_approval_required` asks the user to approve a tool call and "
-        "`tool_approval` answers it. v2 clients never receive the request, so such a tool "
-        "call waits for its approval timeout and is denied."
+        "`tool_approval` answers it. v2 clients never receive the request: a run a v2 client "
+        "starts does not wait for one (the default, deny unless configured, applies at once "
+        "and `agent_thinking` says so)."
     )
     dropped: ClassVar[dict[str, str]] = {
-        "tool_approval_required": "v2 clients cannot answer it; the call times out as denied."
+        "tool_approval_required": "v2 clients cannot answer it; a run they start applies the "
+        "default at once and says so in agent_thinking."
     }
 
     def client_up(self, frame: Frame) -> Frame:
@@ -296,6 +298,39 @@ class AddRunTimelines(VersionChange):
             return schema
         data = drop_props(data_schema(schema), frozenset({"runs"}))
         return {**schema, "properties": {**schema["properties"], "data": data}}
+
+
+class AddDurableInterrupts(VersionChange):
+    """Questions with a schema, expiring approvals with edited arguments, and the
+    announcement of their resolution are new in v3 (added after its release)."""
+
+    description = (
+        "New: `agent_question` asks the user a question whose answer must satisfy a JSON "
+        "Schema and `question_answer` answers it; `interrupt_resolved` tells every connection "
+        "of the user that an approval or question was answered, expired or skipped; "
+        "`tool_approval_required` states when it expires and what applies then, and "
+        "`tool_approval` may carry edited arguments. A run started from a v2 connection never "
+        "waits for an answer: the default applies at once and an `agent_thinking` says so."
+    )
+    dropped: ClassVar[dict[str, str]] = {
+        "agent_question": "v2 clients cannot answer it; a run they start applies the "
+        "question's default at once and says so in agent_thinking.",
+        "interrupt_resolved": "v2's closed set of events has no such message; a run they "
+        "start says in agent_thinking what was applied.",
+    }
+
+    def client_up(self, frame: Frame) -> Frame:
+        if frame["type"] == "question_answer":
+            raise NotInVersion("question_answer")
+        return frame
+
+    def client_down(self, frame: Frame) -> Frame:
+        return self.client_up(frame)
+
+    def schema_down(self, direction: Direction, schema: Schema) -> Schema | None:
+        if direction == "client" and frame_schema_type(schema) == "question_answer":
+            return None
+        return schema
 
 
 _REJOIN_HISTORY_FIELDS = frozenset({"events", "stream_seq"})
@@ -410,6 +445,7 @@ CHANGES: tuple[VersionChange, ...] = (
     AddToolApprovals(),
     AddRunTimelines(),
     AnnounceUserMessages(),
+    AddDurableInterrupts(),
     RemoveInboundAliases(),
     AlwaysCarrySeq(),
 )

@@ -161,9 +161,23 @@ export class AgentSocketClient {
     stopAgent(runId) {
         return this.send({ type: "stop_agent", data: { run_id: runId } });
     }
-    answerApproval(runId, toolCallId, approved, reason) {
-        const data = { run_id: runId, tool_call_id: toolCallId, approved, reason: reason ?? null };
+    /** Answer a `tool_approval_required`; `args` (approved only): run it with these arguments. */
+    answerApproval(runId, toolCallId, approved, reason, args) {
+        const data = {
+            run_id: runId,
+            tool_call_id: toolCallId,
+            approved,
+            reason: reason ?? null,
+            ...(args === undefined || args === null ? {} : { arguments: args }),
+        };
         return this.send({ type: "tool_approval", data });
+    }
+    /** Answer an `agent_question`; the answer must satisfy its `answer_schema`. */
+    answerQuestion(runId, questionId, answer) {
+        return this.send({
+            type: "question_answer",
+            data: { run_id: runId, question_id: questionId, answer },
+        });
     }
     createThread(title = null) {
         return this.send({ type: "create_thread", data: { title } });

@@ -1,10 +1,13 @@
 import { formatDuration, formatJson, formatUsage, h } from "./dom.js";
 import { showMarkdown } from "./markdown.js";
+import { Pauses } from "./pauses.js";
 /** The messages of an agent run, in the order a run emits them. */
 export const AGENT_EVENTS = [
     "agent_started",
     "agent_thinking",
     "tool_approval_required",
+    "agent_question",
+    "interrupt_resolved",
     "tool_executing",
     "tool_completed",
     "agent_message_delta",
@@ -34,18 +37,20 @@ export function cancelledLabel(reason) {
 }
 export class Transcript {
     root;
-    answerApproval;
     runs = new Map();
     tools = new Map();
     /** Where new turns go: the transcript, or history being built before it. */
     target = null;
     /** When the server accepted the message that started a run (`message_received`). */
     accepted = new Map();
-    constructor(root, answerApproval) {
+    /** The approvals and questions shown, until resolved. */
+    pauses;
+    constructor(root, answers) {
         this.root = root;
-        this.answerApproval = answerApproval;
+        this.pauses = new Pauses(answers);
     }
     clear() {
+        this.pauses.clear();
         this.runs.clear();
         this.tools.clear();
         this.accepted.clear();
@@ -173,6 +178,10 @@ export class Transcript {
                 setText(item, ".kv.arguments .value", preview);
         }
     }
+    /** An `error` replying to an answer sent from this page: shown on its form; false if not one. */
+    refused(correlationId, refusal) {
+        return this.pauses.refused(correlationId, refusal);
+    }
     /** The server accepted the message of run `runId` at `timestamp` (`message_received`). */
     acceptedAt(runId, timestamp) {
         this.accepted.set(runId, timestamp);
@@ -193,9 +202,22 @@ export class Transcript {
                 const item = this.tool(view, event.data.tool_call_id, event.data.tool_name, event.data.arguments);
                 item.dataset["status"] = "approval";
                 setText(item, ".tool-status", "awaiting approval");
-                item.append(this.approvalPrompt(event));
+                // A gateway that restarted sends the requests still waiting again: shown once.
+                if (!this.pauses.has(event.data.tool_call_id))
+                    item.append(this.pauses.approval(event));
                 break;
             }
+            case "agent_question":
+                if (this.pauses.has(event.data.question_id))
+                    break; // sent again, as above
+                this.step(view, h("li", { class: "event question", data: { questionId: event.data.question_id } }, tag("question"), this.pauses.question(event)));
+                break;
+            case "interrupt_resolved":
+                // Shown where its request is; else (asked before this page joined) as a step.
+                if (!this.pauses.resolve(event)) {
+                    this.step(view, h("li", { class: "event resolved" }, tag(event.data.kind), h("span", { text: event.data.message })));
+                }
+                break;
             case "tool_executing": {
                 const item = this.tool(view, event.data.tool_call_id, event.data.tool_name, event.data.arguments);
                 item.dataset["status"] = "running";
@@ -331,21 +353,6 @@ export class Transcript {
         }
         return item;
     }
-    approvalPrompt(event) {
-        const { run_id: runId, tool_call_id: toolCallId, timeout_seconds: timeout } = event.data;
-        const note = h("span", {
-            class: "approval-note",
-            text: `The agent waits up to ${Math.round(timeout)} s for your answer.`,
-        });
-        const answer = (approved) => () => {
-            for (const button of box.querySelectorAll("button"))
-                button.disabled = true;
-            note.textContent = approved ? "Approved; running…" : "Denied.";
-            this.answerApproval(runId, toolCallId, approved);
-        };
-        const box = h("div", { class: "approval", attrs: { role: "group", "aria-label": "Approval" } }, h("strong", { text: "Run this tool?" }), h("button", { class: "primary approve", text: "Approve", onClick: answer(true) }), h("button", { class: "deny", text: "Deny", onClick: answer(false) }), note);
-        return box;
-    }
     /** A root run ended at `timestamp`: its total is known. */
     end(view, timestamp) {
         if (view.text === null)
@@ -370,11 +377,11 @@ export class Transcript {
             if (nothing)
                 activity.classList.add("no-steps");
         }
+        // Nothing of this run waits any more (a sub-run's own box, or the whole turn).
+        this.pauses.end(owner ?? view.turn, "No longer waiting: the run ended.");
         if (status === "completed")
             return;
-        // Nothing of this run follows: its open tool calls and approvals end here.
-        for (const box of view.turn.querySelectorAll(".approval"))
-            box.remove();
+        // Nothing of this run follows: its open tool calls end here.
         for (const item of view.turn.querySelectorAll('.event.tool[data-status="running"], .event.tool[data-status="approval"]')) {
             item.dataset["status"] = "stopped";
             setText(item, ".tool-status", status === "cancelled" ? "stopped" : "interrupted");
