@@ -8,10 +8,18 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from websockets.asyncio.client import connect
 
-from agentsocket.server.coalesce import FLUSH_BYTES, FLUSH_TICKS, CoalescingTransport
+from agentsocket.server.coalesce import (
+    FLUSH_BYTES,
+    FLUSH_TICKS,
+    CoalescingTransport,
+    CoalescingWebSocketProtocol,
+)
 
 
 class Peer:
@@ -208,3 +216,44 @@ async def test__one_connection_failing_to_write__others_still_flushed(
 def test__docs_state_the_flush_limits() -> None:
     gateway = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text()
     assert f"after\n{FLUSH_TICKS} iterations or {FLUSH_BYTES // 1024} KiB" in gateway
+
+
+async def test__protocol__handshake_not_kept__text_written_directly_only_when_send_would() -> None:
+    """The handshake's request and response are dropped; ``write_text`` writes like ``send``."""
+    kept: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        protocol = send.__self__
+        await send({"type": "websocket.accept"})
+        kept.append(hasattr(protocol, "request") or hasattr(protocol, "response"))
+        assert protocol.write_text("direct")  # written in the call, no send
+        protocol.writable.clear()  # the transport pushes back: send must wait instead
+        assert not protocol.write_text("held")
+        protocol.writable.set()
+        message = await receive()
+        await send({"type": "websocket.send", "text": "echo " + message["text"]})
+        await receive()  # the client's close
+        assert not protocol.write_text("after close")
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, ws=CoalescingWebSocketProtocol, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    for _ in range(500):  # bounded: a server that never starts fails the test
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with connect(f"ws://127.0.0.1:{port}/") as client:
+            await client.send("hi")
+            assert await asyncio.wait_for(client.recv(), 5) == "direct"
+            assert await asyncio.wait_for(client.recv(), 5) == "echo hi"
+        assert kept == [False]
+    finally:
+        server.should_exit = True
+        await serving

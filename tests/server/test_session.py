@@ -10,7 +10,9 @@ import pytest
 
 from agentsocket.protocol import CloseCode
 from agentsocket.protocol import server_messages as s
+from agentsocket.server.connection import Connection
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.session import Session
 from tests.server.sockets import Client, gateway, settle
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,20 +68,22 @@ async def test__burst_to_100_connections__one_encode_per_entry_and_version(
 
 
 async def test__delivery_failure__closes_only_that_connection_with_1011_and_resume_recovers(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, "agentsocket")
     async with gateway(tmp_path) as gw:
         failing, other = await connected(gw, "u"), await connected(gw, "u")
-        real_push, pushed = failing.connection.push, []
+        real_push, pushed = Connection.push, []
 
-        def push(text: str) -> None:
-            pushed.append(text)
-            if len(pushed) == 3:
-                raise RuntimeError("injected delivery failure")
-            real_push(text)
+        def push(self: Connection, text: str) -> None:
+            if self is failing.connection:  # the other connection is untouched
+                pushed.append(text)
+                if len(pushed) == 3:
+                    raise RuntimeError("injected delivery failure")
+            real_push(self, text)
 
-        failing.connection.push = push  # type: ignore[method-assign]
+        # On the class: a connection is slotted, its methods cannot be replaced one by one.
+        monkeypatch.setattr(Connection, "push", push)
         seqs = []
         for i in range(10):
             seqs.append(await gw.publish("u", delta(i)))
@@ -164,3 +168,33 @@ async def test__user_rate_limit__survives_a_reconnect(tmp_path: Path) -> None:
         assert answer["data"]["code"] == "rate_limited"
         second.socket.leave()
         await second.ended()
+
+
+def tasks(session: Session) -> int:
+    """The session's tasks besides its own (the reader)."""
+    return len(session._children or ())
+
+
+async def test__idle_connection__no_task_but_its_own__writer_and_catch_up_end_when_done(
+    tmp_path: Path,
+) -> None:
+    async with gateway(tmp_path) as gw:
+        seqs = [await gw.publish("u", delta(i)) for i in range(5)]
+        client = Client(gw, "u").start(resume=(None, 0))  # a backlog of 5: the catch-up pages it
+        await settle()
+        assert client.socket.seqs() == seqs
+        session, connection = client.session, client.connection
+        assert tasks(session) == 0  # the catch-up ended; no writer was needed
+        assert connection._queue is None
+        client.socket.gate.clear()  # the peer stops reading: writes are held back
+        seqs += [await gw.publish("u", delta(i)) for i in range(5, 8)]
+        assert tasks(session) == 1  # a writer, for the held write
+        client.socket.gate.set()
+        await settle()
+        assert client.socket.seqs() == seqs
+        assert tasks(session) == 0  # drained: the writer ended
+        assert connection._queue is None
+        seqs.append(await gw.publish("u", delta(8)))
+        assert client.socket.seqs() == seqs  # live again, written in the publisher's call
+        client.socket.leave()
+        await client.ended()

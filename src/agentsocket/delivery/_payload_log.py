@@ -67,7 +67,8 @@ class PayloadLog:
         # dropping the oldest block (once per 16 entries) moves only a few pointers.
         self._blocks: list[_Block] = []
         self._dropped = 0  # entries of the oldest block already dropped
-        self._fresh: deque[bytes] = deque()  # not packed yet, oldest first
+        # Not packed yet, oldest first; made when needed (an empty deque reserves ~600 bytes).
+        self._fresh: deque[bytes] | None = None
         self._count = 0
         self.nbytes = 0
 
@@ -77,16 +78,20 @@ class PayloadLog:
     def append(self, payload: bytes) -> int:
         """Keep ``payload`` as the newest entry; returns the change in ``nbytes``."""
         before = self.nbytes
-        self._fresh.append(payload)
+        fresh = self._fresh
+        if fresh is None:
+            fresh = self._fresh = deque()
+        fresh.append(payload)
         self._count += 1
         self.nbytes += len(payload) + ENTRY_OVERHEAD
-        if self._compress and len(self._fresh) >= BLOCK_ENTRIES:
+        if self._compress and len(fresh) >= BLOCK_ENTRIES:
             self._pack()
         return self.nbytes - before
 
     def drop_oldest(self) -> int:
         """Forget the oldest entry (the log must not be empty); returns the bytes freed."""
         if not self._blocks:
+            assert self._fresh is not None  # the log is not empty
             payload = self._fresh.popleft()
             freed = len(payload) + ENTRY_OVERHEAD
         else:
@@ -115,13 +120,14 @@ class PayloadLog:
             first += count
             if first >= stop:
                 return found
-        found.extend(islice(self._fresh, max(start - first, 0), stop - first))
+        if self._fresh is not None:
+            found.extend(islice(self._fresh, max(start - first, 0), stop - first))
         return found
 
     def _pack(self) -> None:
-        payloads = list(self._fresh)
+        payloads = list(self._fresh or ())
         block = _Block(payloads)
-        self._fresh.clear()
+        self._fresh = None
         self._blocks.append(block)
         unpacked = sum(map(len, payloads)) + ENTRY_OVERHEAD * len(payloads)
         self.nbytes += block.nbytes + PACKED_ENTRY_OVERHEAD * len(payloads) - unpacked

@@ -35,6 +35,7 @@ from agentsocket.server.auth import AuthenticationFailed, issue_token
 from agentsocket.server.auth.throttle import ThrottleMiddleware
 from agentsocket.server.docs_routes import docs_routes
 from agentsocket.server.endpoint import websocket_endpoint
+from agentsocket.server.front import GatewayApp
 from agentsocket.server.gateway import Gateway
 from agentsocket.server.metrics import CONTENT_TYPE_LATEST
 from agentsocket.server.security_headers import (
@@ -121,8 +122,9 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
         token = issue_token(settings.jwt_secret.get_secret_value(), user_id, ttl_seconds=3600)
         return JSONResponse({"token": token, "user_id": user_id, "expires_in": 3600})
 
+    websocket = WebSocketRoute("/ws", websocket_endpoint(gateway))
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint(gateway)),
+        websocket,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -139,7 +141,8 @@ def create_app(settings: Settings, agents: Iterable[object] = ()) -> Starlette:
         Middleware(SecurityHeadersMiddleware, headers=security_headers(_page_script_hashes())),
         Middleware(ThrottleMiddleware, paths={"/auth/ticket"}),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    # `/ws` straight to its endpoint (server/front.py); the middleware is for HTTP.
+    app = GatewayApp(route=websocket, routes=routes, lifespan=lifespan, middleware=middleware)
     return app
 
 

@@ -38,6 +38,7 @@ import weakref
 from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 log = logging.getLogger("agentsocket.coalesce")
 
@@ -262,6 +263,38 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
+
+    def write_text(self, text: str) -> bool:
+        """Write one text frame now, if uvicorn's ``send`` would without waiting.
+
+        ``send`` costs a coroutine, an event's wait and a message dict per
+        frame; this is the same work for its usual case — an open, writable
+        connection — as one call. False (nothing written): anything else
+        (backpressure, a close sent, the peer gone); the caller uses ``send``,
+        which waits or raises as it always does.
+        """
+        if (
+            self.disconnected
+            or self.close_sent
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or not self.writable.is_set()
+        ):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
+
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after the handshake response is written. It
+        # keeps the parsed request and the response for the connection's life but
+        # never reads them again (the scope has the request's headers): 2 to 4 KB per
+        # idle connection, the client's credentials among them.
+        del self.request, self.response
+        super().start_keepalive()
 
     def data_received(self, data: bytes) -> None:
         if isinstance(self.transport, CoalescingTransport):

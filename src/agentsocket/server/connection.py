@@ -4,7 +4,15 @@ Everything sent to a client goes through :meth:`Connection.push` (live
 frames and replies) or :meth:`Connection.put` (catch-up from the log), in
 call order. When nothing is queued the frame is written on the spot, in the
 caller's task, without waking another one; only when the transport pushes
-back does a frame wait in the bounded queue for :meth:`Connection.run_writer`.
+back does a frame wait in the bounded queue for the writer.
+
+The writer is a task only while it has work: the session hands the
+connection a way to start one (:meth:`Connection.supervise`), and it is
+started when the transport holds a write back or a close is decided, and
+ends once everything queued is written. An idle connection has no writer,
+no queue and no waiter (tens of thousands of idle connections are the
+common case; each task costs a kilobyte or two). :meth:`Connection.run_writer`
+is the same writer as a loop of its own, for a caller without a session.
 
 * Live frames past ``queue_size`` queued ones: the client does not keep up;
   the connection closes with 4101 (``SLOW_CONSUMER``) and the client resumes
@@ -23,7 +31,7 @@ import logging
 import time
 import types
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -39,13 +47,16 @@ from agentsocket.protocol import (
 from agentsocket.server.core import Close, ConnectionCore, State
 from agentsocket.server.logs import ContextLogger
 from agentsocket.server.metrics import Metrics
-from agentsocket.server.transport import abort_of, raw_send
+from agentsocket.server.transport import abort_of, raw_send, write_text_of
 
 log = logging.getLogger("agentsocket.connection")
 
 #: Seconds a close frame may take to leave before the transport is aborted.
 CLOSE_TIMEOUT = 1.0
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+StartWriter = Callable[[Coroutine[Any, Any, bool]], None]
+"""Starts the writer's coroutine as a task; it returns True when the connection is done sending."""
 
 
 class Dialect(Protocol):
@@ -73,6 +84,30 @@ class Connection:
             that fails is logged, counted and dropped.
     """
 
+    __slots__ = (
+        "_close",
+        "_drained",
+        "_metrics",
+        "_pending",
+        "_queue",
+        "_queue_size",
+        "_send",
+        "_send_timeout",
+        "_start_writer",
+        "_validate",
+        "_wake_writer",
+        "_write_text",
+        "_writing",
+        "agui",
+        "core",
+        "frames_sent",
+        "id",
+        "server_id",
+        "user_id",
+        "version",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -92,21 +127,28 @@ class Connection:
         self.user_id = user_id
         self.version: Version = core.version
         self.server_id = server_id
-        self.log = ContextLogger(log, {"connection_id": connection_id})
         self.frames_sent = 0
         self._send = raw_send(websocket)
-        self._queue: deque[str] = deque()
+        self._write_text = write_text_of(websocket)  # one call per frame, when the server has it
+        # Frames behind a held write, oldest first; made when the transport pushes back.
+        self._queue: deque[str] | None = None
         self._queue_size = queue_size
         self._send_timeout = send_timeout
         self._pending: asyncio.Future[None] | None = None  # a write the transport held back
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._drained: asyncio.Future[None] | None = None  # a put() waiting for the queue
         self._close: Close | None = None
         self._metrics = metrics
         self._validate = validate_outbound
+        self._start_writer: StartWriter | None = None
+        self._writing = False  # a writer started through _start_writer is running
+        self._wake_writer: asyncio.Future[None] | None = None  # run_writer() waiting for work
         #: Set for a connection of the AG-UI dialect: it sends AG-UI events, not envelopes.
         self.agui: Dialect | None = None
+
+    @property
+    def log(self) -> ContextLogger:
+        """A logger that adds this connection's id (made per use: a connection rarely logs)."""
+        return ContextLogger(log, {"connection_id": self.id})
 
     @property
     def label(self) -> str:
@@ -116,7 +158,7 @@ class Connection:
     @property
     def queued(self) -> int:
         """Frames waiting for the transport (the outbound queue's depth)."""
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     @property
     def closing(self) -> bool:
@@ -157,29 +199,41 @@ class Connection:
         """
         if self.core.state is not State.OPEN:
             return
-        if self._pending is not None or self._queue:
-            if len(self._queue) >= self._queue_size:
-                self.log.warning("slow consumer", extra={"queued": len(self._queue)})
+        queue = self._queue
+        if self._pending is not None or queue:
+            if queue is None:
+                queue = self._queue = deque()
+            if len(queue) >= self._queue_size:
+                self.log.warning("slow consumer", extra={"queued": len(queue)})
                 self._metrics.child(self._metrics.slow_consumer_closes, "queue_full").inc()
                 self.close(CloseCode.SLOW_CONSUMER, "outbound queue full", flush=False)
                 return
-            self._queue.append(text)
+            queue.append(text)
+            return
+        write_text = self._write_text
+        if write_text is not None and write_text(text):
+            self.frames_sent += 1
             return
         try:
             held = _drive(self._send({"type": "websocket.send", "text": text}))
         except _GONE:
             self.gone()
+            self._need_writer()  # it ends the session: the peer is gone
             return
         self.frames_sent += 1
         if held is not None:
-            self._hold(held)
+            self._pending = held
+            self._need_writer()
 
     async def put(self, text: str) -> None:
         """Send one catch-up frame, first waiting until nothing is queued (backpressure)."""
         while self._pending is not None or self._queue:
             if self.core.state is not State.OPEN:
                 return
-            await self._idle.wait()
+            drained = self._drained
+            if drained is None:
+                drained = self._drained = asyncio.get_running_loop().create_future()
+            await drained
         self.push(text)
 
     def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
@@ -192,11 +246,11 @@ class Connection:
         """Carry out a close the core decided (see :meth:`ConnectionCore.close`)."""
         self._close = close
         if not close.flush:
-            self._queue.clear()
+            self._queue = None
             if self._pending is not None:
                 self._pending.cancel()  # the transport is backed up: give the write up
-        self._idle.set()  # a waiting put() sees the close
-        self._wakeup.set()
+        self._drained_now()  # a waiting put() sees the close
+        self._need_writer()
 
     def abort(self) -> None:
         """Drop the TCP connection now (if the server allows it) and stop sending."""
@@ -207,34 +261,89 @@ class Connection:
 
     # --- the writer ---------------------------------------------------------------------
 
+    def supervise(self, start: StartWriter | None) -> None:
+        """Start the writer through ``start`` whenever there is work for it (None: stop).
+
+        ``start`` gets the writer's coroutine, to run as a task of the
+        session's; the coroutine returns True once the connection is done
+        sending (its close sent, or the peer gone). Work already waiting
+        (a held welcome, a decided close) starts it at once.
+        """
+        self._start_writer = start
+        if start is None:
+            self._writing = False  # a writer still finishing starts nothing more
+        elif (
+            self._pending is not None
+            or self._queue
+            or self._close is not None
+            or self.core.state is State.CLOSED
+        ):
+            self._need_writer()
+
+    def _need_writer(self) -> None:
+        """There is work for the writer: a held write, or a close to send."""
+        if self._writing:
+            return  # it sees the work before it ends
+        wake = self._wake_writer
+        if wake is not None:  # a run_writer() loop waits
+            self._wake_writer = None
+            if not wake.done():
+                wake.set_result(None)
+            return
+        start = self._start_writer
+        if start is not None:
+            self._writing = True
+            start(self._writer())
+
+    async def _writer(self) -> bool:
+        try:
+            return await self._write_out()
+        finally:
+            self._writing = False
+
     async def run_writer(self) -> None:
-        """Write what the transport held back; close the socket once a close is decided."""
+        """The writer as a loop of its own, until the close is sent or the peer is gone."""
+        while not await self._write_out():
+            wake = self._wake_writer = asyncio.get_running_loop().create_future()
+            await wake
+
+    async def _write_out(self) -> bool:
+        """Write what the transport held back and what queued behind it; then a decided close.
+
+        Returns:
+            True when the connection is done sending (the close sent, or the
+            peer gone), False when there is nothing left to write for now.
+        """
         try:
             while True:
                 if self._pending is not None and not await self._wait_pending():
-                    return
-                while self._queue and self._pending is None:
-                    text = self._queue.popleft()
+                    return True
+                queue = self._queue
+                while queue and self._pending is None:
+                    text = queue.popleft()
                     held = _drive(self._send({"type": "websocket.send", "text": text}))
                     self.frames_sent += 1
                     if held is not None:
-                        self._hold(held)
+                        self._pending = held
                 if self._pending is not None:
                     continue
-                self._idle.set()
+                self._queue = None  # an idle connection keeps no deque
+                self._drained_now()
                 if self._close is not None or self.core.state is State.CLOSED:
                     break
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                return False
         except _GONE:
             self.gone()
-            return
+            return True
         await self.send_close()
+        return True
 
-    def _hold(self, held: asyncio.Future[None]) -> None:
-        self._pending = held
-        self._idle.clear()
-        self._wakeup.set()
+    def _drained_now(self) -> None:
+        drained = self._drained
+        if drained is not None:
+            self._drained = None
+            if not drained.done():
+                drained.set_result(None)
 
     async def _wait_pending(self) -> bool:
         """Wait for the held write; False (and the transport aborted) if it never completes."""
@@ -274,13 +383,17 @@ class Connection:
 
     def gone(self) -> None:
         """The peer left (or the transport was dropped): stop sending."""
-        self._queue.clear()
+        self._queue = None
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
         self.core.closed()
-        self._idle.set()
-        self._wakeup.set()
+        self._drained_now()
+        wake = self._wake_writer
+        if wake is not None:  # a run_writer() loop ends
+            self._wake_writer = None
+            if not wake.done():
+                wake.set_result(None)
 
     def _count_close(self, code: CloseCode) -> None:
         self._metrics.child(self._metrics.closes, str(int(code))).inc()

@@ -185,8 +185,9 @@ class ConnectionCore:
         """
         if self.state is not State.OPEN:
             return []
-        # Both buckets are always charged, so neither can be dodged.
-        wait = max(self._bucket.take(), self._user_bucket.take())
+        # Both buckets are always charged, so neither can be dodged; one clock read for both.
+        now = self._bucket.clock()
+        wait = max(self._bucket.take(now), self._user_bucket.take(now))
         if wait > 0:
             limited = ProtocolError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
             return self._refuse(limited, retry_after=round(wait, 3))

@@ -62,17 +62,38 @@ def websocket_endpoint(
 ) -> Callable[[WebSocket], Coroutine[Any, Any, None]]:
     """The ``/ws`` handler; ``gateway()`` returns the app's open gateway."""
 
-    async def endpoint(websocket: WebSocket) -> None:
-        await serve_connection(gateway(), websocket)
+    def endpoint(websocket: WebSocket) -> Coroutine[Any, Any, None]:
+        # Hands on the coroutine: a connection's life keeps no frame of this wrapper.
+        return serve_connection(gateway(), websocket)
 
     return endpoint
 
 
 async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
     """Serve one WebSocket connection from handshake to close."""
+    leases = _leases(gateway)
+    opened = await _open(gateway, websocket, leases)
+    if opened is None:
+        return
+    # Only the session is held from here on (not the handshake's headers or token claims):
+    # this frame lives as long as the connection.
+    session, resume, lease = opened
+    try:
+        try:
+            await session.run(resume)
+        finally:
+            detach(gateway, session.connection)
+    finally:
+        if leases is not None and lease is not None:
+            await leases.release(session.user_id, lease)
+
+
+async def _open(
+    gateway: Gateway, websocket: WebSocket, leases: ConnectionLeases | None
+) -> tuple[Session, tuple[str | None, int] | None, str | None] | None:
+    """The handshake: a ready session (with its resume position and lease), or None if refused."""
     offered = list(websocket.scope.get("subprotocols", []))
     echo = _version_entry(safe_subprotocols(offered))
-    leases = _leases(gateway)
     lease: str | None = None
     try:
         principal, version_subprotocol, version_name, dialect = await _handshake(
@@ -88,21 +109,17 @@ async def serve_connection(gateway: Gateway, websocket: WebSocket) -> None:
         log.debug("handshake refused", extra={"code": int(refusal.code)})
         await websocket.accept(subprotocol=echo)
         await websocket.close(int(refusal.code), close_reason(refusal.reason))
-        return
+        return None
     try:
         version = gateway.versions.get(version_name) or get_version(version_name)
         await websocket.accept(subprotocol=version_subprotocol)
         connection = attach(gateway, websocket, principal.user_id, version, dialect)
-        connection.log.info(
-            "connected", extra={"user_id": principal.user_id, "version": version.name}
-        )
-        try:
-            await Session(gateway, connection, principal).run(resume)
-        finally:
-            detach(gateway, connection)
-    finally:
+    except BaseException:
         if leases is not None and lease is not None:
             await leases.release(principal.user_id, lease)
+        raise
+    connection.log.info("connected", extra={"user_id": principal.user_id, "version": version.name})
+    return Session(gateway, connection, principal), resume, lease
 
 
 #: With the Redis broker: each gateway's leases on its users' connections, made at first use.

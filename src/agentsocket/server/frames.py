@@ -64,6 +64,16 @@ class FrameEncoder:
         on_invalid: called with (version name, type) for each dropped invalid frame.
     """
 
+    __slots__ = (
+        "_messages",
+        "_on_dropped",
+        "_on_invalid",
+        "_recent",
+        "_validate",
+        "_versions",
+        "encodes",
+    )
+
     def __init__(
         self,
         versions: VersionsOf,

@@ -61,6 +61,8 @@ class Gateway:
             name: get_version(name) for name in settings.enabled_versions
         }
         self.default_version = self.versions[settings.default_version]
+        self._on_dropped = self._count_dropped
+        self._on_invalid = self._count_invalid
         #: Dialects spoken on ``/ws`` besides the versions: AG-UI with the ``ag-ui`` extra.
         self.dialects: tuple[str, ...] = (
             ("ag-ui",) if importlib.util.find_spec("ag_ui") is not None else ()
@@ -194,13 +196,19 @@ class Gateway:
         return TokenBucket(self.settings.rate_per_user, self.settings.burst_per_user)
 
     def _frame_encoder(self, versions: VersionsOf) -> FrameEncoder:
-        metrics = self.metrics
+        # The counting callbacks are bound once and shared by every user's encoder.
         return FrameEncoder(
             versions,
             validate=self.settings.validate_outbound,
-            on_dropped=lambda v, t: metrics.child(metrics.dropped, v, t).inc(),
-            on_invalid=lambda v, t: metrics.child(metrics.invalid_outbound, v, t).inc(),
+            on_dropped=self._on_dropped,
+            on_invalid=self._on_invalid,
         )
+
+    def _count_dropped(self, version: str, type_name: str) -> None:
+        self.metrics.child(self.metrics.dropped, version, type_name).inc()
+
+    def _count_invalid(self, version: str, type_name: str) -> None:
+        self.metrics.child(self.metrics.invalid_outbound, version, type_name).inc()
 
     def _auth_settings(self) -> AuthSettings:
         s_ = self.settings

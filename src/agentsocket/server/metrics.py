@@ -3,14 +3,16 @@
 Each app gets its own :class:`Metrics` (and registry) so several apps can
 live in one process (tests, a FastAPI host) without clashing.
 
-Nothing on the per-frame path looks up a labelled child or observes a
-histogram: frames are counted per connection and added to the counters in
-one step when it closes (:meth:`Metrics.add_frames_out`), and the children
-used per request are looked up once and cached (:meth:`Metrics.child`).
+Nothing on the per-frame path looks up a labelled child, takes a counter's
+lock or observes a histogram: outbound frames are counted per connection and
+added to the counter in one step when it closes, inbound ones in a plain
+count per type added at each scrape (:attr:`Metrics.inbound`), and the
+children used per request are looked up once and cached (:meth:`Metrics.child`).
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -117,6 +119,10 @@ class Metrics:
         r.register(AdapterMetrics())
 
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        #: Inbound frames by type since the last scrape: the session adds 1 per frame
+        #: (a plain count, no lock: the loop's thread is the only writer) and render()
+        #: moves the counts into ``frames_in``.
+        self.inbound: collections.Counter[str] = collections.Counter()
 
     def watch_outbound(self, queues: Callable[[], Iterable[int]]) -> None:
         """Read the outbound queue gauges from ``queues()`` (each connection's queued frames)
@@ -134,4 +140,8 @@ class Metrics:
 
     def render(self) -> bytes:
         """The text exposition format."""
+        inbound = self.inbound  # cleared in place: sessions hold it
+        for kind, frames in inbound.items():
+            self.child(self.frames_in, kind).inc(frames)
+        inbound.clear()
         return generate_latest(self.registry)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``.
 
@@ -25,11 +25,16 @@ class TokenBucket:
         self._tokens = float(self.burst)
         self._stamp = self.clock()
 
-    def take(self) -> float:
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+    def take(self, now: float | None = None) -> float:
+        """Take one token at ``now`` (default: the bucket's clock)."""
+        if now is None:
+            now = self.clock()
+        tokens = self._tokens + (now - self._stamp) * self.rate
+        if tokens > self.burst:
+            tokens = self.burst
         self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if tokens >= 1:
+            self._tokens = tokens - 1
             return 0.0
-        return (1 - self._tokens) / self.rate
+        self._tokens = tokens
+        return (1 - tokens) / self.rate

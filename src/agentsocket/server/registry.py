@@ -23,18 +23,27 @@ if TYPE_CHECKING:
     from agentsocket.server.connection import Connection
 
 
-EncoderFactory = Callable[[Callable[[], set[Version]]], FrameEncoder]
+EncoderFactory = Callable[[Callable[[], frozenset[Version]]], FrameEncoder]
 """Makes a user's frame encoder, given how to read the user's versions."""
+
+#: Every set of versions in use, shared by all users speaking it (most speak one).
+_VERSION_SETS: dict[frozenset[Version], frozenset[Version]] = {}
+
+
+def _shared(versions: frozenset[Version]) -> frozenset[Version]:
+    return _VERSION_SETS.setdefault(versions, versions)
 
 
 class UserState:
     """One user's state on this node."""
 
+    __slots__ = ("_new_frames", "_versions", "bucket", "connections", "frames", "user_id")
+
     def __init__(self, user_id: str, bucket: TokenBucket, frames: EncoderFactory) -> None:
         self.user_id = user_id
         self.bucket = bucket
         self.connections: dict[str, Connection] = {}
-        self._versions: set[Version] = set()
+        self._versions: frozenset[Version] = _shared(frozenset())
         self._new_frames = frames
         self.frames = frames(self.versions)
 
@@ -42,19 +51,20 @@ class UserState:
         """Forget the encoded frames (the user's last connection here closed)."""
         self.frames = self._new_frames(self.versions)
 
-    def versions(self) -> set[Version]:
+    def versions(self) -> frozenset[Version]:
         """The versions this user's connections here speak (kept up to date, not recomputed)."""
         return self._versions
 
     def add(self, connection: Connection) -> None:
         self.connections[connection.id] = connection
-        self._versions.add(connection.version)
+        if connection.version not in self._versions:
+            self._versions = _shared(self._versions | {connection.version})
 
     def remove(self, connection: Connection) -> bool:
         """Forget ``connection``; False if it was not here."""
         if self.connections.pop(connection.id, None) is None:
             return False
-        self._versions = {c.version for c in self.connections.values()}
+        self._versions = _shared(frozenset(c.version for c in self.connections.values()))
         return True
 
 

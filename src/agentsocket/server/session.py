@@ -11,16 +11,22 @@ come from the user's :class:`~agentsocket.server.frames.FrameEncoder`,
 encoded once per version, and :class:`ConnectionCore` drops every seq this
 connection already sent.
 
-All of a connection's tasks run in one task group. An unexpected failure in
-any of them — or in the live path — is logged with the connection id,
-counted (``agentsocket_connection_failures``) and closes the socket with 1011,
-so the client reconnects and resumes without loss.
+The session reads in its own task (the ASGI server's). Its other tasks exist
+only while they have work: the writer while the transport holds writes back
+or a close is to be sent, the catch-up task while a backlog is owed. An idle
+connection is one task waiting for the next frame. The session supervises
+its tasks as a task group would: an unexpected failure in any of them — or
+in the live path — is logged with the connection id, counted
+(``agentsocket_connection_failures``) and closes the socket with 1011, so the
+client reconnects and resumes without loss; no task outlives the session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -37,9 +43,13 @@ from agentsocket.server.context import Request
 from agentsocket.server.core import AnswerPing, Close, Dispatch, Reply, error_reply
 from agentsocket.server.emitter import ReplyTo
 from agentsocket.server.gateway import Gateway
+from agentsocket.server.logs import ContextLogger
 from agentsocket.server.registry import UserState
 from agentsocket.server.router import dispatch
+from agentsocket.server.transport import raw_receive
 
+#: The logger of a connection's records; a request adds its ids if it logs.
+_CONNECTION_LOG = logging.getLogger("agentsocket.connection")
 #: Catch-up frames sent before letting other tasks run.
 _FAIR_SHARE = 100
 
@@ -47,20 +57,45 @@ _FAIR_SHARE = 100
 class Session:
     """Runs one ready connection until it closes."""
 
+    __slots__ = (
+        "_answerable",
+        "_catch_up",
+        "_children",
+        "_ending",
+        "_expires_at",
+        "_expiry",
+        "_failed",
+        "_open",
+        "_subscription",
+        "_task",
+        "connection",
+        "core",
+        "gateway",
+        "user",
+        "user_id",
+    )
+
     def __init__(self, gateway: Gateway, connection: Connection, principal: Principal) -> None:
         self.gateway = gateway
         self.user: UserState = gateway.registry.user(principal.user_id)
         self.connection = connection
         self.core = connection.core
-        self.principal = principal
         self.user_id = principal.user_id
+        # Only what the session needs of the principal: the token's claims are not held.
+        self._expires_at = principal.expires_at
         self._answerable = expresses(connection.version, "agent_question")
-        self.log = connection.log
         self._subscription: Subscription | None = None
         self._catch_up: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._group: asyncio.TaskGroup | None = None
+        self._children: set[asyncio.Task[None]] | None = None  # made with the first
+        self._task: asyncio.Task[Any] | None = None  # the session's own: it reads
+        self._open = False  # tasks may be started (connected, and not ending)
+        self._ending = False  # the session cancelled its own task to end
+        self._failed = False  # one of its tasks failed: close with 1011
         self._expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def log(self) -> ContextLogger:
+        return self.connection.log
 
     async def run(self, resume: tuple[str | None, int] | None) -> None:
         """Send the welcome, then serve the connection until it ends.
@@ -87,58 +122,97 @@ class Session:
                     upgrade_to=gateway.default_version.name,
                 )
             )
+        task = self._task = asyncio.current_task()
+        assert task is not None
         try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                self._start(connection.run_writer(), "writer", ends_session=True)
-                # Subscribed before reading, so a `resume` never races the first subscription.
-                await self._subscribe(resume_from or position)
-                await gateway.runs.connected(self.user_id)  # ends of runs lost in a crash
-                self._start(self._read(), "reader", ends_session=True)
-                if self.principal.expires_at is not None:
-                    # A timer, not a task: an idle connection keeps no coroutine for it.
-                    delay = max(0.0, self.principal.expires_at - time.time())
-                    self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
-        except* BrokerUnavailable:
+            self._open = True
+            connection.supervise(self._start_writer)
+            # Subscribed before reading, so a `resume` never races the first subscription.
+            await self._subscribe(resume_from or position)
+            await gateway.runs.connected(self.user_id)  # ends of runs lost in a crash
+            if self._expires_at is not None:
+                # A timer, not a task: an idle connection keeps no coroutine for it.
+                delay = max(0.0, self._expires_at - time.time())
+                self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
+            await self._read()
+        except asyncio.CancelledError:
+            # Ended by one of its tasks (see _end); anyone else's cancellation goes on.
+            if not self._ending or task.uncancel() > 0:
+                raise
+            if self._failed:
+                await self._close_now(CloseCode.INTERNAL_ERROR, "internal error")
+        except BrokerUnavailable:
             self.log.warning("broker lost during connect")
             await self._close_now(CloseCode.NOT_READY, "backend unavailable")
-        except* Exception as failures:
-            for failure in failures.exceptions:
-                self._failure(failure)
+        except Exception as failure:
+            self._failure(failure)
             await self._close_now(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
+            self._stop_starting()
             if self._expiry is not None:
                 self._expiry.cancel()
+            await self._stop_tasks()
             if self._subscription is not None:
                 self._subscription.listen(None)
                 await self._subscription.close()
 
     # --- tasks ----------------------------------------------------------------------
 
-    def _start(
-        self, work: Coroutine[Any, Any, None], name: str, *, ends_session: bool = False
-    ) -> None:
-        assert self._group is not None
-        if ends_session:
-            work = self._ending(work)
-        task = self._group.create_task(work, name=f"{name}-{self.connection.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Start one of the session's tasks (only while it is open)."""
+        # No publisher's context: a writer started inside a run's call is not the run's.
+        task = asyncio.get_running_loop().create_task(
+            work, name=f"{name}-{self.connection.id}", context=contextvars.Context()
+        )
+        if self._children is None:
+            self._children = set()
+        self._children.add(task)
+        task.add_done_callback(self._task_done)
+        return task
 
-    async def _ending(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run the writer or the reader; when either ends, every task of the connection ends."""
-        await work
-        self._stop_all()
+    def _start_writer(self, work: Coroutine[Any, Any, bool]) -> None:
+        """The connection needs its writer (see ``Connection.supervise``)."""
+        self._spawn(self._write(work), "writer")
 
-    def _stop_all(self) -> None:
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
-        if self._catch_up is not None and self._catch_up is not current:
-            self._catch_up.cancel()
-        if self._expiry is not None:
-            self._expiry.cancel()
+    async def _write(self, work: Coroutine[Any, Any, bool]) -> None:
+        if await work:  # the close is sent, or the peer is gone: the session is over
+            self._end()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        children = self._children
+        if children is not None:
+            children.discard(task)
+            if not children:
+                self._children = None  # an idle connection keeps no set
+        if task.cancelled():
+            return
+        failure = task.exception()
+        if failure is not None:
+            self._failure(failure)
+            self._failed = True
+            self._end()
+
+    def _end(self) -> None:
+        """End the session from one of its tasks: its own task stops reading."""
+        task = self._task
+        if self._open and not self._ending and task is not None and not task.done():
+            self._ending = True
+            self._stop_starting()
+            task.cancel()
+
+    def _stop_starting(self) -> None:
+        """No more tasks: the session is ending."""
+        self._open = False
+        self.connection.supervise(None)
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the session's other tasks and wait for them (none outlives the session)."""
+        children = self._children
+        if not children:
+            return
+        for child in children:
+            child.cancel()
+        await asyncio.wait(set(children))
 
     def _failure(self, exc: BaseException) -> None:
         """Log and count an unexpected failure of ours; the connection closes with 1011."""
@@ -153,26 +227,19 @@ class Session:
         self.connection.close(CloseCode.INTERNAL_ERROR, "internal error", flush=False)
 
     async def _close_now(self, code: CloseCode, reason: str) -> None:
-        """Close after the writer is gone (a failure stopped it)."""
+        """Close without the writer (a failure stopped the session's tasks)."""
+        self._stop_starting()
+        await self._stop_tasks()
         self.connection.close(code, reason, flush=False)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # the socket is being given up anyway
             await asyncio.wait_for(self.connection.send_close(), CLOSE_TIMEOUT * 2)
 
     # --- inbound ----------------------------------------------------------------------
 
     async def _read(self) -> None:
         connection, core = self.connection, self.core
-        receive, server_id = connection.websocket.receive, connection.server_id
-        frames_in, metrics = self.gateway.metrics.frames_in, self.gateway.metrics
-        # This connection's counters, looked up once rather than per frame.
-        counted: dict[str, Any] = {}
-
-        def count(kind: str) -> None:
-            counter = counted.get(kind)
-            if counter is None:
-                counter = counted[kind] = metrics.child(frames_in, kind)
-            counter.inc()
-
+        receive, server_id = raw_receive(connection.websocket), connection.server_id
+        inbound = self.gateway.metrics.inbound  # frames by type, counted at the next scrape
         ag_ui_receive: Callable[..., Coroutine[Any, Any, None]] | None = None
         if connection.agui is not None:
             # Imported here, once per connection: the dialect needs the optional ag-ui extra.
@@ -187,19 +254,19 @@ class Session:
             if frame is None:
                 frame = message.get("bytes") or b""
             if ag_ui_receive is not None:
-                count("ag-ui")
+                inbound["ag-ui"] += 1
                 await ag_ui_receive(self.gateway, connection, frame, self._request)
                 continue
             for action in core.receive_frame(frame):
                 if type(action) is AnswerPing:
-                    count("ping")
+                    inbound["ping"] += 1
                     pong = pong_frame(time.time(), action.ping, server_id)
                     connection.reply_frame(pong.decode(), "pong")
                 elif isinstance(action, Dispatch):
-                    count(action.envelope.type)
+                    inbound[action.envelope.type] += 1
                     await self._handle(action.envelope)
                 elif isinstance(action, Reply):
-                    count("refused")
+                    inbound["refused"] += 1
                     self._count_error(action)
                     self.connection.reply(action.message, action.correlation_id)
                 elif isinstance(action, Close):
@@ -235,7 +302,7 @@ class Session:
             emitter=self.gateway.emitter,
             reply=reply,
             error=self._error,
-            log=self.log.logger,  # the request's own context is added if it logs
+            log=_CONNECTION_LOG,  # the request's own context is added if it logs
             answerable=self._answerable,
         )
 
@@ -255,19 +322,16 @@ class Session:
         """Deliver the user's stream from ``position`` (connect, or ``resume``)."""
         if self._catch_up is not None:
             self._catch_up.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._catch_up
+            await asyncio.wait({self._catch_up})
         if self._subscription is not None:
             self._subscription.listen(None)
             await self._subscription.close()
         subscription = await self.gateway.broker.subscribe(self.user_id, position)
         self._subscription = subscription
         self.core.stream_from(position.seq)
-        subscription.listen(self._live)
-        assert self._group is not None
-        self._catch_up = self._group.create_task(
-            self._pump(subscription), name=f"catch-up-{self.connection.id}"
-        )
+        subscription.listen(self._live, self._backlog)
+        # Pages what the position owes, if anything, and ends: an idle connection has none.
+        self._catch_up = self._spawn(self._pump(subscription), "catch-up")
 
     def _live(self, entry: Entry) -> None:
         """A live entry, inside the publisher's call: written now, or queued."""
@@ -283,30 +347,49 @@ class Session:
         except Exception as exc:  # never into the publisher: this connection fails alone
             self._fail(exc)
 
+    def _backlog(self) -> None:
+        """The subscription owes what the listener cannot take (publisher's call): page it."""
+        try:
+            subscription = self._subscription
+            if self._open and self._catch_up is None and subscription is not None:
+                self._catch_up = self._spawn(self._pump(subscription), "catch-up")
+        except Exception as exc:  # never into the publisher: this connection fails alone
+            self._fail(exc)
+
     async def _pump(self, subscription: Subscription) -> None:
-        """Page a backlog through the connection at the pace the socket drains."""
+        """Page a backlog through the connection at the pace the socket drains, then end."""
         connection, core, metrics = self.connection, self.core, self.gateway.metrics
         sent = 0
-        async for item in subscription:
-            if isinstance(item, Gap):
-                core.take_gap(item.to_seq)
-                metrics.child(metrics.gaps, item.reason).inc()
-                gap = s.StreamGap(
-                    epoch=item.epoch, from_seq=item.from_seq, to_seq=item.to_seq, reason=item.reason
-                )
-                text = connection.encode(gap)
-                texts = [] if text is None else [text]
-            elif core.take_seq(item.seq):
-                texts = self._frames(item.seq, item.payload)
-            else:
-                continue
-            for text in texts:
-                await connection.put(text)
-            if connection.closing:
-                return
-            sent += 1
-            if sent % _FAIR_SHARE == 0:
-                await asyncio.sleep(0)
+        try:
+            while True:
+                item = await subscription.next_ready()
+                if item is None:
+                    return  # parked: live entries go to the listener, a backlog restarts this
+                if isinstance(item, Gap):
+                    core.take_gap(item.to_seq)
+                    metrics.child(metrics.gaps, item.reason).inc()
+                    gap = s.StreamGap(
+                        epoch=item.epoch,
+                        from_seq=item.from_seq,
+                        to_seq=item.to_seq,
+                        reason=item.reason,
+                    )
+                    text = connection.encode(gap)
+                    texts = [] if text is None else [text]
+                elif core.take_seq(item.seq):
+                    texts = self._frames(item.seq, item.payload)
+                else:
+                    continue
+                for text in texts:
+                    await connection.put(text)
+                if connection.closing:
+                    return
+                sent += 1
+                if sent % _FAIR_SHARE == 0:
+                    await asyncio.sleep(0)
+        finally:
+            if self._catch_up is asyncio.current_task():
+                self._catch_up = None
 
     def _frames(self, seq: int, payload: bytes) -> list[str]:
         """Stream entry ``seq`` as this connection's frames (AG-UI: several, or none)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -87,15 +87,17 @@ class ThrottleMiddleware:
         self.paths = frozenset(paths)
         self.limiter = limiter or KeyedRateLimiter()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http" or scope.get("path") not in self.paths:
-            await self.app(scope, receive, send)
-            return
+            # Handed on, not awaited here: a WebSocket's life keeps no frame of this layer.
+            return self.app(scope, receive, send)
         client = scope.get("client")
         wait = self.limiter.take(client[0] if client else "unknown")
         if wait <= 0:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._refuse(send, wait)
+
+    async def _refuse(self, send: Send, wait: float) -> None:
         body = b'{"error":"rate_limited"}'
         await send(
             {
