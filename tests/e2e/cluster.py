@@ -280,6 +280,11 @@ async def delete_prefix(redis: Redis, prefix: str) -> int:
 TERMINAL = frozenset({"agent_completed", "agent_error", "agent_cancelled"})
 
 
+def of_run(run_id: str, *names: str) -> Any:
+    """A frame predicate: one of ``names`` (message types) of run ``run_id``."""
+    return lambda f: tag(f) in names and body(f).get("run_id") == run_id
+
+
 class StreamClient:
     """One client of a user that records every frame, across reconnects.
 

@@ -12,21 +12,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agentsocket.store import Store
-from tests.e2e.cluster import TERMINAL, StreamClient, cluster
+from tests.e2e.cluster import TERMINAL, StreamClient, cluster, of_run
 from tests.e2e.harness import body, run_server, tag
 
 #: The demo agent's ``slow`` word: its ``sleep`` tool waits 5 s, long enough to kill mid-run.
 SLOW_PROMPT = "be slow about it"
 SLOW_SECONDS = 5.0
-
-
-def of_run(run_id: str, *names: str) -> Any:
-    return lambda f: tag(f) in names and body(f).get("run_id") == run_id
 
 
 @pytest.mark.e2e

@@ -19,19 +19,32 @@ from typing import Any
 import pytest
 
 from agentsocket.store import Store
-from tests.e2e.cluster import TERMINAL, StreamClient, cluster
+from tests.e2e.cluster import TERMINAL, StreamClient, cluster, of_run
 from tests.e2e.harness import body, run_server, tag
 
 APPROVE_PROMPT = "please approve this"
 SURVEY_PROMPT = "take the survey"
 
 
-def of_run(run_id: str, *names: str) -> Any:
-    return lambda f: tag(f) in names and body(f).get("run_id") == run_id
-
-
 def reply(kind: str, correlation_id: str) -> Any:
     return lambda f: tag(f) == kind and f.get("correlation_id") == correlation_id
+
+
+async def waiting_when_killed(
+    tmp_path: Path,
+    client: StreamClient,
+    prompt: str,
+    kind: str,
+    env: dict[str, str] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Start a gateway, send ``prompt`` until its run waits (``kind``), then ``kill -9`` it."""
+    with run_server(tmp_path, env) as first:
+        await client.connect(first)
+        run_id, request = await ask(client, prompt, kind)
+        first.process.kill()  # the run never ends in this process
+        first.process.wait()
+        await client.close()
+    return run_id, request
 
 
 async def ask(client: StreamClient, prompt: str, kind: str) -> tuple[str, dict[str, Any]]:
@@ -49,15 +62,12 @@ async def test__approval_pending_when_the_gateway_is_killed__answered_after_rest
 ) -> None:
     laptop, phone = StreamClient("alice"), StreamClient("alice")
     try:
-        with run_server(tmp_path) as first:
-            await laptop.connect(first)
-            run_id, request = await ask(laptop, APPROVE_PROMPT, "tool_approval_required")
-            call_id = str(request["tool_call_id"])
-            assert request["on_expiry"] == "deny"
-            assert request["arguments_schema"]["required"] == ["text"]
-            first.process.kill()  # kill -9 while the run waits for the approval
-            first.process.wait()
-            await laptop.close()
+        run_id, request = await waiting_when_killed(
+            tmp_path, laptop, APPROVE_PROMPT, "tool_approval_required"
+        )
+        call_id = str(request["tool_call_id"])
+        assert request["on_expiry"] == "deny"
+        assert request["arguments_schema"]["required"] == ["text"]
 
         with run_server(tmp_path) as second:
             async with _store(tmp_path) as store:
@@ -132,12 +142,9 @@ async def test__approval_expires_while_no_process_holds_it__default_applied_and_
     env = {"AGENTSOCKET_APPROVAL_TIMEOUT": "2"}
     alice = StreamClient("alice")
     try:
-        with run_server(tmp_path, env) as first:
-            await alice.connect(first)
-            run_id, request = await ask(alice, APPROVE_PROMPT, "tool_approval_required")
-            first.process.kill()
-            first.process.wait()
-            await alice.close()
+        run_id, request = await waiting_when_killed(
+            tmp_path, alice, APPROVE_PROMPT, "tool_approval_required", env
+        )
 
         with run_server(tmp_path, env) as second:
             await alice.connect(second)
@@ -452,15 +459,10 @@ async def test__after_a_restart__a_paused_run_keeps_its_thread__enqueue_waits__i
 ) -> None:
     alice = StreamClient("alice")
     try:
-        with run_server(tmp_path) as first:
-            await alice.connect(first)
-            await alice.send("user_message", content=SURVEY_PROMPT)
-            ack = await alice.wait_for(lambda f: tag(f) == "message_received")
-            run_id, thread_id = str(body(ack)["run_id"]), str(body(ack)["thread_id"])
-            await alice.wait_for(of_run(run_id, "agent_question"))
-            first.process.kill()
-            first.process.wait()
-            await alice.close()
+        run_id, question = await waiting_when_killed(
+            tmp_path, alice, SURVEY_PROMPT, "agent_question"
+        )
+        thread_id = str(question["thread_id"])
 
         with run_server(tmp_path) as second:
             await alice.connect(second)
