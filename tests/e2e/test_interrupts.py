@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agentsocket.store import Store
-from tests.e2e.cluster import TERMINAL, StreamClient, cluster, of_run
+from tests.e2e.cluster import TERMINAL, Cluster, StreamClient, cluster, of_run
 from tests.e2e.harness import body, run_server, tag
 
 APPROVE_PROMPT = "please approve this"
@@ -277,10 +277,7 @@ async def test__approval_pending_when_the_worker_is_killed__answered__another_wo
             # The worker's heartbeat lapses (2 s) and the reaper polls every second:
             # the run is not ended, it stays paused.
             async with nodes.store() as store:
-                for _ in range(100):
-                    if await nodes.redis.hlen(f"{nodes.prefix}:active") == 0:
-                        break
-                    await asyncio.sleep(0.1)
+                await until_no_run_is_held(nodes)
                 (pause,) = await store.run_interrupts(run_id)
                 run = await store.get_run("alice", run_id)
             assert (pause.status, run.status) == ("pending", "running")
@@ -305,6 +302,19 @@ async def test__approval_pending_when_the_worker_is_killed__answered__another_wo
         finally:
             await laptop.close()
             await phone.close()
+
+
+async def until_no_run_is_held(nodes: Cluster, timeout: float = 10.0) -> None:
+    """Wait until Redis holds no run: the reaper has taken over the dead owner's runs.
+
+    Bounded, not asserted: a reaper slower than ``timeout`` still has to leave the run
+    paused, and the test's own checks then show it.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await nodes.redis.hlen(f"{nodes.prefix}:active"):
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 #: What history shows of the approve prompt's run, continued after its process died.
@@ -385,10 +395,7 @@ async def test__node_killed_while_its_run_waits__runs_local_on_redis__the_other_
             node_a.process.kill()
             node_a.process.wait()
             # The node's lease lapses (2 s) and node B's reaper takes its runs over.
-            for _ in range(100):
-                if await nodes.redis.hlen(f"{nodes.prefix}:active") == 0:
-                    break
-                await asyncio.sleep(0.1)
+            await until_no_run_is_held(nodes)
             async with nodes.store() as store:
                 run = await store.get_run("alice", run_id)
             assert run.status == "running"  # not ended as lost: it waits for its answer
