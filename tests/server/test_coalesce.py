@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
+from websockets.frames import OP_TEXT, Frame
 
 from agentsocket.server.coalesce import (
     FLUSH_BYTES,
+    FLUSH_DELAY,
     FLUSH_TICKS,
     CoalescingTransport,
     CoalescingWebSocketProtocol,
+    text_frame,
 )
 
 
@@ -215,11 +218,37 @@ async def test__one_connection_failing_to_write__others_still_flushed(
 
 def test__docs_state_the_flush_limits() -> None:
     gateway = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text()
-    assert f"after\n{FLUSH_TICKS} iterations or {FLUSH_BYTES // 1024} KiB" in gateway
+    limits = (
+        f"after {FLUSH_TICKS} iterations or {round(FLUSH_DELAY * 1000)} ms, whichever comes"
+        f" first, at once at {FLUSH_BYTES // 1024} KiB"
+    )
+    assert limits in " ".join(gateway.split())  # the prose may wrap anywhere
 
 
-async def test__protocol__handshake_not_kept__text_written_directly_only_when_send_would() -> None:
-    """The handshake's request and response are dropped; ``write_text`` writes like ``send``."""
+async def test__slow_iterations__held_write_leaves_after_the_delay_not_the_ticks() -> None:
+    """Iterations of milliseconds (many busy connections) do not hold a frame for 16 of them."""
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        await iterations(1)
+        transport.write(b"b")
+        assert peer.read() == b"a"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < FLUSH_DELAY * 1.5:  # one iteration longer than the delay
+            pass
+        await iterations(2)
+        assert peer.read() == b"b"
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test__protocol__handshake_not_kept__text_written_directly_only_when_send_would(
+    compression: str | None,
+) -> None:
+    """The handshake's request and response are dropped; ``write_text`` writes like ``send``.
+
+    Without an extension the frame is written by :func:`text_frame`; with
+    permessage-deflate negotiated, websockets frames (and compresses) it.
+    """
     kept: list[bool] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -249,7 +278,7 @@ async def test__protocol__handshake_not_kept__text_written_directly_only_when_se
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        async with connect(f"ws://127.0.0.1:{port}/") as client:
+        async with connect(f"ws://127.0.0.1:{port}/", compression=compression) as client:
             await client.send("hi")
             assert await asyncio.wait_for(client.recv(), 5) == "direct"
             assert await asyncio.wait_for(client.recv(), 5) == "echo hi"
@@ -257,3 +286,9 @@ async def test__protocol__handshake_not_kept__text_written_directly_only_when_se
     finally:
         server.should_exit = True
         await serving
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test__text_frame__same_bytes_as_websockets_framing(length: int) -> None:
+    data = ("é" * length).encode()[:length]
+    assert text_frame(data) == Frame(OP_TEXT, data).serialize(mask=False)

@@ -11,8 +11,9 @@ and the socket's transport:
 - a write on a quiet connection goes out at once, so a reply, a pong or the
   first frame of a stream waits for nothing;
 - writes in the loop iterations that follow are held and joined into one
-  write after :data:`FLUSH_TICKS` iterations, at once when
-  :data:`FLUSH_BYTES` are held, and before the connection closes;
+  write after :data:`FLUSH_TICKS` iterations or :data:`FLUSH_DELAY` seconds,
+  whichever comes first, at once when :data:`FLUSH_BYTES` are held, and
+  before the connection closes;
 - a connection with no write for a whole iteration is quiet again;
 - after the peer sent anything, the next write (likely its answer) and
   everything held before it leave at once: a request and its answer are a
@@ -34,18 +35,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import weakref
 from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.protocol import OPEN
 
 log = logging.getLogger("agentsocket.coalesce")
 
-#: Loop iterations a held write waits at most for more to join it.
-FLUSH_TICKS = 4
+#: Loop iterations a held write waits at most for more to join it. A write syscall
+#: costs the server as much as framing a few events, and each wakes the client.
+FLUSH_TICKS = 16
+#: Seconds a held write waits at most, however long the loop's iterations take
+#: (with many busy connections one iteration can take milliseconds).
+FLUSH_DELAY = 0.01
 #: Held bytes that are written at once, whatever the iteration.
 FLUSH_BYTES = 64 * 1024
+
+
+def text_frame(data: bytes) -> bytes:
+    """``data`` (UTF-8) as one unmasked, final, uncompressed text frame, as a server sends it.
+
+    The same bytes as websockets' ``Frame(OP_TEXT, data).serialize(mask=False)``
+    (RFC 6455 section 5.2), without its per-frame objects and checks.
+    """
+    length = len(data)
+    if length < 126:
+        return _SHORT.pack(0x81, length) + data
+    if length < 65536:
+        return _MEDIUM.pack(0x81, 126, length) + data
+    return _LONG.pack(0x81, 127, length) + data
+
+
+_SHORT = struct.Struct("!BB")
+_MEDIUM = struct.Struct("!BBH")
+_LONG = struct.Struct("!BBQ")
 
 
 class _Ticker:
@@ -55,6 +81,8 @@ class _Ticker:
         self._loop = loop
         self._busy: dict[CoalescingTransport, None] = {}  # insertion-ordered set
         self._handle: asyncio.Handle | None = None
+        #: The loop's time at the last tick: when a write held since then started waiting.
+        self.now = loop.time()
 
     def add(self, transport: CoalescingTransport) -> None:
         self._busy[transport] = None
@@ -66,9 +94,10 @@ class _Ticker:
 
     def _tick(self) -> None:
         busy = self._busy
+        self.now = now = self._loop.time()
         for transport in list(busy):
             try:
-                still_busy = transport._tick()
+                still_busy = transport._tick(now)
             except Exception:  # one broken connection must not stall the others
                 log.exception("coalesced write failed; dropping the connection")
                 still_busy = False
@@ -104,6 +133,7 @@ class CoalescingTransport(asyncio.Transport):
         "_busy",
         "_held",
         "_held_bytes",
+        "_held_since",
         "_ticker",
         "_transport",
         "_wrote",
@@ -116,6 +146,7 @@ class CoalescingTransport(asyncio.Transport):
         self._held: list[bytes] = []
         self._held_bytes = 0
         self._age = 0  # iterations the oldest held write has waited
+        self._held_since = 0.0  # the ticker's time when the oldest held write came
         self._wrote = False  # written to the socket's transport since the last tick
         self._busy = False  # ticked each iteration; False: the next write goes out at once
         self._answering = False  # the peer spoke since the last write: write the next at once
@@ -135,6 +166,8 @@ class CoalescingTransport(asyncio.Transport):
             self._ticker.add(self)
             self._write(bytes(data))
             return
+        if not self._held:
+            self._held_since = self._ticker.now
         self._held.append(bytes(data))
         self._held_bytes += len(data)
         if self._answering or self._held_bytes >= FLUSH_BYTES:
@@ -170,11 +203,11 @@ class CoalescingTransport(asyncio.Transport):
         self._wrote = True
         self._transport.write(data)
 
-    def _tick(self) -> bool:
-        """One loop iteration went by; False once the connection is quiet."""
+    def _tick(self, now: float) -> bool:
+        """One loop iteration went by (at ``now``); False once the connection is quiet."""
         if self._held:
             self._age += 1
-            if self._age >= FLUSH_TICKS:
+            if self._age >= FLUSH_TICKS or now - self._held_since >= FLUSH_DELAY:
                 self.flush()
             return True
         if self._wrote:
@@ -281,11 +314,19 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
             or not self.writable.is_set()
         ):
             return False
-        try:
-            self.conn.send_text(text.encode())
-        except InvalidState:
+        conn = self.conn
+        if conn.extensions or conn.writes or conn.expect_continuation_frame or conn.debug:
+            # A negotiated extension (permessage-deflate) transforms the frame; anything
+            # else unusual: websockets frames it.
+            try:
+                conn.send_text(text.encode())
+            except InvalidState:
+                return False
+            self.transport.write(b"".join(conn.data_to_send()))
+            return True
+        if conn.state is not OPEN:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write(text_frame(text.encode()))
         return True
 
     def start_keepalive(self) -> None:
