@@ -4,6 +4,7 @@ Run from the project root (about 30 s a round, 2½ minutes at the default size o
 quiet machine; 6 minutes at load average 9)::
 
     .venv/bin/python benchmarks/bench_push.py [--events 40000] [--rounds 5] [--json F] [--plot F]
+    .venv/bin/python benchmarks/bench_push.py --cases v3 users   # only the cases named so
     .venv/bin/python benchmarks/bench_push.py --smoke      # seconds; what CI runs
 
 Cases (each delivers about ``--events`` payload frames in total):
@@ -120,9 +121,13 @@ async def run_case(server: servers.Server, case: Case, events: int, size: int) -
 
 
 async def bench(args: argparse.Namespace) -> list[CaseResult]:
-    chosen = cases(args.users, args.fanout)
+    chosen = [
+        c for c in cases(args.users, args.fanout) if not args.cases or _chosen(c.name, args.cases)
+    ]
     results = [CaseResult(c.name, "frames/s") for c in chosen]
-    results[2].note = "v1 drops agent_message_delta, so v1 streams agent_thinking instead"
+    for case, result in zip(chosen, results, strict=True):
+        if case.version == "v1":
+            result.note = "v1 drops agent_message_delta, so v1 streams agent_thinking instead"
     running = {kind: servers.start(kind) for kind in args.servers}
     try:
         for round_no in range(1, args.rounds + 1):
@@ -157,12 +162,22 @@ async def bench(args: argparse.Namespace) -> list[CaseResult]:
     return results
 
 
+def _chosen(name: str, wanted: list[str]) -> bool:
+    return any(w.lower() in name.lower() for w in wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=40_000, help="frames delivered per case")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--fanout", type=int, nargs="+", default=[10, 100])
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        metavar="TEXT",
+        help="run only the cases whose name contains one of these (e.g. 'v3' 'users')",
+    )
     parser.add_argument("--servers", nargs="+", default=list(servers.KINDS), choices=servers.KINDS)
     parser.add_argument(
         "--frame-bytes",

@@ -119,6 +119,8 @@ class MemoryBroker:
         self._clock = clock
         # Ordered by active_at, oldest first, so the sweep looks at the front only.
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
+        # No stream can be idle for max_age before this time: the sweep has nothing to do.
+        self._sweep_at = float("-inf")
         self._running = False
         self._closed = False
 
@@ -246,15 +248,21 @@ class MemoryBroker:
 
     def _sweep(self, now: float) -> None:
         """Forget up to ``_SWEEP_BATCH`` idle streams from the front of the order."""
+        if now < self._sweep_at:
+            return  # the oldest stream is younger than max_age: called on every publish
         if self._max_age is None:
+            self._sweep_at = float("inf")
             return
         cutoff = now - self._max_age
         for _ in range(_SWEEP_BATCH):
             if not self._streams:
+                self._sweep_at = now + self._max_age  # a new stream starts now at the oldest
                 return
             user_id, stream = next(iter(self._streams.items()))
             if stream.active_at >= cutoff:
-                return  # the rest are younger
+                # The rest are younger; the front moves only to a younger stream.
+                self._sweep_at = stream.active_at + self._max_age
+                return
             if stream.subscribers:
                 # Kept while subscribed; look again one max_age later instead
                 # of at every call (its entries keep their own ages).

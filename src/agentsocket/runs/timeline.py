@@ -126,6 +126,8 @@ class TimelineRecorder:
         if isinstance(event, AgentMessageDelta) or self._broken:
             return
         self._position += 1
+        if self._stored_items >= MAX_ITEMS and event.TYPE not in _TERMINAL:
+            return  # omitted (a gap in the positions), without building what it would store
         try:
             item = timeline_item(self._position, event)
             size = len(orjson.dumps(item.data))
