@@ -50,7 +50,7 @@ async def test__log_entry__costs_far_less_than_before() -> None:
     # tracemalloc counts every allocation the log keeps for 5,000 entries,
     # payload bytes included (each publish gets its own bytes, as the gateway's do).
     payloads = [delta(f"piece {i} of the answer ") for i in range(5000)]
-    async with MemoryBroker(max_entries=5000, max_age_seconds=None) as broker:
+    async with MemoryBroker(max_entries=5000, max_age_seconds=None, compress_above=0) as broker:
         await broker.publish("warm-up", payloads[0])
         tracemalloc.start()
         try:
@@ -118,21 +118,22 @@ async def test__uncompressed__marker_byte_payload_read_back_as_is() -> None:
 
 # --- blocks: the newest payloads as they are, older ones deflated together ---------------
 
-ops = st.lists(
-    st.one_of(st.binary(max_size=40).map(lambda b: b'{"p":"%s"}' % b.hex().encode()), st.none()),
-    max_size=3 * BLOCK_ENTRIES,
+payloads_and_packing = st.tuples(
+    st.binary(max_size=40).map(lambda b: b'{"p":"%s"}' % b.hex().encode()), st.booleans()
 )
+ops = st.lists(st.one_of(payloads_and_packing, st.none()), max_size=4 * BLOCK_ENTRIES)
 
 
 @given(ops, st.integers(0, 4 * BLOCK_ENTRIES), st.integers(0, 4 * BLOCK_ENTRIES))
 def test__payload_log__reads_what_was_kept_whatever_the_appends_and_drops(
-    steps: list[bytes | None], start: int, length: int
+    steps: list[tuple[bytes, bool] | None], start: int, length: int
 ) -> None:
     log, model = PayloadLog(), list[bytes]()
     for step in steps:
         if step is not None:
-            log.append(step)
-            model.append(step)
+            payload, pack = step
+            log.append(payload, pack)
+            model.append(payload)
         elif model:  # None: drop the oldest
             log.drop_oldest()
             model.pop(0)
@@ -159,7 +160,9 @@ def test__payload_log__full_block_packed_far_smaller() -> None:
 
 async def test__node_log_of_packed_blocks__never_above_max_bytes_and_in_order() -> None:
     published: list[bytes] = []
-    async with MemoryBroker(max_entries=5000, max_bytes=60_000, max_age_seconds=None) as broker:
+    async with MemoryBroker(
+        max_entries=5000, max_bytes=60_000, max_age_seconds=None, compress_above=0
+    ) as broker:
         for i in range(3000):
             payload = delta(f"{i} ")
             await broker.publish(f"user-{i % 2}", payload)
@@ -173,3 +176,40 @@ async def test__node_log_of_packed_blocks__never_above_max_bytes_and_in_order() 
     # Unpacked, each of the two streams would keep about this many.
     unpacked = 60_000 // (len(published[-1]) + ENTRY_OVERHEAD) // 2
     assert len(kept) > 3 * unpacked
+
+
+async def test__below_compress_above__kept_as_they_are__past_it_packed_oldest_first() -> None:
+    payloads = [delta(f"piece {i} of the answer ") for i in range(6 * BLOCK_ENTRIES)]
+    raw_size = len(payloads[0]) + ENTRY_OVERHEAD
+    threshold = 3 * BLOCK_ENTRIES * raw_size
+    async with MemoryBroker(
+        max_entries=5000, max_age_seconds=None, compress_above=threshold
+    ) as broker:
+        for payload in payloads[: 3 * BLOCK_ENTRIES - 1]:
+            await broker.publish("alice", payload)
+        # Below the threshold: no CPU spent deflating, every entry charged as it is.
+        assert broker.stored_bytes == sum(
+            len(p) + ENTRY_OVERHEAD for p in payloads[: 3 * BLOCK_ENTRIES - 1]
+        )
+        for payload in payloads[3 * BLOCK_ENTRIES - 1 :]:
+            await broker.publish("alice", payload)
+        # Past it each publish packed one block of the backlog: the log went back under it.
+        assert broker.stored_bytes < threshold
+        read = await broker.read("alice", 0, 5000)
+    assert [entry.payload for entry in read.entries] == payloads
+    assert seqs(read.entries) == list(range(1, len(payloads) + 1))
+
+
+def test__payload_log__pack_not_asked__kept_as_they_are_then_packed_oldest_first() -> None:
+    payloads = [delta(f"piece {i} ") for i in range(3 * BLOCK_ENTRIES)]
+    log = PayloadLog()
+    for payload in payloads[: 2 * BLOCK_ENTRIES]:
+        log.append(payload, pack=False)
+    assert log.nbytes == sum(len(p) + ENTRY_OVERHEAD for p in payloads[: 2 * BLOCK_ENTRIES])
+    for payload in payloads[2 * BLOCK_ENTRIES :]:
+        log.append(payload)
+    assert log.nbytes * 2 < sum(len(p) + ENTRY_OVERHEAD for p in payloads)
+    assert log.read(0, len(payloads)) == payloads
+    for _ in range(BLOCK_ENTRIES + 3):
+        log.drop_oldest()
+    assert log.read(0, len(payloads)) == payloads[BLOCK_ENTRIES + 3 :]

@@ -2,10 +2,11 @@
 
 Deflating each payload as it is published cost about 4 µs per publish, most
 of it setting up a compressor with the preset dictionary for 300 bytes.
-Here a publish only appends the payload; once :data:`BLOCK_ENTRIES` payloads
-are waiting they are deflated together into one block (about 1 µs per
-entry, and far smaller: neighbouring payloads share their keys and ids). The
-live path never reads the log; a catch-up reads whole blocks.
+Here a publish only appends the payload; when the caller asks for packing and
+:data:`BLOCK_ENTRIES` payloads are waiting, the oldest of them are deflated
+together into one block (about 1 µs per entry, and far smaller: neighbouring
+payloads share their keys and ids). The live path never reads the log; a
+catch-up reads whole blocks.
 
 Memory is charged as held: a payload waiting to be packed costs its length
 plus :data:`ENTRY_OVERHEAD`; a packed entry costs :data:`PACKED_ENTRY_OVERHEAD`
@@ -75,8 +76,12 @@ class PayloadLog:
     def __len__(self) -> int:
         return self._count
 
-    def append(self, payload: bytes) -> int:
-        """Keep ``payload`` as the newest entry; returns the change in ``nbytes``."""
+    def append(self, payload: bytes, pack: bool = True) -> int:
+        """Keep ``payload`` as the newest entry; returns the change in ``nbytes``.
+
+        With ``pack`` (and ``compress``), the oldest :data:`BLOCK_ENTRIES`
+        unpacked payloads are deflated into a block once there are that many.
+        """
         before = self.nbytes
         fresh = self._fresh
         if fresh is None:
@@ -84,8 +89,8 @@ class PayloadLog:
         fresh.append(payload)
         self._count += 1
         self.nbytes += len(payload) + ENTRY_OVERHEAD
-        if self._compress and len(fresh) >= BLOCK_ENTRIES:
-            self._pack()
+        if pack and self._compress and len(fresh) >= BLOCK_ENTRIES:
+            self._pack(fresh)
         return self.nbytes - before
 
     def drop_oldest(self) -> int:
@@ -124,10 +129,12 @@ class PayloadLog:
             found.extend(islice(self._fresh, max(start - first, 0), stop - first))
         return found
 
-    def _pack(self) -> None:
-        payloads = list(self._fresh or ())
+    def _pack(self, fresh: deque[bytes]) -> None:
+        # The oldest unpacked payloads: every block stays older than every fresh payload.
+        payloads = [fresh.popleft() for _ in range(BLOCK_ENTRIES)]
+        if not fresh:
+            self._fresh = None
         block = _Block(payloads)
-        self._fresh = None
         self._blocks.append(block)
         unpacked = sum(map(len, payloads)) + ENTRY_OVERHEAD * len(payloads)
         self.nbytes += block.nbytes + PACKED_ENTRY_OVERHEAD * len(payloads) - unpacked
