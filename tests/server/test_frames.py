@@ -109,3 +109,19 @@ def test__stream_payload__the_head_frame_without_seq(message: ServerMessage) -> 
     expected = head_frame(ServerEnvelope(message, payload["timestamp"], "node", "cid"))
     del expected["seq"]
     assert payload == json.loads(orjson.dumps(expected))
+
+
+def test__head_only__entry_to_many_connections__one_encode__new_epoch_payload_encoded_again() -> (
+    None
+):
+    encoder = FrameEncoder(lambda: {get_version("v3")})
+    v3 = get_version("v3")
+    payload = stream_payload(DELTA, "node")
+    texts = {encoder.frame(7, payload, v3) for _ in range(100)}
+    assert encoder.encodes == 1
+    assert len(texts) == 1
+    encoder.frame(8, payload, v3)
+    assert encoder.encodes == 2
+    other = stream_payload(DELTA.model_copy(update={"content": "new epoch"}), "node")
+    assert "new epoch" in (encoder.frame(8, other, v3) or "")  # same seq, another epoch's entry
+    assert encoder.encodes == 3

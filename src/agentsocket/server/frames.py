@@ -65,6 +65,7 @@ class FrameEncoder:
     """
 
     __slots__ = (
+        "_last_head",
         "_messages",
         "_on_dropped",
         "_on_invalid",
@@ -87,6 +88,8 @@ class FrameEncoder:
         self._on_dropped = on_dropped
         self._on_invalid = on_invalid
         self._recent: dict[int, tuple[bytes, Frames]] = {}
+        # The newest entry written while every connection here speaks head.
+        self._last_head: tuple[int, bytes, str | None] | None = None
         self._messages: dict[int, tuple[bytes, ServerMessage | None]] = {}
         self.encodes = 0
 
@@ -110,6 +113,21 @@ class FrameEncoder:
 
     def frame(self, seq: int, payload: bytes, version: Version) -> str | None:
         """Entry ``seq`` as text in ``version``; ``None`` when not expressible (or invalid)."""
+        if version is HEAD:
+            last = self._last_head
+            # Comparing payloads guards against a seq reused by a new epoch.
+            if last is not None and last[0] == seq and (last[1] is payload or last[1] == payload):
+                return last[2]
+            if len(self._versions()) <= 1:
+                # The usual case: every connection here speaks head. No parse, no
+                # conversion, and only the newest entry kept: the live path hands an entry
+                # to every connection before the next one (a catch-up writes the seq again).
+                self.encodes += 1
+                text: str | None = with_seq(payload, seq).decode()
+                if self._validate and not self._valid(text, HEAD.name):
+                    text = None
+                self._last_head = (seq, payload, text)
+                return text
         cached = self._recent.get(seq)
         # Comparing payloads guards against a seq reused by a new epoch.
         if cached is not None and (cached[0] is payload or cached[0] == payload):
@@ -123,15 +141,7 @@ class FrameEncoder:
             self._recent.pop(seq - _RECENT, None)
             if len(self._recent) > 2 * _RECENT:  # seqs out of order (a resume): start over
                 self._recent = {seq: (payload, frames)}
-        versions = self._versions()
-        if version is HEAD and len(versions) <= 1:  # the usual case: no parse, no conversion
-            self.encodes += 1
-            text = with_seq(payload, seq).decode()
-            if self._validate and not self._valid(text, HEAD.name):
-                text = None
-            frames[HEAD.name] = text
-            return text
-        wanted = {v for v in versions if v.name not in frames}
+        wanted = {v for v in self._versions() if v.name not in frames}
         wanted.add(version)
         frames.update(self._encode(seq, payload, wanted))
         return frames[version.name]
