@@ -123,11 +123,10 @@ class FrameEncoder:
                 # conversion, and only the newest entry kept: the live path hands an entry
                 # to every connection before the next one (a catch-up writes the seq again).
                 self.encodes += 1
-                text: str | None = with_seq(payload, seq).decode()
-                if self._validate and not self._valid(text, HEAD.name):
-                    text = None
-                self._last_head = (seq, payload, text)
-                return text
+                head = with_seq(payload, seq).decode()
+                written = None if self._validate and not self._valid(head, HEAD.name) else head
+                self._last_head = (seq, payload, written)
+                return written
         cached = self._recent.get(seq)
         # Comparing payloads guards against a seq reused by a new epoch.
         if cached is not None and (cached[0] is payload or cached[0] == payload):
