@@ -24,7 +24,7 @@ from itertools import accumulate, islice
 from agentsocket.delivery._compact import pack, unpack
 
 #: Payloads deflated together into one block.
-BLOCK_ENTRIES = 16
+BLOCK_ENTRIES = 64
 #: Bytes charged per unpacked entry beyond its payload: the bytes object's header
 #: (33), its publish time (a float, 24) and two deque slots (16), rounded up.
 ENTRY_OVERHEAD = 80
@@ -65,7 +65,7 @@ class PayloadLog:
     def __init__(self, compress: bool = True) -> None:
         self._compress = compress
         # A list, not a deque: an empty deque reserves ~620 bytes per stream, and
-        # dropping the oldest block (once per 16 entries) moves only a few pointers.
+        # dropping the oldest block (once per BLOCK_ENTRIES entries) moves only a few pointers.
         self._blocks: list[_Block] = []
         self._dropped = 0  # entries of the oldest block already dropped
         # Not packed yet, oldest first; made when needed (an empty deque reserves ~600 bytes).
