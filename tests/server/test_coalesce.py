@@ -292,3 +292,18 @@ async def test__protocol__handshake_not_kept__text_written_directly_only_when_se
 def test__text_frame__same_bytes_as_websockets_framing(length: int) -> None:
     data = ("é" * length).encode()[:length]
     assert text_frame(data) == Frame(OP_TEXT, data).serialize(mask=False)
+
+
+async def test__after_a_quiet_spell__a_held_write_waits_its_iterations_not_a_stale_delay() -> None:
+    """The ticker's clock restarts with the first busy connection, so a write held in the
+    first iteration is not taken for one that waited since the last busy spell."""
+    async with pair() as (transport, peer):
+        transport.write(b"a")
+        await iterations(3)  # a whole iteration without writes: quiet, the ticker stops
+        await asyncio.sleep(FLUSH_DELAY * 2)  # longer than the delay, with nothing held
+        transport.write(b"b")  # quiet: at once; busy again
+        transport.write(b"c")  # held
+        await iterations(2)
+        assert peer.read() == b"ab"  # c waits for more iterations
+        await iterations(FLUSH_TICKS)
+        assert peer.read() == b"c"

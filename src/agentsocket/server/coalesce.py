@@ -87,6 +87,7 @@ class _Ticker:
     def add(self, transport: CoalescingTransport) -> None:
         self._busy[transport] = None
         if self._handle is None:
+            self.now = self._loop.time()  # not ticking since who knows when: now is now
             self._handle = self._loop.call_soon(self._tick)
 
     def discard(self, transport: CoalescingTransport) -> None:
