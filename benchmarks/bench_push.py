@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args(argv)
+    if args.cases and not any(_chosen(c.name, args.cases) for c in cases(args.users, args.fanout)):
+        parser.error(f"no case's name contains any of {args.cases}")
     if args.smoke:
         args.events, args.rounds, args.users, args.fanout = 60, 1, 3, [3]
     system.exit_on_sigterm()

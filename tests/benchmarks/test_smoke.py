@@ -137,3 +137,22 @@ def test_tracing(tmp_path: Path) -> None:
     runs = sum(users if "one run each" in c["name"] else 1 for c in body["cases"])
     assert body["spans_received"] >= 4 * runs
     assert "rate on/off" in stdout
+
+
+def test_push__only_the_cases_asked_for(tmp_path: Path) -> None:
+    _, body = run_benchmark("bench_push.py", tmp_path, "--cases", "v1", "users")
+    assert [case["name"] for case in body["cases"]] == [
+        "1 client, v1 agent_thinking",
+        "3 users, one run each",
+    ]
+    check_cases(body)
+    wrong = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_push.py"), "--cases", "nothing"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 2
+    assert "no case's name contains" in wrong.stderr
